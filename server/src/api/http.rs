@@ -1,0 +1,65 @@
+//! Plain HTTP on the client port: `/version`, `/health`, and the 404 etcd gives for
+//! anything else. gRPC requests are routed before these (see `server`).
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
+
+/// Routes for the HTTP endpoints.
+pub fn router() -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route("/health", get(health).fallback(method_not_allowed))
+        .fallback(not_found)
+}
+
+async fn version() -> Response {
+    let body =
+        format!(r#"{{"etcdserver":"{ETCD_VERSION}","etcdcluster":"{ETCD_CLUSTER_VERSION}"}}"#);
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A single member is always its own leader and raises no alarms, so it is healthy
+/// whenever it can answer.
+async fn health() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        r#"{"health":"true"}"#,
+    )
+        .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    let mut r = (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response();
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    r
+}
+
+/// gRPC calls to services this member does not serve get gRPC's Unimplemented; plain
+/// HTTP gets Go's 404 text, as from etcd.
+async fn not_found(method: Method, headers: axum::http::HeaderMap) -> Response {
+    let grpc = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc && method == Method::POST {
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .header("grpc-status", "12")
+            .header("grpc-message", "unknown service")
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "404 page not found\n",
+    )
+        .into_response()
+}

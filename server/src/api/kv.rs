@@ -1,0 +1,125 @@
+//! `etcdserverpb.KV`.
+
+use etcd_proto::etcdserverpb as pb;
+use etcd_proto::etcdserverpb::kv_server::Kv;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use super::status::status;
+use super::{Context, convert};
+use crate::command::{Command, CommandResponse};
+use crate::error::Error;
+use crate::mvcc::{self, check};
+
+/// The KV service.
+pub struct KvService {
+    ctx: Context,
+}
+
+impl KvService {
+    /// A service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// Rejects oversized writes before they reach the log, as etcd does.
+    fn check_size(&self, req: &impl Message) -> Result<(), Status> {
+        if req.encoded_len() > self.ctx.max_request_bytes {
+            return Err(status(Error::RequestTooLarge));
+        }
+        Ok(())
+    }
+
+    async fn propose(&self, cmd: Command) -> Result<CommandResponse, Status> {
+        self.ctx.node.propose(cmd).await.map_err(status)
+    }
+}
+
+/// A command answered with a response of the wrong kind: a bug, reported, not a panic.
+fn mismatch() -> Status {
+    Status::internal("etcd-rs: command answered with a response of another kind")
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn range(
+        &self,
+        request: Request<pb::RangeRequest>,
+    ) -> Result<Response<pb::RangeResponse>, Status> {
+        let req = convert::range_request(request.into_inner());
+        check::range(&req).map_err(status)?;
+        // Every write is applied before it is acknowledged, so the applied state is the
+        // linearizable one on a single member; serializable reads see the same.
+        let resp = self.ctx.node.read().mvcc().range(&req).map_err(status)?;
+        let header = self.ctx.header(resp.revision);
+        Ok(Response::new(convert::range_response(resp, Some(header))))
+    }
+
+    async fn put(
+        &self,
+        request: Request<pb::PutRequest>,
+    ) -> Result<Response<pb::PutResponse>, Status> {
+        let req = request.into_inner();
+        self.check_size(&req)?;
+        let req = convert::put_request(req);
+        check::put(&req).map_err(status)?;
+        match self.propose(Command::Put(req)).await? {
+            CommandResponse::Put(r) => {
+                let header = self.ctx.header(r.revision);
+                Ok(Response::new(convert::put_response(r, Some(header))))
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn delete_range(
+        &self,
+        request: Request<pb::DeleteRangeRequest>,
+    ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
+        let req = request.into_inner();
+        self.check_size(&req)?;
+        let req = convert::delete_request(req);
+        check::delete_range(&req).map_err(status)?;
+        match self.propose(Command::DeleteRange(req)).await? {
+            CommandResponse::DeleteRange(r) => {
+                let header = self.ctx.header(r.revision);
+                Ok(Response::new(convert::delete_response(r, Some(header))))
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn txn(
+        &self,
+        request: Request<pb::TxnRequest>,
+    ) -> Result<Response<pb::TxnResponse>, Status> {
+        let req = request.into_inner();
+        self.check_size(&req)?;
+        let req = convert::txn_request(req);
+        check::txn(&req, self.ctx.max_txn_ops).map_err(status)?;
+        match self.propose(Command::Txn(req)).await? {
+            CommandResponse::Txn(r) => {
+                let header = self.ctx.header(r.revision);
+                Ok(Response::new(convert::txn_response(r, Some(header))))
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn compact(
+        &self,
+        request: Request<pb::CompactionRequest>,
+    ) -> Result<Response<pb::CompactionResponse>, Status> {
+        let req = request.into_inner();
+        let cmd = Command::Compact(mvcc::CompactRequest {
+            revision: req.revision,
+            physical: req.physical,
+        });
+        match self.propose(cmd).await? {
+            CommandResponse::Compact(r) => Ok(Response::new(pb::CompactionResponse {
+                header: Some(self.ctx.header(r.revision)),
+            })),
+            _ => Err(mismatch()),
+        }
+    }
+}

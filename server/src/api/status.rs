@@ -1,0 +1,42 @@
+//! Errors to gRPC statuses: the one place that decides codes.
+
+use tonic::{Code, Status};
+
+use crate::error::Error;
+
+/// The gRPC code etcd uses for `e`.
+pub fn code(e: &Error) -> Code {
+    match e {
+        Error::KeyNotProvided
+        | Error::KeyNotFound
+        | Error::ValueProvided
+        | Error::LeaseProvided
+        | Error::TooManyOps
+        | Error::DuplicateKey
+        | Error::RequestTooLarge => Code::InvalidArgument,
+        Error::Compacted | Error::FutureRevision => Code::OutOfRange,
+        Error::LeaseNotFound => Code::NotFound,
+        Error::Stopped => Code::Unavailable,
+        Error::Storage(_) => Code::Unknown,
+    }
+}
+
+/// The status a client receives for `e`, with etcd's message.
+pub fn status(e: Error) -> Status {
+    Status::new(code(&e), e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_etcd() {
+        assert_eq!(status(Error::Compacted).code(), Code::OutOfRange);
+        assert_eq!(
+            status(Error::LeaseNotFound).message(),
+            "etcdserver: requested lease not found"
+        );
+        assert_eq!(status(Error::TooManyOps).code(), Code::InvalidArgument);
+    }
+}

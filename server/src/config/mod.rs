@@ -1,0 +1,297 @@
+//! Server configuration with etcd's names and precedence: a YAML file given with
+//! `--config-file` replaces flags and environment; otherwise flags win over `ETCD_*`
+//! variables, which win over defaults.
+//!
+//! Every source is reduced to `(key, value)` text pairs first, so one parser (and one set
+//! of error messages naming the key) serves all of them.
+
+mod cli;
+mod keys;
+mod urls;
+mod yaml;
+
+use std::path::PathBuf;
+
+pub use cli::{CliError, Invocation, parse_args};
+pub use urls::ListenUrl;
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A value that does not parse or is out of range.
+    #[error("invalid value for '{key}': {reason}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An etcd key that etcd-rs cannot honour yet.
+    #[error("'{key}' is not supported by etcd-rs yet")]
+    Unsupported {
+        /// The key.
+        key: String,
+    },
+    /// A key etcd does not have either.
+    #[error("unknown configuration key '{key}'")]
+    Unknown {
+        /// The key.
+        key: String,
+    },
+    /// The config file cannot be read or is not a YAML mapping.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// `initial-cluster-state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterState {
+    /// Bootstrap a new cluster.
+    New,
+    /// Join an existing cluster.
+    Existing,
+}
+
+/// Where and how logs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `log-level`: debug, info, warn, error, panic or fatal.
+    pub level: String,
+    /// `logger: zap` writes JSON lines, `capnslog` plain text.
+    pub json: bool,
+    /// `log-outputs: stdout` instead of stderr.
+    pub stdout: bool,
+}
+
+/// A member's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `name`.
+    pub name: String,
+    /// `data-dir` (default `<name>.etcd`).
+    pub data_dir: PathBuf,
+    /// `listen-client-urls`.
+    pub listen_client_urls: Vec<ListenUrl>,
+    /// `advertise-client-urls`.
+    pub advertise_client_urls: Vec<String>,
+    /// `listen-peer-urls`.
+    pub listen_peer_urls: Vec<ListenUrl>,
+    /// `initial-advertise-peer-urls`.
+    pub initial_advertise_peer_urls: Vec<String>,
+    /// `initial-cluster`: member name → peer URLs, in the order given.
+    pub initial_cluster: Vec<(String, Vec<String>)>,
+    /// `initial-cluster-state`.
+    pub initial_cluster_state: ClusterState,
+    /// `initial-cluster-token`.
+    pub initial_cluster_token: String,
+    /// `max-request-bytes`.
+    pub max_request_bytes: usize,
+    /// `max-txn-ops`.
+    pub max_txn_ops: usize,
+    /// Logging.
+    pub log: LogConfig,
+    /// Keys that were given but have no effect yet, to be reported once logging is up.
+    pub unused_keys: Vec<String>,
+}
+
+impl Config {
+    /// Builds a configuration from `(key, value)` pairs over etcd's defaults.
+    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(
+        pairs: I,
+    ) -> Result<Self, ConfigError> {
+        let mut raw = std::collections::BTreeMap::new();
+        let mut unused_keys = Vec::new();
+        for (key, value) in pairs {
+            match keys::kind(&key) {
+                keys::Kind::Supported => {
+                    raw.insert(key, value);
+                }
+                keys::Kind::Unused => {
+                    check_unused(&key, &value)?;
+                    unused_keys.push(key);
+                }
+                keys::Kind::Refused => return Err(ConfigError::Unsupported { key }),
+                keys::Kind::Unknown => return Err(ConfigError::Unknown { key }),
+            }
+        }
+        let get = |k: &str| raw.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let name = get("name").unwrap_or("default").to_string();
+        let listen_client_given = get("listen-client-urls").is_some();
+        let listen_client_urls = urls::listen(
+            "listen-client-urls",
+            get("listen-client-urls").unwrap_or("http://localhost:2379"),
+        )?;
+        let advertise_client_urls = match get("advertise-client-urls") {
+            Some(v) => urls::advertised("advertise-client-urls", v)?,
+            None if listen_client_given => {
+                return Err(invalid(
+                    "advertise-client-urls",
+                    "--advertise-client-urls is required when --listen-client-urls is set explicitly",
+                ));
+            }
+            None => vec!["http://localhost:2379".to_string()],
+        };
+        let initial_advertise_peer_urls = urls::advertised(
+            "initial-advertise-peer-urls",
+            get("initial-advertise-peer-urls").unwrap_or("http://localhost:2380"),
+        )?;
+        let initial_cluster = match get("initial-cluster") {
+            Some(v) => urls::initial_cluster(v)?,
+            None => vec![(name.clone(), initial_advertise_peer_urls.clone())],
+        };
+        let initial_cluster_state = match get("initial-cluster-state").unwrap_or("new") {
+            "new" => ClusterState::New,
+            "existing" => ClusterState::Existing,
+            other => {
+                return Err(invalid(
+                    "initial-cluster-state",
+                    format!("\"{other}\" is not \"new\" or \"existing\""),
+                ));
+            }
+        };
+        let log = LogConfig {
+            level: one_of(
+                "log-level",
+                get("log-level").unwrap_or("info"),
+                &["debug", "info", "warn", "error", "panic", "fatal"],
+            )?,
+            json: one_of(
+                "logger",
+                get("logger").unwrap_or("capnslog"),
+                &["capnslog", "zap"],
+            )? == "zap",
+            stdout: one_of(
+                "log-outputs",
+                get("log-outputs").unwrap_or("default"),
+                &["default", "stderr", "stdout"],
+            )? == "stdout",
+        };
+        let cfg = Config {
+            data_dir: PathBuf::from(
+                get("data-dir").map_or_else(|| format!("{name}.etcd"), str::to_string),
+            ),
+            listen_client_urls,
+            advertise_client_urls,
+            listen_peer_urls: urls::listen(
+                "listen-peer-urls",
+                get("listen-peer-urls").unwrap_or("http://localhost:2380"),
+            )?,
+            initial_advertise_peer_urls,
+            initial_cluster,
+            initial_cluster_state,
+            initial_cluster_token: get("initial-cluster-token")
+                .unwrap_or("etcd-cluster")
+                .to_string(),
+            max_request_bytes: number(
+                "max-request-bytes",
+                get("max-request-bytes").unwrap_or("1572864"),
+            )?,
+            max_txn_ops: number("max-txn-ops", get("max-txn-ops").unwrap_or("128"))?,
+            log,
+            unused_keys,
+            name,
+        };
+        cfg.check_membership()?;
+        Ok(cfg)
+    }
+
+    /// etcd refuses a member whose name is missing from `initial-cluster`, or whose
+    /// advertised peer URLs differ from the ones listed for it there.
+    fn check_membership(&self) -> Result<(), ConfigError> {
+        let Some((_, urls)) = self.initial_cluster.iter().find(|(n, _)| *n == self.name) else {
+            return Err(invalid(
+                "initial-cluster",
+                format!(
+                    "couldn't find local name \"{}\" in the initial cluster configuration",
+                    self.name
+                ),
+            ));
+        };
+        let (mut listed, mut advertised) = (urls.clone(), self.initial_advertise_peer_urls.clone());
+        listed.sort();
+        advertised.sort();
+        if listed != advertised {
+            return Err(invalid(
+                "initial-cluster",
+                format!(
+                    "--initial-cluster has {}={} but --initial-advertise-peer-urls is {}",
+                    self.name,
+                    urls.join(","),
+                    self.initial_advertise_peer_urls.join(",")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<String, ConfigError> {
+    if allowed.contains(&value) {
+        Ok(value.to_string())
+    } else {
+        Err(invalid(
+            key,
+            format!("\"{value}\" is not one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+fn number(key: &str, value: &str) -> Result<usize, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))
+}
+
+/// Keys without effect are still checked, so a typo'd value fails now, not when the key
+/// starts to matter.
+fn check_unused(key: &str, value: &str) -> Result<(), ConfigError> {
+    const BOOLS: &[&str] = &[
+        "enable-v2",
+        "initial-election-tick-advance",
+        "strict-reconfig-check",
+        "pre-vote",
+        "enable-pprof",
+        "enable-grpc-gateway",
+        "debug",
+        "experimental-initial-corrupt-check",
+        "experimental-enable-lease-checkpoint",
+    ];
+    const NUMBERS: &[&str] = &[
+        "snapshot-count",
+        "heartbeat-interval",
+        "election-timeout",
+        "quota-backend-bytes",
+        "max-snapshots",
+        "max-wals",
+        "max-concurrent-streams",
+        "backend-batch-limit",
+        "bcrypt-cost",
+        "auth-token-ttl",
+        "experimental-compaction-batch-limit",
+    ];
+    if BOOLS.contains(&key) {
+        one_of(key, value, &["true", "false"])?;
+    } else if NUMBERS.contains(&key) {
+        value
+            .parse::<u64>()
+            .map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))?;
+    } else if key == "auto-compaction-mode" {
+        one_of(key, value, &["periodic", "revision"])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

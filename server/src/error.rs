@@ -1,0 +1,56 @@
+//! Every error a request can meet, with etcd's exact message text.
+//!
+//! Go clients map errors back to typed values by message, so the strings are part of the
+//! API. The mapping to gRPC status codes lives in one place: `api::status`.
+
+use crate::storage::StorageError;
+
+/// An error returned to a client.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// Empty key in a request that needs one.
+    #[error("etcdserver: key is not provided")]
+    KeyNotProvided,
+    /// `ignore_value`/`ignore_lease` on a missing key, or an empty RequestOp.
+    #[error("etcdserver: key not found")]
+    KeyNotFound,
+    /// `ignore_value` with a value.
+    #[error("etcdserver: value is provided")]
+    ValueProvided,
+    /// `ignore_lease` with a lease.
+    #[error("etcdserver: lease is provided")]
+    LeaseProvided,
+    /// More operations in one txn branch than `max-txn-ops`.
+    #[error("etcdserver: too many operations in txn request")]
+    TooManyOps,
+    /// One txn branch writes the same key twice.
+    #[error("etcdserver: duplicate key given in txn request")]
+    DuplicateKey,
+    /// A read or compaction below the compacted revision.
+    #[error("etcdserver: mvcc: required revision has been compacted")]
+    Compacted,
+    /// A read or compaction above the current revision.
+    #[error("etcdserver: mvcc: required revision is a future revision")]
+    FutureRevision,
+    /// A lease id that names no lease.
+    #[error("etcdserver: requested lease not found")]
+    LeaseNotFound,
+    /// An encoded request larger than `max-request-bytes`.
+    #[error("etcdserver: request is too large")]
+    RequestTooLarge,
+    /// The member is shutting down.
+    #[error("etcdserver: server stopped")]
+    Stopped,
+    /// The storage engine failed; the request may not have been applied.
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,29 @@
+//! etcd-rs: an etcd-compatible key-value store.
+//!
+//! The crate is layered so that the logic never sees a protocol type:
+//! - [`storage`]: the durable engine behind a trait (sled today).
+//! - [`mvcc`]: etcd's v3 key space: revisions, history, ranges, txns, compaction.
+//! - [`command`], [`state_machine`], [`node`]: the write path (propose → log → apply).
+//! - [`membership`], [`config`]: who the member is and how it was configured.
+//! - [`api`]: the only place that knows gRPC and HTTP; it converts and maps errors.
+//! - [`server`]: binds the listeners and runs a member.
+//!
+//! See ARCHITECTURE.md at the repository root for the invariants.
+
+pub mod api;
+pub mod command;
+pub mod config;
+pub mod error;
+pub mod membership;
+pub mod mvcc;
+pub mod node;
+pub mod server;
+pub mod state_machine;
+pub mod storage;
+
+/// The etcd release whose API etcd-rs serves; clients read it from Status and /version.
+pub const ETCD_VERSION: &str = "3.4.23";
+/// The cluster version etcd 3.4 reports in /version.
+pub const ETCD_CLUSTER_VERSION: &str = "3.4.0";
+/// This build of etcd-rs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

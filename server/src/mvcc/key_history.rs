@@ -1,0 +1,95 @@
+//! The in-memory history of one key: which revisions wrote it and which deleted it.
+//!
+//! Values live in the backend keyed by revision; the index only says which revision is
+//! visible at a given point, like etcd's `keyIndex`.
+
+use super::Revision;
+
+/// One write to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// Where the record is stored.
+    pub rev: Revision,
+    /// True when this change deleted the key.
+    pub tombstone: bool,
+}
+
+/// All retained changes of one key, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyHistory {
+    changes: Vec<Change>,
+}
+
+impl KeyHistory {
+    /// Appends a change; revisions only grow.
+    pub fn push(&mut self, rev: Revision, tombstone: bool) {
+        self.changes.push(Change { rev, tombstone });
+    }
+
+    /// The revision holding the key's value as of main revision `at`, if it was live then.
+    pub fn visible_at(&self, at: i64) -> Option<Revision> {
+        let i = self.changes.partition_point(|c| c.rev.main <= at);
+        let c = self.changes.get(i.checked_sub(1)?)?;
+        (!c.tombstone).then_some(c.rev)
+    }
+
+    /// The latest change, if any.
+    pub fn last(&self) -> Option<Change> {
+        self.changes.last().copied()
+    }
+
+    /// Drops history below `at` (a compaction), keeping whatever is visible at `at`.
+    /// Returns the revisions whose records can be removed from the backend.
+    pub fn compact(&mut self, at: i64) -> Vec<Revision> {
+        let upto = self.changes.partition_point(|c| c.rev.main <= at);
+        let Some(last) = upto.checked_sub(1).map(|i| self.changes[i]) else {
+            return Vec::new();
+        };
+        // A live value at `at` must stay readable; a tombstone at `at` is history too.
+        let drop = if last.tombstone { upto } else { upto - 1 };
+        self.changes.drain(..drop).map(|c| c.rev).collect()
+    }
+
+    /// True when nothing is retained (the key can leave the index).
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(changes: &[(i64, bool)]) -> KeyHistory {
+        let mut h = KeyHistory::default();
+        for &(m, t) in changes {
+            h.push(Revision::new(m, 0), t);
+        }
+        h
+    }
+
+    #[test]
+    fn visibility_follows_puts_and_tombstones() {
+        let h = hist(&[(2, false), (4, false), (5, true), (7, false)]);
+        assert_eq!(h.visible_at(1), None);
+        assert_eq!(h.visible_at(3), Some(Revision::new(2, 0)));
+        assert_eq!(h.visible_at(4), Some(Revision::new(4, 0)));
+        assert_eq!(h.visible_at(6), None);
+        assert_eq!(h.visible_at(100), Some(Revision::new(7, 0)));
+    }
+
+    #[test]
+    fn compaction_keeps_the_value_visible_at_the_compact_revision() {
+        let mut h = hist(&[(2, false), (4, false), (7, false)]);
+        assert_eq!(h.compact(5), vec![Revision::new(2, 0)]);
+        assert_eq!(h.visible_at(5), Some(Revision::new(4, 0)));
+        assert_eq!(h.compact(4), vec![]);
+    }
+
+    #[test]
+    fn compaction_drops_a_deleted_key_entirely() {
+        let mut h = hist(&[(2, false), (3, true)]);
+        assert_eq!(h.compact(3), vec![Revision::new(2, 0), Revision::new(3, 0)]);
+        assert!(h.is_empty());
+    }
+}

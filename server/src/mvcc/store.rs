@@ -1,0 +1,154 @@
+//! The MVCC key space: an in-memory index of key histories over revision-keyed records
+//! in the backend (etcd's treeIndex + `key` bucket).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::key_history::KeyHistory;
+use super::range_query;
+use super::write::WriteTxn;
+use super::{KeyRange, KeyValue, RangeRequest, RangeResponse, Record, Revision};
+use crate::error::{Error, Result};
+use crate::storage::{Backend, StorageError, Tree, WriteBatch};
+
+/// Meta key: the current store revision.
+pub(super) const META_CURRENT: &[u8] = b"mvcc.current_revision";
+/// Meta key: the compacted revision.
+pub(super) const META_COMPACTED: &[u8] = b"mvcc.compacted_revision";
+
+/// The revision a fresh store reports, as etcd does.
+const FIRST_REVISION: i64 = 1;
+/// The compacted revision of a store that was never compacted (etcd's `compactMainRev`).
+const NEVER_COMPACTED: i64 = -1;
+
+/// Multi-version key-value state. Reads take `&self`; writes go through [`MvccStore::write`].
+pub struct MvccStore<B> {
+    pub(super) backend: Arc<B>,
+    pub(super) index: BTreeMap<Vec<u8>, KeyHistory>,
+    pub(super) current: i64,
+    pub(super) compacted: i64,
+}
+
+impl<B: Backend> MvccStore<B> {
+    /// Loads the store from `backend`, rebuilding the index from the stored records.
+    pub fn open(backend: Arc<B>) -> Result<Self> {
+        let mut index: BTreeMap<Vec<u8>, KeyHistory> = BTreeMap::new();
+        let mut last = FIRST_REVISION;
+        backend.scan(Tree::Kv, .., &mut |k, v| {
+            let rev = Revision::from_bytes(k).ok_or_else(|| corrupt("bad revision key"))?;
+            let rec = Record::decode(v).map_err(corrupt)?;
+            index
+                .entry(rec.kv.key)
+                .or_default()
+                .push(rev, rec.tombstone);
+            last = last.max(rev.main);
+            Ok(true)
+        })?;
+        let current = read_i64(&*backend, META_CURRENT)?
+            .unwrap_or(FIRST_REVISION)
+            .max(last);
+        let compacted = read_i64(&*backend, META_COMPACTED)?.unwrap_or(NEVER_COMPACTED);
+        Ok(Self {
+            backend,
+            index,
+            current,
+            compacted,
+        })
+    }
+
+    /// The latest revision.
+    pub fn current_revision(&self) -> i64 {
+        self.current
+    }
+
+    /// The revision history was compacted at, or -1.
+    pub fn compacted_revision(&self) -> i64 {
+        self.compacted
+    }
+
+    /// Number of live keys.
+    pub fn key_count(&self) -> usize {
+        self.index
+            .values()
+            .filter(|h| h.last().is_some_and(|c| !c.tombstone))
+            .count()
+    }
+
+    /// The backend the store writes to.
+    pub fn backend(&self) -> &Arc<B> {
+        &self.backend
+    }
+
+    /// Serves a range at the current revision.
+    pub fn range(&self, req: &RangeRequest) -> Result<RangeResponse> {
+        range_query::run(self, req, self.current, &[])
+    }
+
+    /// Starts a change; its writes are queued into `batch`, which the caller writes to the
+    /// backend (with whatever else must land atomically) after [`WriteTxn::end`].
+    pub fn write<'a>(&'a mut self, batch: &'a mut WriteBatch) -> WriteTxn<'a, B> {
+        WriteTxn::new(self, batch)
+    }
+
+    /// The revision visible for `key` at `at`, if the key was live then.
+    pub(super) fn visible(&self, key: &[u8], at: i64) -> Option<Revision> {
+        self.index.get(key)?.visible_at(at)
+    }
+
+    /// Keys in `range` live at `at`, with the revision holding each one's value.
+    pub(super) fn live_in(&self, range: &KeyRange, at: i64) -> Vec<(Vec<u8>, Revision)> {
+        let Some(bounds) = range.bounds() else {
+            return Vec::new();
+        };
+        self.index
+            .range(bounds)
+            .filter_map(|(k, h)| h.visible_at(at).map(|r| (k.clone(), r)))
+            .collect()
+    }
+
+    /// Reads the record at `rev`, looking at `pending` (this change's own writes) first.
+    pub(super) fn record(&self, rev: Revision, pending: &[(Revision, Record)]) -> Result<KeyValue> {
+        if let Some((_, r)) = pending.iter().find(|(p, _)| *p == rev) {
+            return Ok(r.kv.clone());
+        }
+        let bytes = self
+            .backend
+            .get(Tree::Kv, &rev.to_bytes())?
+            .ok_or_else(|| corrupt(format!("index names revision {rev:?}, which is not stored")))?;
+        Ok(Record::decode(&bytes).map_err(corrupt)?.kv)
+    }
+
+    /// Checks that a read at `rev` (≤ 0 = `current`) is still possible.
+    pub(super) fn check_read_revision(&self, rev: i64, current: i64) -> Result<i64> {
+        if rev <= 0 {
+            return Ok(current);
+        }
+        if rev > current {
+            return Err(Error::FutureRevision);
+        }
+        if rev < self.compacted {
+            return Err(Error::Compacted);
+        }
+        Ok(rev)
+    }
+}
+
+fn read_i64<B: Backend>(b: &B, key: &[u8]) -> Result<Option<i64>> {
+    match b.get(Tree::Meta, key)? {
+        None => Ok(None),
+        Some(v) => {
+            let bytes: [u8; 8] = v
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("bad meta integer"))?;
+            Ok(Some(i64::from_be_bytes(bytes)))
+        }
+    }
+}
+
+fn corrupt(reason: impl Into<String>) -> StorageError {
+    StorageError::Corrupt {
+        tree: Tree::Kv.name(),
+        reason: reason.into(),
+    }
+}

@@ -1,0 +1,118 @@
+//! The storage seam: everything durable goes through [`Backend`].
+//!
+//! sled 0.34 is the only engine today, but it has known space amplification and crash
+//! reports, so nothing outside this module names it. Writes are grouped into a
+//! [`WriteBatch`] that lands atomically, which is how the applied index stays consistent
+//! with the data it describes.
+
+mod sled_backend;
+
+pub use sled_backend::SledBackend;
+
+use std::ops::RangeBounds;
+
+/// The named key spaces of one member's database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tree {
+    /// MVCC records keyed by revision (main, sub), like etcd's `key` bucket.
+    Kv,
+    /// Member metadata: applied index, current and compacted revisions, identity.
+    Meta,
+    /// The local proposal log: entries are durable here before they are applied.
+    Log,
+}
+
+impl Tree {
+    /// Every tree, in a fixed order.
+    pub const ALL: [Tree; 3] = [Tree::Kv, Tree::Meta, Tree::Log];
+
+    /// The on-disk name of the tree.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Kv => "kv",
+            Tree::Meta => "meta",
+            Tree::Log => "log",
+        }
+    }
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Insert or overwrite `key`.
+    Put(Tree, Vec<u8>, Vec<u8>),
+    /// Remove `key` if present.
+    Delete(Tree, Vec<u8>),
+}
+
+/// Writes that land together or not at all.
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    /// Queues an insert.
+    pub fn put(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Put(tree, key.into(), value.into()));
+    }
+
+    /// Queues a removal.
+    pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Delete(tree, key.into()));
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The queued writes, in order.
+    pub fn into_ops(self) -> Vec<WriteOp> {
+        self.ops
+    }
+}
+
+/// Errors from the storage engine. They are never the client's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The engine reported an I/O or corruption error.
+    #[error("storage: {0}")]
+    Engine(String),
+    /// A stored record could not be decoded.
+    #[error("storage: corrupt record in {tree}: {reason}")]
+    Corrupt {
+        /// Which tree held the record.
+        tree: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// A durable, ordered key/value engine with atomic multi-tree batches.
+///
+/// Writes become visible to readers as soon as [`Backend::write`] returns; they become
+/// durable only after [`Backend::flush`]. Callers decide when durability is needed (the
+/// log is flushed before acknowledging, the state machine lazily).
+pub trait Backend: Send + Sync + 'static {
+    /// Reads one key.
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Calls `visit` with each entry in `range`, in ascending key order, until it returns
+    /// `false`. Nothing is materialised, so this is how whole trees are walked at startup.
+    fn scan<R: RangeBounds<Vec<u8>>>(
+        &self,
+        tree: Tree,
+        range: R,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StorageError>,
+    ) -> Result<(), StorageError>;
+
+    /// Applies every write of `batch` atomically.
+    fn write(&self, batch: WriteBatch) -> Result<(), StorageError>;
+
+    /// Makes every write so far durable (fsync).
+    fn flush(&self) -> Result<(), StorageError>;
+
+    /// Bytes the database occupies on disk.
+    fn size_on_disk(&self) -> Result<u64, StorageError>;
+}
