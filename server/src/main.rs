@@ -1,5 +1,6 @@
 //! `etcd-rs`: runs one member. Flags, `ETCD_*` variables and `--config-file` as etcd's.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use etcd_rs_server::config::{Invocation, LogConfig, parse_args};
@@ -52,7 +53,15 @@ fn init_logging(log: &LogConfig) {
         other => other,
     };
     let filter = EnvFilter::try_from_env("ETCD_RS_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a person at a terminal; files and pipes get plain text.
+    let ansi = if log.stdout {
+        std::io::stdout().is_terminal()
+    } else {
+        std::io::stderr().is_terminal()
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     // Logs go to stderr unless asked otherwise, like etcd's.
     match (log.json, log.stdout) {
         (true, true) => builder.json().with_writer(std::io::stdout).init(),

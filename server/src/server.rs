@@ -105,19 +105,20 @@ fn open_backend(path: &Path) -> Result<SledBackend, ServerError> {
         .map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))
 }
 
-/// gRPC services and HTTP endpoints on one router; tonic routes gRPC paths, the HTTP
-/// router takes the rest.
+/// gRPC services and HTTP endpoints on one router: gRPC paths go to the services, the
+/// rest to the HTTP routes, whose fallback also answers gRPC calls to unknown services.
 fn client_router(ctx: Context, max_message: usize) -> axum::Router {
     let kv = KvServer::new(KvService::new(ctx.clone())).max_decoding_message_size(max_message);
     let maintenance = MaintenanceServer::new(MaintenanceService::new(ctx.clone()))
         .max_decoding_message_size(max_message);
     let cluster =
         ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
-    let grpc = Routes::new(kv)
+    Routes::from(api::http_router())
+        .add_service(kv)
         .add_service(maintenance)
         .add_service(cluster)
-        .into_axum_router();
-    grpc.merge(api::http_router())
+        .prepare()
+        .into_axum_router()
 }
 
 impl From<crate::storage::StorageError> for ServerError {

@@ -1,0 +1,236 @@
+//! Test harness: real `etcd-rs` processes on free loopback ports, and helpers to drive
+//! them. Every process a test starts is killed when its [`Member`] is dropped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Path to a binary of this workspace, built once per test run if needed. `ETCD_RS_BIN_DIR`
+/// points at a directory of prebuilt binaries instead.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    if let Ok(dir) = std::env::var("ETCD_RS_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
+    BUILT.get_or_init(|| {
+        // Integration tests live in their own crate, so cargo does not build the binaries
+        // for them; build them here (a no-op when they are fresh).
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "etcd-rs-server",
+                "-p",
+                "etcdctl-rs",
+            ])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build of the binaries failed");
+    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    target.join("debug").join(name)
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// One running `etcd-rs` member.
+pub struct Member {
+    child: Option<Child>,
+    /// Arguments it was started with (for restarts).
+    args: Vec<String>,
+    /// Client port on 127.0.0.1.
+    pub client_port: u16,
+    /// Peer port on 127.0.0.1.
+    pub peer_port: u16,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Member {
+    /// Starts a single member with its data under `dir`, and waits until it serves.
+    pub fn start(dir: &Path, name: &str) -> Member {
+        let (client_port, peer_port) = (free_port(), free_port());
+        let data_dir = dir.join(format!("{name}.etcd"));
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let args = vec![
+            format!("--name={name}"),
+            format!("--data-dir={}", data_dir.display()),
+            format!("--listen-client-urls={client}"),
+            format!("--advertise-client-urls={client}"),
+            format!("--listen-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-cluster={name}={peer}"),
+        ];
+        let mut m = Member {
+            child: None,
+            args,
+            client_port,
+            peer_port,
+            data_dir,
+            log: dir.join(format!("{name}.log")),
+        };
+        m.spawn();
+        m
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open member log");
+        let err = log.try_clone().expect("clone log handle");
+        let child = Command::new(bin("etcd-rs"))
+            .args(&self.args)
+            .env_remove("ETCD_RS_LOG")
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("spawn etcd-rs");
+        self.child = Some(child);
+        wait_healthy(self.client_port, &self.log);
+    }
+
+    /// `127.0.0.1:port`, as etcdctl's `--endpoints` takes it.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns whether it exited with status 0.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .ok();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        c.kill().ok();
+        c.wait().ok();
+        false
+    }
+
+    /// Starts the member again on the same ports and data dir.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// The member's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn wait_healthy(port: u16, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http_get(port, "/health") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!(
+        "etcd-rs on port {port} did not become healthy; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A plain HTTP/1.1 GET; returns status and body.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    http(port, "GET", path)
+}
+
+/// A plain HTTP/1.1 request without body; returns status and body.
+pub fn http(port: u16, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Runs `etcd-rs` with `args` to completion (for configurations that must be refused).
+pub fn run_server_expecting_exit(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Output {
+    let mut cmd = Command::new(bin("etcd-rs"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn etcd-rs");
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().expect("collect output");
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            let out = child.wait_with_output().expect("collect output");
+            panic!(
+                "etcd-rs {args:?} did not exit; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
