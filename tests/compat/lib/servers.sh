@@ -1,0 +1,197 @@
+# shellcheck shell=bash
+# The globals below are set here and read by the sourcing scripts.
+# shellcheck disable=SC2034
+# Shared helpers for starting/stopping single-member etcd-compatible servers on
+# 127.0.0.1. Sourced by tests/compat/run.sh and tests/bench/run.sh.
+#
+# The caller must:
+#   * set WORK to a private scratch directory (mktemp -d),
+#   * install `trap stop_all_members EXIT` (or call it from its own EXIT trap)
+#     so that no server outlives the script, even on error or Ctrl-C.
+#
+# Members are addressed by a short NAME (e.g. "ref", "sut"); their details are
+# kept in the associative arrays below so several members can coexist.
+
+declare -gA MEMBER_PID=()    # NAME -> pid of the server process
+declare -gA MEMBER_CPORT=()  # NAME -> client port
+declare -gA MEMBER_PPORT=()  # NAME -> peer port
+declare -gA MEMBER_DIR=()    # NAME -> directory holding data dir and log
+declare -gA MEMBER_LOG=()    # NAME -> server log file (stdout+stderr)
+declare -gA PORTS_TAKEN=()   # ports already handed out by this script
+
+# log MSG... : progress messages go to stderr so stdout stays machine-usable.
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# die MSG... : fatal harness error (exit code 2 distinguishes "harness broken"
+# from "comparison failed" = 1).
+die() { log "ERROR: $*"; exit 2; }
+
+# apt_install PKG... : install Debian packages non-interactively. CI runs as
+# root on a fresh machine; locally we use sudo if we are not root.
+apt_install() {
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "need root or sudo to install: $*"
+    sudo=(sudo)
+  fi
+  log "installing $* with apt-get"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+    || die "apt-get update failed"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "$@" >&2 \
+    || die "apt-get install $* failed"
+}
+
+# ensure_etcd_tools: the reference server and the client are the Debian
+# packages etcd-server / etcd-client (3.4.x). Install them only if missing.
+ensure_etcd_tools() {
+  local missing=()
+  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+  command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+  if ((${#missing[@]})); then
+    apt_install "${missing[@]}"
+  fi
+  REF_ETCD_BIN=$(command -v etcd) || die "etcd still not found after install"
+  CTL_BIN=$(command -v etcdctl) || die "etcdctl still not found after install"
+  # Deliberately not exported: etcd and etcdctl warn about unknown ETCD_*/ETCDCTL_* variables.
+}
+
+# sanitize_env: inherited ETCD_* / ETCDCTL_* variables would silently change
+# server configuration or etcdctl behaviour (etcdctl even aborts when an env var
+# shadows a flag), so drop them all and pin the v3 API.
+sanitize_env() {
+  local v
+  while IFS= read -r v; do
+    case $v in
+      ETCD_*|ETCDCTL_*) unset "$v" ;;
+    esac
+  done < <(compgen -e)
+  export ETCDCTL_API=3
+}
+
+# port_is_listening PORT: true if something accepts TCP connections on it.
+# Uses bash's /dev/tcp so no extra tools are needed on a fresh machine.
+port_is_listening() {
+  # shellcheck disable=SC2016  # $1 is expanded by the inner bash
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# free_port: print a port nobody listens on and that we have not handed out
+# yet. Ports are drawn below the kernel's ephemeral range so that outgoing
+# client connections cannot grab them between our check and the server's bind.
+# (A residual race with other programs remains; start_member retries on it.)
+free_port() {
+  local lo=10000 hi=32767 eph_lo p tries
+  if read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null \
+     && ((eph_lo > lo + 1000)); then
+    hi=$((eph_lo - 1))
+  fi
+  for ((tries = 0; tries < 200; tries++)); do
+    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+    [[ -n ${PORTS_TAKEN[$p]:-} ]] && continue
+    if ! port_is_listening "$p"; then
+      PORTS_TAKEN[$p]=1
+      echo "$p"
+      return 0
+    fi
+  done
+  die "could not find a free port"
+}
+
+# wait_ready NAME TIMEOUT_S: poll `etcdctl endpoint health` until the member
+# answers (it does a linearizable read, so it implies a leader exists). Fails
+# early if the process has exited.
+wait_ready() {
+  local name=$1 timeout_s=$2 deadline
+  deadline=$((SECONDS + timeout_s))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "${MEMBER_PID[$name]}" 2>/dev/null; then
+      local rc=0
+      wait "${MEMBER_PID[$name]}" 2>/dev/null || rc=$?
+      log "member $name (pid ${MEMBER_PID[$name]}) exited during startup with status $rc"
+      return 1
+    fi
+    if "$CTL_BIN" --endpoints="127.0.0.1:${MEMBER_CPORT[$name]}" \
+         --dial-timeout=1s --command-timeout=2s endpoint health >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  log "member $name not healthy after ${timeout_s}s"
+  return 1
+}
+
+# start_member NAME BINARY DIR: start a fresh single-member cluster with the
+# etcd flag set (etcd-rs accepts the same flags) on free 127.0.0.1 ports and
+# wait until it is healthy. Retries with new ports if the start fails because
+# a port was taken in the meantime.
+start_member() {
+  local name=$1 bin=$2 dir=$3 attempt cport pport
+  [[ -x $bin ]] || die "server binary not executable: $bin"
+  for attempt in 1 2 3; do
+    cport=$(free_port)
+    pport=$(free_port)
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    MEMBER_DIR[$name]=$dir
+    MEMBER_LOG[$name]=$dir/server.log
+    MEMBER_CPORT[$name]=$cport
+    MEMBER_PPORT[$name]=$pport
+    "$bin" --name default --data-dir "$dir/data" \
+      --listen-client-urls "http://127.0.0.1:$cport" \
+      --advertise-client-urls "http://127.0.0.1:$cport" \
+      --listen-peer-urls "http://127.0.0.1:$pport" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+      --initial-cluster "default=http://127.0.0.1:$pport" \
+      </dev/null >"${MEMBER_LOG[$name]}" 2>&1 &
+    MEMBER_PID[$name]=$!
+    log "started $name: $(basename "$bin") pid ${MEMBER_PID[$name]} client 127.0.0.1:$cport peer 127.0.0.1:$pport"
+    if wait_ready "$name" "${MEMBER_START_TIMEOUT:-60}"; then
+      return 0
+    fi
+    stop_member "$name"
+    if ! grep -qi 'address already in use' "$dir/server.log" 2>/dev/null; then
+      break
+    fi
+    log "port collision, retrying ($attempt)"
+  done
+  log "last 40 lines of $name's log (${MEMBER_LOG[$name]}):"
+  tail -n 40 "${MEMBER_LOG[$name]}" >&2 || true
+  return 1
+}
+
+# stop_member NAME: SIGTERM, wait up to 10 s, then SIGKILL; always reaps.
+stop_member() {
+  local name=$1 pid i
+  pid=${MEMBER_PID[$name]:-}
+  [[ -n $pid ]] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "member $name (pid $pid) ignored SIGTERM, killing"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  unset "MEMBER_PID[$name]"
+}
+
+# stop_all_members: for the EXIT trap.
+stop_all_members() {
+  local name
+  for name in "${!MEMBER_PID[@]}"; do
+    stop_member "$name"
+  done
+}
+
+# repo_root: the git top level if available, else two levels above this file
+# (tests/compat/lib -> repo root is three up).
+repo_root() {
+  local here
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/../../.." && pwd)
+}
