@@ -7,14 +7,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "etcd/rpc.proto",
         "etcd/v3lock.proto",
         "etcd/v3election.proto",
+        "etcdrs/peer.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["."])?;
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
     Ok(())
 }

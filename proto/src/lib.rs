@@ -28,3 +28,8 @@ pub mod v3lockpb {
 pub mod v3electionpb {
     tonic::include_proto!("v3electionpb");
 }
+
+/// `etcdrspb`: etcd-rs's internal peer protocol (Raft messages, forwarding).
+pub mod etcdrspb {
+    tonic::include_proto!("etcdrspb");
+}

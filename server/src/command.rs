@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::mvcc::{
-    CompactRequest, CompactResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
-    PutResponse, TxnRequest, TxnResponse,
+    CompactRequest, CompactResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, TxnRequest,
+    TxnResponse,
 };
 
 /// A change, proposed to the log and applied in log order on every member.
@@ -18,10 +18,32 @@ pub enum Command {
     Txn(TxnRequest),
     /// v3 Compact.
     Compact(CompactRequest),
+    /// A member announces the name and client URLs it serves (etcd publishes these
+    /// through the log too, so every member lists the same).
+    PublishMember {
+        /// The member's id.
+        id: u64,
+        /// Its name.
+        name: String,
+        /// Its advertised client URLs.
+        client_urls: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Put(r) => write!(f, "put {}", String::from_utf8_lossy(&r.key)),
+            Command::DeleteRange(r) => write!(f, "delete {}", String::from_utf8_lossy(&r.key)),
+            Command::Txn(r) => write!(f, "txn ({} compares)", r.compare.len()),
+            Command::Compact(r) => write!(f, "compact {}", r.revision),
+            Command::PublishMember { id, .. } => write!(f, "publish member {id:x}"),
+        }
+    }
 }
 
 /// The outcome of applying a [`Command`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResponse {
     /// From a put.
     Put(PutResponse),
@@ -31,7 +53,15 @@ pub enum CommandResponse {
     Txn(TxnResponse),
     /// From a compaction.
     Compact(CompactResponse),
+    /// From a member publication.
+    Published,
+    /// From a log entry that carries no command (a new leader's blank entry, or a
+    /// membership change).
+    Noop,
 }
+
+/// What a proposer gets back: the response, or the error every member met applying it.
+pub type Reply = Result<CommandResponse, crate::error::Error>;
 
 impl Command {
     /// Encodes for the log.
@@ -41,8 +71,6 @@ impl Command {
 
     /// Decodes [`Command::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        bincode::serde::decode_from_slice(bytes, bincode::config::standard())
-            .map(|(c, _)| c)
-            .map_err(|e| e.to_string())
+        bincode::serde::decode_from_slice(bytes, bincode::config::standard()).map(|(c, _)| c).map_err(|e| e.to_string())
     }
 }

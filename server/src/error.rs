@@ -6,7 +6,7 @@
 use crate::storage::StorageError;
 
 /// An error returned to a client.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Error {
     /// Empty key in a request that needs one.
     #[error("etcdserver: key is not provided")]
@@ -38,6 +38,15 @@ pub enum Error {
     /// An encoded request larger than `max-request-bytes`.
     #[error("etcdserver: request is too large")]
     RequestTooLarge,
+    /// No member leads the cluster.
+    #[error("etcdserver: no leader")]
+    NoLeader,
+    /// The leader changed while the request was in flight; it was not applied.
+    #[error("etcdserver: leader changed")]
+    LeaderChanged,
+    /// The request could not be confirmed in time; it may or may not have been applied.
+    #[error("etcdserver: request timed out")]
+    Timeout,
     /// The member is shutting down.
     #[error("etcdserver: server stopped")]
     Stopped,

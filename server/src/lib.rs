@@ -3,7 +3,8 @@
 //! The crate is layered so that the logic never sees a protocol type:
 //! - [`storage`]: the durable engine behind a trait (sled today).
 //! - [`mvcc`]: etcd's v3 key space: revisions, history, ranges, txns, compaction.
-//! - [`command`], [`state_machine`], [`node`]: the write path (propose → log → apply).
+//! - [`command`], [`state_machine`], [`raft`], [`node`]: the write path (propose →
+//!   replicated log → apply) and linearizable reads.
 //! - [`membership`], [`config`]: who the member is and how it was configured.
 //! - [`api`]: the only place that knows gRPC and HTTP; it converts and maps errors.
 //! - [`server`]: binds the listeners and runs a member.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod membership;
 pub mod mvcc;
 pub mod node;
+pub mod raft;
 pub mod server;
 pub mod state_machine;
 pub mod storage;

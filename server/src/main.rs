@@ -27,10 +27,7 @@ fn main() -> ExitCode {
     for key in &config.unused_keys {
         tracing::warn!(key = %key, "etcd-rs accepts '{key}' but does not act on it yet");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("etcd-rs: cannot start the runtime: {e}");
@@ -52,16 +49,12 @@ fn init_logging(log: &LogConfig) {
         "panic" | "fatal" => "error",
         other => other,
     };
-    let filter = EnvFilter::try_from_env("ETCD_RS_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    // openraft reports every election and shutdown step at info; keep its warnings only.
+    let filter =
+        EnvFilter::try_from_env("ETCD_RS_LOG").unwrap_or_else(|_| EnvFilter::new(format!("{level},openraft=warn")));
     // Colour only for a person at a terminal; files and pipes get plain text.
-    let ansi = if log.stdout {
-        std::io::stdout().is_terminal()
-    } else {
-        std::io::stderr().is_terminal()
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi);
+    let ansi = if log.stdout { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
     // Logs go to stderr unless asked otherwise, like etcd's.
     match (log.json, log.stdout) {
         (true, true) => builder.json().with_writer(std::io::stdout).init(),
@@ -76,14 +69,13 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    ctrl_c.await.ok();
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                ctrl_c.await.ok();
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -1,110 +1,76 @@
-//! Who the members are, and their ids derived the way etcd derives them, so ids look and
+//! Who the members are, with ids derived the way etcd derives them, so ids look and
 //! behave like etcd's for the same URLs and cluster token.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use crate::config::Config;
+use crate::raft::types::PeerNode;
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
-/// Meta key holding the cluster as this member last knew it.
-const META_CLUSTER: &[u8] = b"membership.cluster";
+/// Meta key holding this member's identity.
+const META_IDENTITY: &[u8] = b"membership.identity";
 
-/// One member of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    /// Member id.
-    pub id: u64,
-    /// Human name (`--name`).
-    pub name: String,
-    /// URLs peers reach it on.
-    pub peer_urls: Vec<String>,
-    /// URLs clients reach it on.
-    pub client_urls: Vec<String>,
-    /// Whether it is a non-voting learner.
-    pub is_learner: bool,
-}
-
-/// The cluster as this member knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cluster {
-    /// Cluster id.
-    pub id: u64,
+/// Which member this is, of which cluster. Fixed for the life of the data dir.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The cluster id.
+    pub cluster_id: u64,
     /// This member's id.
-    pub local: u64,
-    /// Every member, sorted by id.
-    pub members: Vec<Member>,
+    pub member_id: u64,
 }
 
-impl Cluster {
-    /// This member.
-    pub fn local_member(&self) -> Option<&Member> {
-        self.members.iter().find(|m| m.id == self.local)
-    }
-}
-
-/// The cluster from `initial-cluster`, as a new member bootstraps it.
-pub fn bootstrap(config: &Config) -> Cluster {
-    let mut members: Vec<Member> = config
+/// The members `initial-cluster` names, by id.
+pub fn initial_members(config: &Config) -> BTreeMap<u64, PeerNode> {
+    config
         .initial_cluster
         .iter()
-        .map(|(name, urls)| Member {
-            id: member_id(urls, &config.initial_cluster_token),
-            name: name.clone(),
-            peer_urls: urls.clone(),
-            // Only our own client URLs are known before the others start.
-            client_urls: if *name == config.name {
-                config.advertise_client_urls.clone()
-            } else {
-                Vec::new()
-            },
-            is_learner: false,
+        .map(|(name, urls)| {
+            (member_id(urls, &config.initial_cluster_token), PeerNode { name: name.clone(), peer_urls: urls.clone() })
         })
-        .collect();
-    members.sort_by_key(|m| m.id);
-    let ids: Vec<u64> = members.iter().map(|m| m.id).collect();
-    let local = members
-        .iter()
-        .find(|m| m.name == config.name)
-        .map_or(0, |m| m.id);
-    Cluster {
-        id: cluster_id(&ids),
-        local,
-        members,
+        .collect()
+}
+
+/// The identity a new cluster's member derives from its configuration.
+pub fn bootstrap_identity(config: &Config) -> Identity {
+    let members = initial_members(config);
+    let ids: Vec<u64> = members.keys().copied().collect();
+    Identity {
+        cluster_id: cluster_id(&ids),
+        member_id: member_id(&config.initial_advertise_peer_urls, &config.initial_cluster_token),
     }
 }
 
-/// The stored cluster if the data dir has one (a restart: bootstrap settings are ignored,
-/// as etcd ignores them), else a bootstrapped one, stored durably before it is used.
-pub fn load_or_bootstrap<B: Backend>(
-    backend: &B,
-    config: &Config,
-) -> Result<Cluster, StorageError> {
-    if let Some(bytes) = backend.get(Tree::Meta, META_CLUSTER)? {
-        return serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
-            tree: Tree::Meta.name(),
-            reason: format!("stored membership: {e}"),
-        });
+/// The stored identity, if this data dir has one.
+pub fn load<B: Backend>(backend: &B) -> Result<Option<Identity>, StorageError> {
+    match backend.get(Tree::Meta, META_IDENTITY)? {
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt { tree: Tree::Meta.name(), reason: format!("identity: {e}") }),
+        None => Ok(None),
     }
-    let cluster = bootstrap(config);
+}
+
+/// Stores the identity durably.
+pub fn store<B: Backend>(backend: &B, id: Identity) -> Result<(), StorageError> {
     let mut batch = WriteBatch::default();
-    let json = serde_json::to_vec(&cluster).map_err(|e| StorageError::Engine(e.to_string()))?;
-    batch.put(Tree::Meta, META_CLUSTER, json);
+    batch.put(Tree::Meta, META_IDENTITY, serde_json::to_vec(&id).map_err(|e| StorageError::Engine(e.to_string()))?);
     backend.write(batch)?;
-    backend.flush()?;
-    Ok(cluster)
+    backend.flush()
 }
 
 /// etcd's member id: the first 8 bytes (big endian) of SHA-1 over the sorted peer URLs and
-/// the cluster token.
-pub fn member_id(peer_urls: &[String], token: &str) -> u64 {
+/// the cluster token (or, for a member added at runtime, the time it was added).
+pub fn member_id(peer_urls: &[String], salt: &str) -> u64 {
     let mut urls = peer_urls.to_vec();
     urls.sort();
     let mut h = Sha1::new();
     for u in &urls {
         h.update(u.as_bytes());
     }
-    h.update(token.as_bytes());
+    h.update(salt.as_bytes());
     first_u64(&h.finalize())
 }
 
@@ -139,25 +105,12 @@ mod tests {
     }
 
     #[test]
-    fn identity_survives_a_restart_with_other_flags() -> Result<(), Box<dyn std::error::Error>> {
+    fn identity_is_stored_once() -> Result<(), Box<dyn std::error::Error>> {
         let backend = crate::storage::SledBackend::temporary()?;
-        let pairs = |name: &str, url: &str| {
-            vec![
-                ("name".to_string(), name.to_string()),
-                ("initial-advertise-peer-urls".to_string(), url.to_string()),
-                ("initial-cluster".to_string(), format!("{name}={url}")),
-            ]
-        };
-        let first = load_or_bootstrap(
-            &backend,
-            &Config::from_pairs(pairs("a", "http://127.0.0.1:23800"))?,
-        )?;
-        assert_eq!(format!("{:x}", first.local), "2e1259d415f2a040");
-        let again = load_or_bootstrap(
-            &backend,
-            &Config::from_pairs(pairs("b", "http://127.0.0.1:9"))?,
-        )?;
-        assert_eq!(again, first);
+        assert_eq!(load(&backend)?, None);
+        let id = Identity { cluster_id: 1, member_id: 2 };
+        store(&backend, id)?;
+        assert_eq!(load(&backend)?, Some(id));
         Ok(())
     }
 }

@@ -1,158 +1,244 @@
-//! The write path of a member: propose → append to the log (fsync) → apply in log order
-//! → answer. Reads go straight to the applied state.
+//! A running member: its Raft instance, its state, and the request paths on top.
 //!
-//! A single member commits an entry as soon as it is durable in its own log; the shapes
-//! (command, log index, apply, applied index) are the ones a replicated log plugs into.
-//! Proposals are grouped: one fsync covers every proposal waiting at that moment, which is
-//! where throughput under many clients comes from.
+//! Writes become log entries: on the leader through `client_write`, on a follower by
+//! forwarding to the leader over the peer service. Linearizable reads wait for a read
+//! index from the leader (one round serves every read that was waiting when it started)
+//! and then read the local state once it has applied that far.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::thread;
+use std::collections::BTreeMap;
+use std::sync::RwLockReadGuard;
+use std::time::{Duration, Instant};
 
+use openraft::ReadPolicy;
+use openraft::async_runtime::WatchReceiver;
+use openraft::metrics::RaftMetrics;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Command, CommandResponse};
 use crate::error::{Error, Result};
+use crate::raft::network::Peer;
+use crate::raft::peer::PeerError;
+use crate::raft::state_machine::SmStore;
+use crate::raft::types::{PeerNode, Raft, TypeConfig};
 use crate::state_machine::StateMachine;
-use crate::storage::{Backend, StorageError, Tree, WriteBatch};
+use crate::storage::SledBackend;
 
-/// Most proposals that share one log append.
-const MAX_GROUP: usize = 1024;
-/// Proposals that may wait for the log before proposers are slowed down.
-const QUEUE: usize = 4096;
+/// How long a request may wait for a leader, a commit or a read index (etcd's default
+/// request timeout is 5 s plus two election timeouts).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
+/// Pause between attempts while there is no usable leader.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
-type Reply = oneshot::Sender<Result<CommandResponse>>;
+type ReadWaiter = oneshot::Sender<Result<u64>>;
 
-/// Handle to a running member's state. Cheap to clone.
-pub struct Node<B> {
-    state: Arc<RwLock<StateMachine<B>>>,
-    proposals: mpsc::Sender<(Command, Reply)>,
+/// A forwarded proposal's outcome and the log index it was applied at.
+pub type Forwarded = (crate::command::Reply, u64);
+
+/// Handle to a running member. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    raft: Raft,
+    sm: SmStore<SledBackend>,
+    id: u64,
+    cluster_id: u64,
+    reads: mpsc::UnboundedSender<ReadWaiter>,
 }
 
-impl<B> Clone for Node<B> {
-    fn clone(&self) -> Self {
-        Self {
-            state: self.state.clone(),
-            proposals: self.proposals.clone(),
-        }
-    }
+/// Raft-level facts for Status and response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftStatus {
+    /// The leader's id, or 0.
+    pub leader: u64,
+    /// The current term.
+    pub term: u64,
+    /// Index of the last log entry.
+    pub last_index: u64,
+    /// Index of the last applied entry.
+    pub applied_index: u64,
+    /// Whether this member is a learner.
+    pub is_learner: bool,
 }
 
-impl<B: Backend> Node<B> {
-    /// Opens the state in `backend`, re-applies log entries the state had not recorded as
-    /// applied before a crash, and starts the log writer thread.
-    pub fn start(backend: Arc<B>) -> Result<Self> {
-        let mut sm = StateMachine::open(backend.clone())?;
-        let mut last = sm.applied_index();
-        let mut unapplied = Vec::new();
-        backend.scan(Tree::Log, .., &mut |k, v| {
-            let index = u64::from_be_bytes(k.try_into().map_err(|_| corrupt_log("bad index"))?);
-            if index > sm.applied_index() {
-                unapplied.push((index, Command::decode(v).map_err(corrupt_log)?));
-            }
-            last = last.max(index);
-            Ok(true)
-        })?;
-        for (index, cmd) in unapplied {
-            // Rejections were rejections the first time too; only storage failures matter.
-            sm.apply(index, &cmd)?.ok();
-        }
-        let state = Arc::new(RwLock::new(sm));
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = LogWriter {
-            backend,
-            state: state.clone(),
-            next: last + 1,
-            purge_upto: last,
-        };
-        thread::Builder::new()
-            .name("log-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| Error::Storage(format!("cannot start the log writer: {e}")))?;
-        Ok(Self {
-            state,
-            proposals: tx,
-        })
+impl Node {
+    /// Wraps a started Raft instance and its state machine.
+    pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64) -> Self {
+        let (reads, rx) = mpsc::unbounded_channel();
+        let node = Self { raft, sm, id, cluster_id, reads };
+        tokio::spawn(node.clone().read_index_rounds(rx));
+        node
     }
 
-    /// Proposes a change and waits until it is applied.
-    pub async fn propose(&self, cmd: Command) -> Result<CommandResponse> {
-        let (tx, rx) = oneshot::channel();
-        self.proposals
-            .send((cmd, tx))
-            .await
-            .map_err(|_| Error::Stopped)?;
-        rx.await.map_err(|_| Error::Stopped)?
+    /// The Raft handle.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// This member's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
     }
 
     /// Read access to the applied state.
-    pub fn read(&self) -> RwLockReadGuard<'_, StateMachine<B>> {
-        // A writer that panicked mid-apply poisons the lock; the state it left is still
-        // the last consistent one the reader can see, as the batch was not written.
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+    pub fn read(&self) -> RwLockReadGuard<'_, StateMachine<SledBackend>> {
+        self.sm.read()
     }
-}
 
-fn corrupt_log(reason: impl Into<String>) -> StorageError {
-    StorageError::Corrupt {
-        tree: Tree::Log.name(),
-        reason: reason.into(),
+    fn metrics(&self) -> RaftMetrics<TypeConfig> {
+        self.raft.metrics().borrow_watched().clone()
     }
-}
 
-/// Owns the log: appends groups of proposals, makes them durable, applies them.
-struct LogWriter<B> {
-    backend: Arc<B>,
-    state: Arc<RwLock<StateMachine<B>>>,
-    next: u64,
-    /// Entries up to here are applied; their log records can go.
-    purge_upto: u64,
-}
+    /// Leader, term, indexes.
+    pub fn status(&self) -> RaftStatus {
+        let m = self.metrics();
+        RaftStatus {
+            leader: m.current_leader.unwrap_or(0),
+            term: m.current_term,
+            last_index: m.last_log_index.unwrap_or(0),
+            applied_index: m.last_applied.as_ref().map_or(0, |l| l.index),
+            is_learner: m.membership_config.membership().learner_ids().any(|id| id == self.id),
+        }
+    }
 
-impl<B: Backend> LogWriter<B> {
-    fn run(mut self, mut rx: mpsc::Receiver<(Command, Reply)>) {
-        let mut group = Vec::with_capacity(MAX_GROUP);
-        while let Some(first) = rx.blocking_recv() {
-            group.push(first);
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(p) => group.push(p),
-                    Err(_) => break,
+    /// The current term (cheap: no copy of the metrics).
+    pub fn term(&self) -> u64 {
+        self.raft.metrics().borrow_watched().current_term
+    }
+
+    /// Ids of the voting members.
+    pub fn voters(&self) -> Vec<u64> {
+        self.metrics().membership_config.membership().voter_ids().collect()
+    }
+
+    /// Every member with its Raft-level description, and the ids of learners.
+    pub fn members(&self) -> (BTreeMap<u64, PeerNode>, Vec<u64>) {
+        let m = self.metrics();
+        let mem = m.membership_config.membership();
+        (mem.nodes().map(|(id, n)| (*id, n.clone())).collect(), mem.learner_ids().collect())
+    }
+
+    /// A client for member `id`, if it is in the membership.
+    pub fn peer(&self, id: u64) -> Option<Peer> {
+        let m = self.metrics();
+        m.membership_config.membership().get_node(&id).map(|n| Peer::new(self.cluster_id, id, n))
+    }
+
+    /// Waits until someone leads, or the deadline passes.
+    async fn leader(&self, deadline: Instant) -> Result<u64> {
+        let mut rx = self.raft.metrics();
+        loop {
+            if let Some(l) = rx.borrow_watched().current_leader {
+                return Ok(l);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || tokio::time::timeout(left, rx.changed()).await.is_err() {
+                return Err(Error::NoLeader);
+            }
+        }
+    }
+
+    /// Proposes a change and waits until it is applied here.
+    pub async fn propose(&self, cmd: Command) -> Result<CommandResponse> {
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let leader = self.leader(deadline).await?;
+            if leader == self.id {
+                match self.raft.client_write(cmd.clone()).await {
+                    Ok(r) => return r.data,
+                    // Refused before it was appended: safe to try again.
+                    Err(e) if e.forward_to_leader().is_some() => {}
+                    Err(e) if e.api_error().is_some() => return Err(Error::LeaderChanged),
+                    Err(_) => return Err(Error::Stopped),
+                }
+            } else {
+                let peer = self.peer(leader).ok_or(Error::NoLeader)?;
+                let left = deadline.saturating_duration_since(Instant::now());
+                let forwarded =
+                    peer.call::<_, Forwarded, _, _>(&cmd, left, |mut c, r| async move { c.forward(r).await });
+                match forwarded.await {
+                    Ok((reply, index)) => {
+                        // Applied on the leader at `index`; answer once it is applied here
+                        // too, so the client can read its own write from this member.
+                        self.wait_applied(index, deadline).await?;
+                        return reply;
+                    }
+                    // Refused, or never delivered: safe to try again.
+                    Err(PeerError::NotLeader(_) | PeerError::NotConnected(_)) => {}
+                    // It may or may not have been applied: never send it twice.
+                    Err(_) => return Err(Error::Timeout),
                 }
             }
-            if let Err(e) = self.commit(&mut group) {
-                // The log or the state can no longer be trusted: refuse everything after.
-                tracing::error!(error = %e, "storage failure; the member stops accepting writes");
-                for (_, reply) in group.drain(..) {
-                    reply.send(Err(e.clone())).ok();
-                }
-                return;
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout);
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
+    async fn wait_applied(&self, index: u64, deadline: Instant) -> Result<()> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.raft
+            .wait(Some(left))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Timeout)
+    }
+
+    /// Waits until this member may serve a linearizable read: the leader confirmed its
+    /// leadership after the call began, and this member applied up to its commit index.
+    pub async fn linearizable(&self) -> Result<()> {
+        let index = self.read_index().await?;
+        self.wait_applied(index, Instant::now() + REQUEST_TIMEOUT).await
+    }
+
+    async fn read_index(&self) -> Result<u64> {
+        let (tx, rx) = oneshot::channel();
+        self.reads.send(tx).map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Serves read-index requests in rounds: every waiter queued before a round starts
+    /// shares its answer, so many concurrent reads cost one leader round trip.
+    async fn read_index_rounds(self, mut rx: mpsc::UnboundedReceiver<ReadWaiter>) {
+        while let Some(first) = rx.recv().await {
+            let mut waiters = vec![first];
+            while let Ok(w) = rx.try_recv() {
+                waiters.push(w);
+            }
+            let index = self.fetch_read_index().await;
+            for w in waiters {
+                w.send(index.clone()).ok();
             }
         }
     }
 
-    fn commit(&mut self, group: &mut Vec<(Command, Reply)>) -> Result<()> {
-        let first = self.next;
-        let mut batch = WriteBatch::default();
-        for (i, (cmd, _)) in group.iter().enumerate() {
-            let bytes = cmd.encode().map_err(Error::Storage)?;
-            batch.put(Tree::Log, (first + i as u64).to_be_bytes(), bytes);
+    async fn fetch_read_index(&self) -> Result<u64> {
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let leader = self.leader(deadline).await?;
+            if leader == self.id {
+                match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+                    Ok(read) => return Ok(read.index()),
+                    Err(e) if e.forward_to_leader().is_none() => return Err(Error::Timeout),
+                    Err(_) => {}
+                }
+            } else if let Some(peer) = self.peer(leader) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match peer.call::<_, u64, _, _>(&(), left, |mut c, r| async move { c.read_index(r).await }).await {
+                    Ok(index) => return Ok(index),
+                    Err(PeerError::NotLeader(_) | PeerError::Unreachable(_) | PeerError::NotConnected(_)) => {}
+                    Err(_) => return Err(Error::Timeout),
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout);
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
         }
-        // Entries applied before this group are durable once this flush returns, so
-        // their log records are no longer needed after it.
-        for index in self.purge_upto + 1..first {
-            batch.delete(Tree::Log, index.to_be_bytes());
-        }
-        self.backend.write(batch)?;
-        self.backend.flush()?;
-        self.purge_upto = first - 1;
-        self.next = first + group.len() as u64;
-
-        let mut sm = self.state.write().unwrap_or_else(|p| p.into_inner());
-        for (i, (cmd, reply)) in group.drain(..).enumerate() {
-            let out = sm.apply(first + i as u64, &cmd)?;
-            reply.send(out).ok();
-        }
-        Ok(())
     }
 }

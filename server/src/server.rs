@@ -1,11 +1,12 @@
-//! Runs a member: opens its data dir, restores or bootstraps its identity, and serves gRPC
-//! and HTTP together on every client URL.
+//! Runs a member: opens its data dir, restores or establishes its identity, starts Raft,
+//! serves the peer protocol on the peer URLs and gRPC + HTTP on every client URL.
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use etcd_proto::etcdrspb::peer_server::PeerServer;
 use etcd_proto::etcdserverpb::cluster_server::ClusterServer;
 use etcd_proto::etcdserverpb::kv_server::KvServer;
 use etcd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
@@ -14,9 +15,13 @@ use tokio::sync::watch;
 use tonic::service::Routes;
 
 use crate::api::{self, ClusterService, Context, KvService, MaintenanceService};
-use crate::config::{ClusterState, Config};
-use crate::membership;
+use crate::command::Command;
+use crate::config::{ClusterState, Config, ListenUrl};
+use crate::membership::{self, Identity};
 use crate::node::Node;
+use crate::raft::network::MAX_PEER_MESSAGE;
+use crate::raft::peer::PeerService;
+use crate::raft::{self, Settings, join};
 use crate::storage::SledBackend;
 
 /// gRPC lets a message through if it is this much above `max-request-bytes`, so the
@@ -26,70 +31,88 @@ const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 /// A reason the member could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// Misconfiguration found at startup.
+    /// Misconfiguration or a refused join found at startup.
     #[error("{0}")]
     Setup(String),
     /// The state could not be opened.
     #[error(transparent)]
     State(#[from] crate::error::Error),
-    /// A listener could not be bound or failed.
+    /// A listener failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Runs a member until `shutdown` completes, then stops accepting and drains.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-    if config.initial_cluster.len() > 1 && config.initial_cluster_state == ClusterState::New {
-        return Err(ServerError::Setup(format!(
-            "initial-cluster lists {} members; etcd-rs runs single-member clusters only until replication lands",
-            config.initial_cluster.len()
-        )));
+impl From<crate::storage::StorageError> for ServerError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        ServerError::State(e.into())
     }
+}
+
+/// Runs a member until `shutdown` completes, then hands off leadership and stops.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
     let dir = config.data_dir.join("member");
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        ServerError::Setup(format!("cannot create data dir {}: {e}", dir.display()))
-    })?;
-    let backend = Arc::new(open_backend(&dir.join("sled"))?);
-    let cluster = membership::load_or_bootstrap(&*backend, &config)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ServerError::Setup(format!("cannot create data dir {}: {e}", dir.display())))?;
+    let path = dir.join("sled");
+    let backend = Arc::new(
+        SledBackend::open(&path).map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))?,
+    );
+    let (identity, bootstrap) = match membership::load(&*backend)? {
+        // A restart: the stored identity wins and bootstrap settings are ignored.
+        Some(id) => (id, None),
+        None => {
+            let (id, bootstrap) = match config.initial_cluster_state {
+                ClusterState::New => {
+                    (membership::bootstrap_identity(&config), Some(membership::initial_members(&config)))
+                }
+                ClusterState::Existing => (join::discover(&config).await.map_err(ServerError::Setup)?, None),
+            };
+            membership::store(&*backend, id)?;
+            (id, bootstrap)
+        }
+    };
+    let Identity { cluster_id, member_id } = identity;
     tracing::info!(
         name = %config.name,
-        member_id = %format!("{:x}", cluster.local),
-        cluster_id = %format!("{:x}", cluster.id),
+        member_id = %format!("{member_id:x}"),
+        cluster_id = %format!("{cluster_id:x}"),
         data_dir = %config.data_dir.display(),
         "starting member"
     );
-    let node = Node::start(backend)?;
-    let ctx = Context {
-        node,
-        cluster: Arc::new(cluster),
-        max_request_bytes: config.max_request_bytes,
-        max_txn_ops: config.max_txn_ops,
+    let settings = Settings {
+        heartbeat_ms: config.heartbeat_interval_ms,
+        election_ms: config.election_timeout_ms,
+        snapshot_count: config.snapshot_count,
     };
-    let router = client_router(ctx, config.max_request_bytes + GRPC_OVERHEAD_BYTES);
+    let node = raft::start(backend, member_id, cluster_id, settings, bootstrap).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
-    for url in &config.listen_client_urls {
-        let listener = TcpListener::bind(url.addr)
-            .await
-            .map_err(|e| ServerError::Setup(format!("cannot listen on {}: {e}", url.url)))?;
-        tracing::info!(url = %url.url, "serving client requests (gRPC and HTTP)");
-        let listener = listener.tap_io(|tcp| {
-            // Small request/response pairs: Nagle would add latency to every one.
-            tcp.set_nodelay(true).ok();
-        });
-        let mut stop = stop_rx.clone();
-        let app = router.clone();
-        servers.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    stop.wait_for(|s| *s).await.ok();
-                })
-                .await
-        }));
+    let peer_router = Routes::new(
+        PeerServer::new(PeerService::new(node.raft().clone(), cluster_id))
+            .max_decoding_message_size(MAX_PEER_MESSAGE)
+            .max_encoding_message_size(MAX_PEER_MESSAGE),
+    )
+    .prepare()
+    .into_axum_router();
+    for url in &config.listen_peer_urls {
+        servers.push(serve(url, "peer", peer_router.clone(), stop_rx.clone()).await?);
     }
+    let ctx =
+        Context { node: node.clone(), max_request_bytes: config.max_request_bytes, max_txn_ops: config.max_txn_ops };
+    let client_router = client_router(ctx, config.max_request_bytes + GRPC_OVERHEAD_BYTES);
+    for url in &config.listen_client_urls {
+        servers.push(serve(url, "client", client_router.clone(), stop_rx.clone()).await?);
+    }
+    let publisher = tokio::spawn(publish(node.clone(), config.name.clone(), config.advertise_client_urls.clone()));
+
     shutdown.await;
     tracing::info!("shutting down");
+    publisher.abort();
+    hand_off_leadership(&node).await;
+    if let Err(e) = node.raft().shutdown().await {
+        tracing::warn!(error = %e, "raft shutdown");
+    }
     stop_tx.send(true).ok();
     for s in servers {
         match s.await {
@@ -100,29 +123,76 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     Ok(())
 }
 
-fn open_backend(path: &Path) -> Result<SledBackend, ServerError> {
-    SledBackend::open(path)
-        .map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))
+type ServeTask = tokio::task::JoinHandle<std::io::Result<()>>;
+
+async fn serve(
+    url: &ListenUrl,
+    what: &str,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> Result<ServeTask, ServerError> {
+    let listener = TcpListener::bind(url.addr)
+        .await
+        .map_err(|e| ServerError::Setup(format!("cannot listen on {}: {e}", url.url)))?;
+    tracing::info!(url = %url.url, "serving {what} requests");
+    let listener = listener.tap_io(|tcp| {
+        // Small request/response pairs: Nagle would add latency to every one.
+        tcp.set_nodelay(true).ok();
+    });
+    Ok(tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                stop.wait_for(|s| *s).await.ok();
+            })
+            .await
+    }))
+}
+
+/// Announces this member's name and client URLs through the log (as etcd publishes its
+/// attributes), retrying until a leader accepts it.
+async fn publish(node: Node, name: String, client_urls: Vec<String>) {
+    let cmd = Command::PublishMember { id: node.id(), name, client_urls };
+    loop {
+        match node.propose(cmd.clone()).await {
+            Ok(_) => return,
+            Err(e) => tracing::debug!(error = %e, "publishing member attributes; will retry"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A leader that stops hands leadership to another voter first, so the cluster does not
+/// wait out an election timeout.
+async fn hand_off_leadership(node: &Node) {
+    let status = node.status();
+    if status.leader != node.id() {
+        return;
+    }
+    let Some(to) = node.voters().into_iter().find(|v| *v != node.id()) else { return };
+    if node.raft().trigger().transfer_leader(to).await.is_err() {
+        return;
+    }
+    let moved = node
+        .raft()
+        .wait(Some(Duration::from_secs(2)))
+        .metrics(|m| m.current_leader.is_some_and(|l| l != node.id()), "leadership handed off")
+        .await;
+    if moved.is_err() {
+        tracing::warn!("leadership transfer did not finish before shutdown");
+    }
 }
 
 /// gRPC services and HTTP endpoints on one router: gRPC paths go to the services, the
 /// rest to the HTTP routes, whose fallback also answers gRPC calls to unknown services.
 fn client_router(ctx: Context, max_message: usize) -> axum::Router {
     let kv = KvServer::new(KvService::new(ctx.clone())).max_decoding_message_size(max_message);
-    let maintenance = MaintenanceServer::new(MaintenanceService::new(ctx.clone()))
-        .max_decoding_message_size(max_message);
-    let cluster =
-        ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
+    let maintenance =
+        MaintenanceServer::new(MaintenanceService::new(ctx.clone())).max_decoding_message_size(max_message);
+    let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
     Routes::from(api::http_router())
         .add_service(kv)
         .add_service(maintenance)
         .add_service(cluster)
         .prepare()
         .into_axum_router()
-}
-
-impl From<crate::storage::StorageError> for ServerError {
-    fn from(e: crate::storage::StorageError) -> Self {
-        ServerError::State(e.into())
-    }
 }

@@ -1,40 +1,73 @@
-//! Applies committed commands, in log order, to the member's state.
+//! Applies committed log entries, in log order, to the member's state.
 //!
-//! Each command lands in one backend batch together with the index of the log entry it
-//! came from (etcd's consistent index), so after a crash the member knows exactly which
-//! entries to apply again. The batch is not flushed: the log is the durability point.
+//! Each entry lands in one backend batch together with its log id (etcd's consistent
+//! index), so after a crash the member knows exactly which entries to apply again. The
+//! batch is not flushed: the log is the durability point.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::command::{Command, CommandResponse};
-use crate::error::{Error, Result};
-use crate::mvcc::MvccStore;
+use openraft::EntryPayload;
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Command, CommandResponse, Reply};
+use crate::error::Error;
+use crate::mvcc::{MvccSnapshot, MvccStore};
+use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
-/// Meta key: index of the last applied log entry.
-const META_APPLIED: &[u8] = b"applied_index";
+/// Meta key: log id of the last applied entry.
+const META_APPLIED: &[u8] = b"raft.applied";
+/// Meta key: the last applied membership.
+const META_MEMBERSHIP: &[u8] = b"raft.membership";
+/// Meta key: what members published about themselves.
+const META_PUBLISHED: &[u8] = b"members.published";
+
+/// What a member announced about itself through the log.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Published {
+    /// Its name.
+    pub name: String,
+    /// Its client URLs.
+    pub client_urls: Vec<String>,
+}
+
+/// The whole replicated state, as a snapshot carries it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    mvcc: MvccSnapshot,
+    published: BTreeMap<u64, Published>,
+}
 
 /// A member's replicated state.
 pub struct StateMachine<B> {
     mvcc: MvccStore<B>,
-    applied: u64,
+    applied: Option<LogId>,
+    membership: StoredMembership,
+    published: BTreeMap<u64, Published>,
+}
+
+fn meta<B: Backend, T: serde::de::DeserializeOwned>(b: &B, key: &[u8]) -> Result<Option<T>, StorageError> {
+    match b.get(Tree::Meta, key)? {
+        Some(v) => {
+            decode(&v).map(Some).map_err(|e| StorageError::Corrupt { tree: Tree::Meta.name(), reason: e.to_string() })
+        }
+        None => Ok(None),
+    }
+}
+
+fn storage(e: std::io::Error) -> Error {
+    Error::Storage(e.to_string())
 }
 
 impl<B: Backend> StateMachine<B> {
     /// Loads the state from `backend`.
-    pub fn open(backend: Arc<B>) -> Result<Self> {
-        let applied = match backend.get(Tree::Meta, META_APPLIED)? {
-            Some(v) => {
-                u64::from_be_bytes(v.as_slice().try_into().map_err(|_| StorageError::Corrupt {
-                    tree: Tree::Meta.name(),
-                    reason: "bad applied index".into(),
-                })?)
-            }
-            None => 0,
-        };
+    pub fn open(backend: Arc<B>) -> Result<Self, Error> {
         Ok(Self {
+            applied: meta::<B, Option<LogId>>(&*backend, META_APPLIED)?.flatten(),
+            membership: meta(&*backend, META_MEMBERSHIP)?.unwrap_or_default(),
+            published: meta(&*backend, META_PUBLISHED)?.unwrap_or_default(),
             mvcc: MvccStore::open(backend)?,
-            applied,
         })
     }
 
@@ -43,30 +76,81 @@ impl<B: Backend> StateMachine<B> {
         &self.mvcc
     }
 
-    /// Index of the last applied entry.
-    pub fn applied_index(&self) -> u64 {
-        self.applied
+    /// The last applied log id.
+    pub fn applied(&self) -> Option<&LogId> {
+        self.applied.as_ref()
     }
 
-    /// Applies entry `index`. A command the store rejects (e.g. a compaction below the
-    /// compacted revision) still consumes its index: every member rejects it alike.
-    pub fn apply(&mut self, index: u64, cmd: &Command) -> Result<Result<CommandResponse>> {
+    /// The last applied membership.
+    pub fn membership(&self) -> &StoredMembership {
+        &self.membership
+    }
+
+    /// What members published about themselves, by member id.
+    pub fn published(&self) -> &BTreeMap<u64, Published> {
+        &self.published
+    }
+
+    /// Applies one log entry. A command the store rejects (e.g. a compaction below the
+    /// compacted revision) still consumes its entry: every member rejects it alike. An
+    /// `Err` is a storage failure, after which the member must stop.
+    pub fn apply(&mut self, entry: Entry) -> Result<Reply, Error> {
         let mut batch = WriteBatch::default();
-        let mut w = self.mvcc.write(&mut batch);
-        let out = match cmd {
-            Command::Put(r) => w.put(r).map(CommandResponse::Put),
-            Command::DeleteRange(r) => w.delete_range(r).map(CommandResponse::DeleteRange),
-            Command::Txn(r) => w.txn(r).map(CommandResponse::Txn),
-            Command::Compact(r) => w.compact(r).map(CommandResponse::Compact),
+        let reply = match entry.payload {
+            EntryPayload::Blank => Ok(CommandResponse::Noop),
+            EntryPayload::Membership(m) => {
+                self.membership = StoredMembership::new(Some(entry.log_id.clone()), m);
+                batch.put(Tree::Meta, META_MEMBERSHIP, encode(&self.membership).map_err(storage)?);
+                Ok(CommandResponse::Noop)
+            }
+            EntryPayload::Normal(Command::PublishMember { id, name, client_urls }) => {
+                self.published.insert(id, Published { name, client_urls });
+                batch.put(Tree::Meta, META_PUBLISHED, encode(&self.published).map_err(storage)?);
+                Ok(CommandResponse::Published)
+            }
+            EntryPayload::Normal(cmd) => {
+                let mut w = self.mvcc.write(&mut batch);
+                let out = match &cmd {
+                    Command::Put(r) => w.put(r).map(CommandResponse::Put),
+                    Command::DeleteRange(r) => w.delete_range(r).map(CommandResponse::DeleteRange),
+                    Command::Txn(r) => w.txn(r).map(CommandResponse::Txn),
+                    Command::Compact(r) => w.compact(r).map(CommandResponse::Compact),
+                    Command::PublishMember { .. } => Ok(CommandResponse::Published),
+                };
+                w.end();
+                // A failing backend leaves the in-memory index ahead of the disk: stop here.
+                if let Err(Error::Storage(e)) = out {
+                    return Err(Error::Storage(e));
+                }
+                out
+            }
         };
-        w.end();
-        // A failing backend leaves the in-memory index ahead of the disk: stop here.
-        if let Err(Error::Storage(e)) = out {
-            return Err(Error::Storage(e));
-        }
-        batch.put(Tree::Meta, META_APPLIED, index.to_be_bytes());
+        batch.put(Tree::Meta, META_APPLIED, encode(&Some(entry.log_id.clone())).map_err(storage)?);
         self.mvcc.backend().write(batch)?;
-        self.applied = index;
-        Ok(out)
+        self.applied = Some(entry.log_id);
+        Ok(reply)
+    }
+
+    /// A point-in-time copy of the replicated state.
+    pub fn snapshot(&self) -> Result<StateSnapshot, Error> {
+        Ok(StateSnapshot { mvcc: self.mvcc.export()?, published: self.published.clone() })
+    }
+
+    /// Replaces the whole state with a snapshot taken at `applied` under `membership`.
+    pub fn install(
+        &mut self,
+        snap: StateSnapshot,
+        applied: Option<LogId>,
+        membership: StoredMembership,
+    ) -> Result<(), Error> {
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Meta, META_APPLIED, encode(&applied).map_err(storage)?);
+        batch.put(Tree::Meta, META_MEMBERSHIP, encode(&membership).map_err(storage)?);
+        batch.put(Tree::Meta, META_PUBLISHED, encode(&snap.published).map_err(storage)?);
+        self.mvcc = MvccStore::import(self.mvcc.backend().clone(), snap.mvcc, batch)?;
+        self.applied = applied;
+        self.membership = membership;
+        self.published = snap.published;
+        Ok(())
     }
 }

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// Path to a binary of this workspace, built once per test run if needed. `ETCD_RS_BIN_DIR`
@@ -27,22 +24,14 @@ pub fn bin(name: &str) -> PathBuf {
         // Integration tests live in their own crate, so cargo does not build the binaries
         // for them; build them here (a no-op when they are fresh).
         let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "etcd-rs-server",
-                "-p",
-                "etcdctl-rs",
-            ])
+            .args(["build", "--quiet", "-p", "etcd-rs-server", "-p", "etcdctl-rs"])
             .current_dir(workspace_root())
             .status()
             .expect("run cargo build");
         assert!(status.success(), "cargo build of the binaries failed");
     });
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace_root().join("target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
     target.join("debug").join(name)
 }
 
@@ -82,24 +71,14 @@ impl Member {
             format!("--initial-advertise-peer-urls={peer}"),
             format!("--initial-cluster={name}={peer}"),
         ];
-        let mut m = Member {
-            child: None,
-            args,
-            client_port,
-            peer_port,
-            data_dir,
-            log: dir.join(format!("{name}.log")),
-        };
+        let mut m =
+            Member { child: None, args, client_port, peer_port, data_dir, log: dir.join(format!("{name}.log")) };
         m.spawn();
         m
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open member log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open member log");
         let err = log.try_clone().expect("clone log handle");
         let child = Command::new(bin("etcd-rs"))
             .args(&self.args)
@@ -135,10 +114,7 @@ impl Member {
         let Some(mut c) = self.child.take() else {
             return false;
         };
-        Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()
-            .ok();
+        Command::new("kill").args(["-TERM", &c.id().to_string()]).status().ok();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = c.try_wait() {
@@ -177,10 +153,7 @@ fn wait_healthy(port: u16, log: &Path) {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!(
-        "etcd-rs on port {port} did not become healthy; log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    panic!("etcd-rs on port {port} did not become healthy; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
 /// A plain HTTP/1.1 GET; returns status and body.
@@ -192,21 +165,11 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
 pub fn http(port: u16, method: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Ok((status, body))
 }
 
@@ -226,10 +189,7 @@ pub fn run_server_expecting_exit(args: &[&str], env: &[(&str, &str)], timeout: D
         if Instant::now() > deadline {
             child.kill().ok();
             let out = child.wait_with_output().expect("collect output");
-            panic!(
-                "etcd-rs {args:?} did not exit; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            panic!("etcd-rs {args:?} did not exit; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -13,11 +13,7 @@ use tonic::transport::Channel;
 const WRITERS: usize = 8;
 
 async fn connect(m: &Member) -> KvClient<Channel> {
-    let ch = Channel::from_shared(m.url())
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
+    let ch = Channel::from_shared(m.url()).expect("url").connect().await.expect("connect");
     KvClient::new(ch)
 }
 
@@ -46,17 +42,12 @@ async fn every_acknowledged_write_survives_kill_9() {
     let mut next = vec![0u64; WRITERS];
     for round in 0..3 {
         let kv = connect(&member.lock().expect("lock")).await;
-        let tasks: Vec<_> = (0..WRITERS)
-            .map(|id| tokio::spawn(writer(kv.clone(), id, next[id])))
-            .collect();
+        let tasks: Vec<_> = (0..WRITERS).map(|id| tokio::spawn(writer(kv.clone(), id, next[id]))).collect();
         tokio::time::sleep(Duration::from_millis(700 + 300 * round)).await;
         member.lock().expect("lock").kill9();
         for (id, t) in tasks.into_iter().enumerate() {
             let got = t.await.expect("writer task");
-            assert!(
-                !got.is_empty() || round > 0 || id > 0,
-                "writers made progress before the kill"
-            );
+            assert!(!got.is_empty() || round > 0 || id > 0, "writers made progress before the kill");
             next[id] = got.last().map_or(next[id], |n| n + 1) + 1;
             acked[id].extend(got);
         }
@@ -64,19 +55,12 @@ async fn every_acknowledged_write_survives_kill_9() {
 
         let mut kv = connect(&member.lock().expect("lock")).await;
         let all = kv
-            .range(RangeRequest {
-                key: b"w".to_vec(),
-                range_end: b"x".to_vec(),
-                ..Default::default()
-            })
+            .range(RangeRequest { key: b"w".to_vec(), range_end: b"x".to_vec(), ..Default::default() })
             .await
             .expect("range")
             .into_inner();
-        let stored: std::collections::HashMap<Vec<u8>, Vec<u8>> = all
-            .kvs
-            .iter()
-            .map(|kv| (kv.key.clone(), kv.value.clone()))
-            .collect();
+        let stored: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            all.kvs.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
         for (id, ns) in acked.iter().enumerate() {
             for n in ns {
                 let key = format!("w{id}/{n:08}").into_bytes();
@@ -90,17 +74,10 @@ async fn every_acknowledged_write_survives_kill_9() {
         // Nothing beyond what some writer attempted: at most one unacknowledged put per
         // writer per round (the one in flight at the kill).
         let acked_total: usize = acked.iter().map(Vec::len).sum();
-        assert!(
-            stored.len() >= acked_total
-                && stored.len() <= acked_total + WRITERS * (round as usize + 1)
-        );
+        assert!(stored.len() >= acked_total && stored.len() <= acked_total + WRITERS * (round as usize + 1));
         // Each put is one revision: replay applied nothing twice and skipped nothing.
         let header = all.header.expect("header");
-        assert_eq!(
-            header.revision,
-            1 + stored.len() as i64,
-            "revision counts every applied put exactly once"
-        );
+        assert_eq!(header.revision, 1 + stored.len() as i64, "revision counts every applied put exactly once");
         for kv in &all.kvs {
             assert_eq!(kv.version, 1, "no put was applied twice");
         }

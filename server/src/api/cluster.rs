@@ -17,17 +17,23 @@ impl ClusterService {
         Self { ctx }
     }
 
+    /// Members as etcd lists them: name and client URLs once a member has published them
+    /// (an added member that never started has neither), sorted by id.
     fn members(&self) -> Vec<pb::Member> {
-        self.ctx
-            .cluster
-            .members
-            .iter()
-            .map(|m| pb::Member {
-                id: m.id,
-                name: m.name.clone(),
-                peer_ur_ls: m.peer_urls.clone(),
-                client_ur_ls: m.client_urls.clone(),
-                is_learner: m.is_learner,
+        let (nodes, learners) = self.ctx.node.members();
+        let state = self.ctx.node.read();
+        let published = state.published();
+        nodes
+            .into_iter()
+            .map(|(id, node)| {
+                let p = published.get(&id);
+                pb::Member {
+                    id,
+                    name: p.map(|p| p.name.clone()).unwrap_or_default(),
+                    peer_ur_ls: node.peer_urls,
+                    client_ur_ls: p.map(|p| p.client_urls.clone()).unwrap_or_default(),
+                    is_learner: learners.contains(&id),
+                }
             })
             .collect()
     }
@@ -39,10 +45,7 @@ fn not_yet() -> Status {
 
 #[tonic::async_trait]
 impl Cluster for ClusterService {
-    async fn member_add(
-        &self,
-        _: Request<pb::MemberAddRequest>,
-    ) -> Result<Response<pb::MemberAddResponse>, Status> {
+    async fn member_add(&self, _: Request<pb::MemberAddRequest>) -> Result<Response<pb::MemberAddResponse>, Status> {
         Err(not_yet())
     }
 
@@ -60,19 +63,10 @@ impl Cluster for ClusterService {
         Err(not_yet())
     }
 
-    async fn member_list(
-        &self,
-        _: Request<pb::MemberListRequest>,
-    ) -> Result<Response<pb::MemberListResponse>, Status> {
+    async fn member_list(&self, _: Request<pb::MemberListRequest>) -> Result<Response<pb::MemberListResponse>, Status> {
         // etcd sends no revision in member responses.
-        let header = pb::ResponseHeader {
-            revision: 0,
-            ..self.ctx.header(0)
-        };
-        Ok(Response::new(pb::MemberListResponse {
-            header: Some(header),
-            members: self.members(),
-        }))
+        let header = pb::ResponseHeader { revision: 0, ..self.ctx.header(0) };
+        Ok(Response::new(pb::MemberListResponse { header: Some(header), members: self.members() }))
     }
 
     async fn member_promote(

@@ -1,9 +1,7 @@
 //! Protobuf ⇄ logic types. The only place that knows both.
 
 use etcd_proto::etcdserverpb as pb;
-use etcd_proto::etcdserverpb::compare::{
-    CompareResult as PbResult, CompareTarget as PbTarget, TargetUnion,
-};
+use etcd_proto::etcdserverpb::compare::{CompareResult as PbResult, CompareTarget as PbTarget, TargetUnion};
 use etcd_proto::etcdserverpb::range_request::{SortOrder as PbOrder, SortTarget as PbSortTarget};
 use etcd_proto::etcdserverpb::{request_op, response_op};
 use etcd_proto::mvccpb;
@@ -12,10 +10,7 @@ use crate::mvcc;
 
 /// Sets only the revision, as etcd does for responses nested in a txn.
 fn rev_header(revision: i64) -> Option<pb::ResponseHeader> {
-    Some(pb::ResponseHeader {
-        revision,
-        ..Default::default()
-    })
+    Some(pb::ResponseHeader { revision, ..Default::default() })
 }
 
 /// Range request.
@@ -61,11 +56,7 @@ pub fn put_request(r: pb::PutRequest) -> mvcc::PutRequest {
 
 /// Delete request.
 pub fn delete_request(r: pb::DeleteRangeRequest) -> mvcc::DeleteRangeRequest {
-    mvcc::DeleteRangeRequest {
-        key: r.key,
-        range_end: r.range_end,
-        prev_kv: r.prev_kv,
-    }
+    mvcc::DeleteRangeRequest { key: r.key, range_end: r.range_end, prev_kv: r.prev_kv }
 }
 
 /// Txn request.
@@ -79,8 +70,7 @@ pub fn txn_request(r: pb::TxnRequest) -> mvcc::TxnRequest {
 
 fn compare(c: pb::Compare) -> mvcc::Compare {
     // The member matching `target` is read; an absent member compares as zero.
-    let int =
-        |want: fn(&TargetUnion) -> Option<i64>| c.target_union.as_ref().and_then(want).unwrap_or(0);
+    let int = |want: fn(&TargetUnion) -> Option<i64>| c.target_union.as_ref().and_then(want).unwrap_or(0);
     let target = match PbTarget::try_from(c.target).unwrap_or(PbTarget::Version) {
         PbTarget::Version => mvcc::CompareTarget::Version(int(|u| match u {
             TargetUnion::Version(v) => Some(*v),
@@ -109,21 +99,14 @@ fn compare(c: pb::Compare) -> mvcc::Compare {
         PbResult::Less => mvcc::CompareResult::Less,
         PbResult::NotEqual => mvcc::CompareResult::NotEqual,
     };
-    mvcc::Compare {
-        result,
-        target,
-        key: c.key,
-        range_end: c.range_end,
-    }
+    mvcc::Compare { result, target, key: c.key, range_end: c.range_end }
 }
 
 fn request_op(op: pb::RequestOp) -> mvcc::RequestOp {
     match op.request {
         Some(request_op::Request::RequestRange(r)) => mvcc::RequestOp::Range(range_request(r)),
         Some(request_op::Request::RequestPut(r)) => mvcc::RequestOp::Put(put_request(r)),
-        Some(request_op::Request::RequestDeleteRange(r)) => {
-            mvcc::RequestOp::DeleteRange(delete_request(r))
-        }
+        Some(request_op::Request::RequestDeleteRange(r)) => mvcc::RequestOp::DeleteRange(delete_request(r)),
         Some(request_op::Request::RequestTxn(r)) => mvcc::RequestOp::Txn(txn_request(r)),
         None => mvcc::RequestOp::Empty,
     }
@@ -142,10 +125,7 @@ pub fn key_value(kv: mvcc::KeyValue) -> mvccpb::KeyValue {
 }
 
 /// Range response; `header` is filled in by the caller for top-level responses.
-pub fn range_response(
-    r: mvcc::RangeResponse,
-    header: Option<pb::ResponseHeader>,
-) -> pb::RangeResponse {
+pub fn range_response(r: mvcc::RangeResponse, header: Option<pb::ResponseHeader>) -> pb::RangeResponse {
     pb::RangeResponse {
         header: header.or_else(|| rev_header(r.revision)),
         kvs: r.kvs.into_iter().map(key_value).collect(),
@@ -156,17 +136,11 @@ pub fn range_response(
 
 /// Put response.
 pub fn put_response(r: mvcc::PutResponse, header: Option<pb::ResponseHeader>) -> pb::PutResponse {
-    pb::PutResponse {
-        header: header.or_else(|| rev_header(r.revision)),
-        prev_kv: r.prev_kv.map(key_value),
-    }
+    pb::PutResponse { header: header.or_else(|| rev_header(r.revision)), prev_kv: r.prev_kv.map(key_value) }
 }
 
 /// Delete response.
-pub fn delete_response(
-    r: mvcc::DeleteRangeResponse,
-    header: Option<pb::ResponseHeader>,
-) -> pb::DeleteRangeResponse {
+pub fn delete_response(r: mvcc::DeleteRangeResponse, header: Option<pb::ResponseHeader>) -> pb::DeleteRangeResponse {
     pb::DeleteRangeResponse {
         header: header.or_else(|| rev_header(r.revision)),
         deleted: r.deleted,
@@ -181,24 +155,14 @@ pub fn txn_response(r: mvcc::TxnResponse, header: Option<pb::ResponseHeader>) ->
         .into_iter()
         .map(|op| pb::ResponseOp {
             response: Some(match op {
-                mvcc::ResponseOp::Range(r) => {
-                    response_op::Response::ResponseRange(range_response(r, None))
-                }
-                mvcc::ResponseOp::Put(r) => {
-                    response_op::Response::ResponsePut(put_response(r, None))
-                }
+                mvcc::ResponseOp::Range(r) => response_op::Response::ResponseRange(range_response(r, None)),
+                mvcc::ResponseOp::Put(r) => response_op::Response::ResponsePut(put_response(r, None)),
                 mvcc::ResponseOp::DeleteRange(r) => {
                     response_op::Response::ResponseDeleteRange(delete_response(r, None))
                 }
-                mvcc::ResponseOp::Txn(r) => {
-                    response_op::Response::ResponseTxn(txn_response(r, None))
-                }
+                mvcc::ResponseOp::Txn(r) => response_op::Response::ResponseTxn(txn_response(r, None)),
             }),
         })
         .collect();
-    pb::TxnResponse {
-        header: header.or_else(|| rev_header(r.revision)),
-        succeeded: r.succeeded,
-        responses,
-    }
+    pb::TxnResponse { header: header.or_else(|| rev_header(r.revision)), succeeded: r.succeeded, responses }
 }

@@ -18,25 +18,19 @@ pub fn router() -> Router {
 }
 
 async fn version() -> Response {
-    let body =
-        format!(r#"{{"etcdserver":"{ETCD_VERSION}","etcdcluster":"{ETCD_CLUSTER_VERSION}"}}"#);
+    let body = format!(r#"{{"etcdserver":"{ETCD_VERSION}","etcdcluster":"{ETCD_CLUSTER_VERSION}"}}"#);
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A single member is always its own leader and raises no alarms, so it is healthy
 /// whenever it can answer.
 async fn health() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        r#"{"health":"true"}"#,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], r#"{"health":"true"}"#).into_response()
 }
 
 async fn method_not_allowed() -> Response {
     let mut r = (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response();
-    r.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
     r
 }
 
@@ -56,10 +50,6 @@ async fn not_found(method: Method, headers: axum::http::HeaderMap) -> Response {
             .body(Body::empty())
             .unwrap_or_default();
     }
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "404 page not found\n",
-    )
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n")
         .into_response()
 }

@@ -42,23 +42,18 @@ fn mismatch() -> Status {
 
 #[tonic::async_trait]
 impl Kv for KvService {
-    async fn range(
-        &self,
-        request: Request<pb::RangeRequest>,
-    ) -> Result<Response<pb::RangeResponse>, Status> {
+    async fn range(&self, request: Request<pb::RangeRequest>) -> Result<Response<pb::RangeResponse>, Status> {
         let req = convert::range_request(request.into_inner());
         check::range(&req).map_err(status)?;
-        // Every write is applied before it is acknowledged, so the applied state is the
-        // linearizable one on a single member; serializable reads see the same.
+        if !req.serializable {
+            self.ctx.node.linearizable().await.map_err(status)?;
+        }
         let resp = self.ctx.node.read().mvcc().range(&req).map_err(status)?;
         let header = self.ctx.header(resp.revision);
         Ok(Response::new(convert::range_response(resp, Some(header))))
     }
 
-    async fn put(
-        &self,
-        request: Request<pb::PutRequest>,
-    ) -> Result<Response<pb::PutResponse>, Status> {
+    async fn put(&self, request: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
         let req = request.into_inner();
         self.check_size(&req)?;
         let req = convert::put_request(req);
@@ -89,10 +84,7 @@ impl Kv for KvService {
         }
     }
 
-    async fn txn(
-        &self,
-        request: Request<pb::TxnRequest>,
-    ) -> Result<Response<pb::TxnResponse>, Status> {
+    async fn txn(&self, request: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
         let req = request.into_inner();
         self.check_size(&req)?;
         let req = convert::txn_request(req);
@@ -111,14 +103,11 @@ impl Kv for KvService {
         request: Request<pb::CompactionRequest>,
     ) -> Result<Response<pb::CompactionResponse>, Status> {
         let req = request.into_inner();
-        let cmd = Command::Compact(mvcc::CompactRequest {
-            revision: req.revision,
-            physical: req.physical,
-        });
+        let cmd = Command::Compact(mvcc::CompactRequest { revision: req.revision, physical: req.physical });
         match self.propose(cmd).await? {
-            CommandResponse::Compact(r) => Ok(Response::new(pb::CompactionResponse {
-                header: Some(self.ctx.header(r.revision)),
-            })),
+            CommandResponse::Compact(r) => {
+                Ok(Response::new(pb::CompactionResponse { header: Some(self.ctx.header(r.revision)) }))
+            }
             _ => Err(mismatch()),
         }
     }

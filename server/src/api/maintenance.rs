@@ -9,7 +9,7 @@ use etcd_proto::etcdserverpb::maintenance_server::Maintenance;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{Context, TERM};
+use super::Context;
 use crate::ETCD_VERSION;
 use crate::storage::Backend;
 
@@ -31,10 +31,7 @@ fn not_yet(what: &str) -> Status {
 
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
-    async fn alarm(
-        &self,
-        request: Request<pb::AlarmRequest>,
-    ) -> Result<Response<pb::AlarmResponse>, Status> {
+    async fn alarm(&self, request: Request<pb::AlarmRequest>) -> Result<Response<pb::AlarmResponse>, Status> {
         match AlarmAction::try_from(request.into_inner().action) {
             // No alarm can be raised yet (no quota), so the list is truly empty.
             Ok(AlarmAction::Get) => Ok(Response::new(pb::AlarmResponse::default())),
@@ -42,66 +39,51 @@ impl Maintenance for MaintenanceService {
         }
     }
 
-    async fn status(
-        &self,
-        _: Request<pb::StatusRequest>,
-    ) -> Result<Response<pb::StatusResponse>, Status> {
-        let state = self.ctx.node.read();
-        let db_size = state
-            .mvcc()
-            .backend()
-            .size_on_disk()
-            .map_err(|e| Status::unknown(e.to_string()))? as i64;
-        let applied = state.applied_index();
+    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        let raft = self.ctx.node.status();
+        let (revision, db_size) = {
+            let state = self.ctx.node.read();
+            let size = state.mvcc().backend().size_on_disk().map_err(|e| Status::unknown(e.to_string()))?;
+            (state.mvcc().current_revision(), size as i64)
+        };
+        let mut errors = Vec::new();
+        if raft.leader == 0 {
+            errors.push(crate::error::Error::NoLeader.to_string());
+        }
         Ok(Response::new(pb::StatusResponse {
-            header: Some(self.ctx.header(state.mvcc().current_revision())),
+            header: Some(self.ctx.header(revision)),
             version: ETCD_VERSION.to_string(),
             db_size,
             // sled does not report live bytes separately; real figures come with defrag.
             db_size_in_use: db_size,
-            leader: self.ctx.cluster.local,
-            raft_index: applied,
-            raft_term: TERM,
-            raft_applied_index: applied,
-            errors: Vec::new(),
-            is_learner: false,
+            leader: raft.leader,
+            raft_index: raft.last_index,
+            raft_term: raft.term,
+            raft_applied_index: raft.applied_index,
+            errors,
+            is_learner: raft.is_learner,
         }))
     }
 
-    async fn defragment(
-        &self,
-        _: Request<pb::DefragmentRequest>,
-    ) -> Result<Response<pb::DefragmentResponse>, Status> {
+    async fn defragment(&self, _: Request<pb::DefragmentRequest>) -> Result<Response<pb::DefragmentResponse>, Status> {
         Err(not_yet("defragment"))
     }
 
-    async fn hash(
-        &self,
-        _: Request<pb::HashRequest>,
-    ) -> Result<Response<pb::HashResponse>, Status> {
+    async fn hash(&self, _: Request<pb::HashRequest>) -> Result<Response<pb::HashResponse>, Status> {
         Err(not_yet("hash"))
     }
 
-    async fn hash_kv(
-        &self,
-        _: Request<pb::HashKvRequest>,
-    ) -> Result<Response<pb::HashKvResponse>, Status> {
+    async fn hash_kv(&self, _: Request<pb::HashKvRequest>) -> Result<Response<pb::HashKvResponse>, Status> {
         Err(not_yet("hashkv"))
     }
 
     type SnapshotStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotResponse, Status>> + Send>>;
 
-    async fn snapshot(
-        &self,
-        _: Request<pb::SnapshotRequest>,
-    ) -> Result<Response<Self::SnapshotStream>, Status> {
+    async fn snapshot(&self, _: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
         Err(not_yet("snapshot"))
     }
 
-    async fn move_leader(
-        &self,
-        _: Request<pb::MoveLeaderRequest>,
-    ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
+    async fn move_leader(&self, _: Request<pb::MoveLeaderRequest>) -> Result<Response<pb::MoveLeaderResponse>, Status> {
         Err(not_yet("move-leader"))
     }
 }

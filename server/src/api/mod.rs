@@ -10,8 +10,6 @@ mod kv;
 mod maintenance;
 pub mod status;
 
-use std::sync::Arc;
-
 use etcd_proto::etcdserverpb::ResponseHeader;
 
 pub use cluster::ClusterService;
@@ -19,20 +17,13 @@ pub use http::router as http_router;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;
 
-use crate::membership::Cluster;
 use crate::node::Node;
-use crate::storage::SledBackend;
-
-/// The Raft term a single member reports: it is its own leader from the start.
-pub const TERM: u64 = 1;
 
 /// What every handler needs.
 #[derive(Clone)]
 pub struct Context {
-    /// The member's state and write path.
-    pub node: Node<SledBackend>,
-    /// Identity and membership.
-    pub cluster: Arc<Cluster>,
+    /// The member: state, write path, Raft status.
+    pub node: Node,
     /// `max-request-bytes`.
     pub max_request_bytes: usize,
     /// `max-txn-ops`.
@@ -43,10 +34,10 @@ impl Context {
     /// A response header at `revision`.
     pub fn header(&self, revision: i64) -> ResponseHeader {
         ResponseHeader {
-            cluster_id: self.cluster.id,
-            member_id: self.cluster.local,
+            cluster_id: self.node.cluster_id(),
+            member_id: self.node.id(),
             revision,
-            raft_term: TERM,
+            raft_term: self.node.term(),
         }
     }
 }

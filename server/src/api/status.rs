@@ -16,7 +16,7 @@ pub fn code(e: &Error) -> Code {
         | Error::RequestTooLarge => Code::InvalidArgument,
         Error::Compacted | Error::FutureRevision => Code::OutOfRange,
         Error::LeaseNotFound => Code::NotFound,
-        Error::Stopped => Code::Unavailable,
+        Error::Stopped | Error::NoLeader | Error::LeaderChanged | Error::Timeout => Code::Unavailable,
         Error::Storage(_) => Code::Unknown,
     }
 }
@@ -33,10 +33,7 @@ mod tests {
     #[test]
     fn codes_follow_etcd() {
         assert_eq!(status(Error::Compacted).code(), Code::OutOfRange);
-        assert_eq!(
-            status(Error::LeaseNotFound).message(),
-            "etcdserver: requested lease not found"
-        );
+        assert_eq!(status(Error::LeaseNotFound).message(), "etcdserver: requested lease not found");
         assert_eq!(status(Error::TooManyOps).code(), Code::InvalidArgument);
     }
 }

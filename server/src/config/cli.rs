@@ -75,15 +75,10 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Invocation, CliError>
         return Ok(Invocation::Version);
     }
     let mut notes = Vec::new();
-    let all_keys = keys::SUPPORTED
-        .iter()
-        .chain(keys::ACCEPTED_UNUSED)
-        .chain(keys::REFUSED);
+    let all_keys = keys::SUPPORTED.iter().chain(keys::ACCEPTED_UNUSED).chain(keys::REFUSED);
     let pairs: Vec<(String, String)> = if let Some(path) = m.get_one::<String>("config-file") {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File { path: path.clone(), reason: e.to_string() })?;
         notes.push(format!(
             "loaded server configuration from {path}; other command line flags and environment variables are ignored"
         ));
@@ -95,10 +90,7 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Invocation, CliError>
                 continue;
             };
             if m.value_source(key) == Some(ValueSource::EnvVariable) {
-                notes.push(format!(
-                    "recognized and used environment variable {}={value}",
-                    env_name(key)
-                ));
+                notes.push(format!("recognized and used environment variable {}={value}", env_name(key)));
             }
             pairs.push((key.to_string(), value.clone()));
         }
@@ -117,8 +109,5 @@ pub fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Invocation, CliError>
         }
     }
     let config = Config::from_pairs(pairs)?;
-    Ok(Invocation::Run {
-        config: Box::new(config),
-        notes,
-    })
+    Ok(Invocation::Run { config: Box::new(config), notes })
 }

@@ -16,14 +16,14 @@ pub const SUPPORTED: &[&str] = &[
     "log-level",
     "logger",
     "log-outputs",
+    "heartbeat-interval",
+    "election-timeout",
+    "snapshot-count",
 ];
 
 /// Keys accepted and validated but without effect yet; a warning says so at startup.
 pub const ACCEPTED_UNUSED: &[&str] = &[
     "enable-v2",
-    "snapshot-count",
-    "heartbeat-interval",
-    "election-timeout",
     "quota-backend-bytes",
     "auto-compaction-mode",
     "auto-compaction-retention",

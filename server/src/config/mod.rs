@@ -49,10 +49,7 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_string(),
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { key: key.to_string(), reason: reason.into() }
 }
 
 /// `initial-cluster-state`.
@@ -100,6 +97,12 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// `max-txn-ops`.
     pub max_txn_ops: usize,
+    /// `heartbeat-interval`, ms.
+    pub heartbeat_interval_ms: u64,
+    /// `election-timeout`, ms.
+    pub election_timeout_ms: u64,
+    /// `snapshot-count`.
+    pub snapshot_count: u64,
     /// Logging.
     pub log: LogConfig,
     /// Keys that were given but have no effect yet, to be reported once logging is up.
@@ -108,9 +111,7 @@ pub struct Config {
 
 impl Config {
     /// Builds a configuration from `(key, value)` pairs over etcd's defaults.
-    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(
-        pairs: I,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Result<Self, ConfigError> {
         let mut raw = std::collections::BTreeMap::new();
         let mut unused_keys = Vec::new();
         for (key, value) in pairs {
@@ -129,10 +130,8 @@ impl Config {
         let get = |k: &str| raw.get(k).map(String::as_str).filter(|v| !v.is_empty());
         let name = get("name").unwrap_or("default").to_string();
         let listen_client_given = get("listen-client-urls").is_some();
-        let listen_client_urls = urls::listen(
-            "listen-client-urls",
-            get("listen-client-urls").unwrap_or("http://localhost:2379"),
-        )?;
+        let listen_client_urls =
+            urls::listen("listen-client-urls", get("listen-client-urls").unwrap_or("http://localhost:2379"))?;
         let advertise_client_urls = match get("advertise-client-urls") {
             Some(v) => urls::advertised("advertise-client-urls", v)?,
             None if listen_client_given => {
@@ -155,10 +154,7 @@ impl Config {
             "new" => ClusterState::New,
             "existing" => ClusterState::Existing,
             other => {
-                return Err(invalid(
-                    "initial-cluster-state",
-                    format!("\"{other}\" is not \"new\" or \"existing\""),
-                ));
+                return Err(invalid("initial-cluster-state", format!("\"{other}\" is not \"new\" or \"existing\"")));
             }
         };
         let log = LogConfig {
@@ -167,21 +163,12 @@ impl Config {
                 get("log-level").unwrap_or("info"),
                 &["debug", "info", "warn", "error", "panic", "fatal"],
             )?,
-            json: one_of(
-                "logger",
-                get("logger").unwrap_or("capnslog"),
-                &["capnslog", "zap"],
-            )? == "zap",
-            stdout: one_of(
-                "log-outputs",
-                get("log-outputs").unwrap_or("default"),
-                &["default", "stderr", "stdout"],
-            )? == "stdout",
+            json: one_of("logger", get("logger").unwrap_or("capnslog"), &["capnslog", "zap"])? == "zap",
+            stdout: one_of("log-outputs", get("log-outputs").unwrap_or("default"), &["default", "stderr", "stdout"])?
+                == "stdout",
         };
         let cfg = Config {
-            data_dir: PathBuf::from(
-                get("data-dir").map_or_else(|| format!("{name}.etcd"), str::to_string),
-            ),
+            data_dir: PathBuf::from(get("data-dir").map_or_else(|| format!("{name}.etcd"), str::to_string)),
             listen_client_urls,
             advertise_client_urls,
             listen_peer_urls: urls::listen(
@@ -191,19 +178,18 @@ impl Config {
             initial_advertise_peer_urls,
             initial_cluster,
             initial_cluster_state,
-            initial_cluster_token: get("initial-cluster-token")
-                .unwrap_or("etcd-cluster")
-                .to_string(),
-            max_request_bytes: number(
-                "max-request-bytes",
-                get("max-request-bytes").unwrap_or("1572864"),
-            )?,
+            initial_cluster_token: get("initial-cluster-token").unwrap_or("etcd-cluster").to_string(),
+            max_request_bytes: number("max-request-bytes", get("max-request-bytes").unwrap_or("1572864"))?,
             max_txn_ops: number("max-txn-ops", get("max-txn-ops").unwrap_or("128"))?,
+            heartbeat_interval_ms: number("heartbeat-interval", get("heartbeat-interval").unwrap_or("100"))? as u64,
+            election_timeout_ms: number("election-timeout", get("election-timeout").unwrap_or("1000"))? as u64,
+            snapshot_count: number("snapshot-count", get("snapshot-count").unwrap_or("100000"))? as u64,
             log,
             unused_keys,
             name,
         };
         cfg.check_membership()?;
+        cfg.check_timing()?;
         Ok(cfg)
     }
 
@@ -213,10 +199,7 @@ impl Config {
         let Some((_, urls)) = self.initial_cluster.iter().find(|(n, _)| *n == self.name) else {
             return Err(invalid(
                 "initial-cluster",
-                format!(
-                    "couldn't find local name \"{}\" in the initial cluster configuration",
-                    self.name
-                ),
+                format!("couldn't find local name \"{}\" in the initial cluster configuration", self.name),
             ));
         };
         let (mut listed, mut advertised) = (urls.clone(), self.initial_advertise_peer_urls.clone());
@@ -237,21 +220,39 @@ impl Config {
     }
 }
 
+impl Config {
+    /// etcd's rules: a heartbeat of at least 1 ms, and an election timeout of at least five
+    /// heartbeats and at most 50 s.
+    fn check_timing(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval_ms == 0 {
+            return Err(invalid("heartbeat-interval", "must be at least 1 (ms)"));
+        }
+        if self.election_timeout_ms < 5 * self.heartbeat_interval_ms {
+            return Err(invalid(
+                "election-timeout",
+                format!(
+                    "{} ms should be at least 5 times heartbeat-interval ({} ms)",
+                    self.election_timeout_ms, self.heartbeat_interval_ms
+                ),
+            ));
+        }
+        if self.election_timeout_ms > 50_000 {
+            return Err(invalid("election-timeout", "is too long, and should be set less than 50 seconds"));
+        }
+        Ok(())
+    }
+}
+
 fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<String, ConfigError> {
     if allowed.contains(&value) {
         Ok(value.to_string())
     } else {
-        Err(invalid(
-            key,
-            format!("\"{value}\" is not one of {}", allowed.join(", ")),
-        ))
+        Err(invalid(key, format!("\"{value}\" is not one of {}", allowed.join(", "))))
     }
 }
 
 fn number(key: &str, value: &str) -> Result<usize, ConfigError> {
-    value
-        .parse()
-        .map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))
+    value.parse().map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))
 }
 
 /// Keys without effect are still checked, so a typo'd value fails now, not when the key
@@ -269,9 +270,6 @@ fn check_unused(key: &str, value: &str) -> Result<(), ConfigError> {
         "experimental-enable-lease-checkpoint",
     ];
     const NUMBERS: &[&str] = &[
-        "snapshot-count",
-        "heartbeat-interval",
-        "election-timeout",
         "quota-backend-bytes",
         "max-snapshots",
         "max-wals",
@@ -284,9 +282,7 @@ fn check_unused(key: &str, value: &str) -> Result<(), ConfigError> {
     if BOOLS.contains(&key) {
         one_of(key, value, &["true", "false"])?;
     } else if NUMBERS.contains(&key) {
-        value
-            .parse::<u64>()
-            .map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))?;
+        value.parse::<u64>().map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))?;
     } else if key == "auto-compaction-mode" {
         one_of(key, value, &["periodic", "revision"])?;
     }

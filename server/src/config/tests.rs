@@ -1,9 +1,7 @@
 use super::*;
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[test]
@@ -12,13 +10,7 @@ fn defaults_are_etcds() {
     assert_eq!(c.name, "default");
     assert_eq!(c.data_dir, PathBuf::from("default.etcd"));
     assert_eq!(c.listen_client_urls[0].addr.to_string(), "127.0.0.1:2379");
-    assert_eq!(
-        c.initial_cluster,
-        vec![(
-            "default".to_string(),
-            vec!["http://localhost:2380".to_string()]
-        )]
-    );
+    assert_eq!(c.initial_cluster, vec![("default".to_string(), vec!["http://localhost:2380".to_string()])]);
     assert_eq!((c.max_request_bytes, c.max_txn_ops), (1_572_864, 128));
     assert_eq!(c.initial_cluster_token, "etcd-cluster");
 }
@@ -49,48 +41,32 @@ fn errors_name_the_key() {
     let e = Config::from_pairs(pairs(&[("max-txn-ops", "many")])).expect_err("bad number");
     assert!(e.to_string().contains("'max-txn-ops'"), "{e}");
     let e = Config::from_pairs(pairs(&[("bogus-key", "1")])).expect_err("unknown");
-    assert_eq!(
-        e,
-        ConfigError::Unknown {
-            key: "bogus-key".into()
-        }
-    );
+    assert_eq!(e, ConfigError::Unknown { key: "bogus-key".into() });
     let e = Config::from_pairs(pairs(&[("wal-dir", "/x")])).expect_err("refused");
     assert_eq!(e.to_string(), "'wal-dir' is not supported by etcd-rs yet");
     let e = Config::from_pairs(pairs(&[("initial-cluster-state", "old")])).expect_err("bad state");
     assert!(e.to_string().contains("initial-cluster-state"), "{e}");
+    let e = Config::from_pairs(pairs(&[("election-timeout", "300")])).expect_err("election vs heartbeat");
+    assert!(e.to_string().contains("at least 5 times heartbeat-interval"), "{e}");
     let e = Config::from_pairs(pairs(&[("enable-v2", "yes")])).expect_err("bad bool");
     assert!(e.to_string().contains("'enable-v2'"), "{e}");
-    let e = Config::from_pairs(pairs(&[("listen-client-urls", "http://127.0.0.1:1")]))
-        .expect_err("no advertise");
-    assert!(
-        e.to_string()
-            .contains("--advertise-client-urls is required"),
-        "{e}"
-    );
-    let e = Config::from_pairs(pairs(&[
-        ("name", "x"),
-        ("initial-cluster", "y=http://127.0.0.1:2380"),
-    ]))
-    .expect_err("name not in cluster");
+    let e = Config::from_pairs(pairs(&[("listen-client-urls", "http://127.0.0.1:1")])).expect_err("no advertise");
+    assert!(e.to_string().contains("--advertise-client-urls is required"), "{e}");
+    let e = Config::from_pairs(pairs(&[("name", "x"), ("initial-cluster", "y=http://127.0.0.1:2380")]))
+        .expect_err("name not in cluster");
     assert!(e.to_string().contains("couldn't find local name"), "{e}");
 }
 
 #[test]
 fn unused_keys_are_accepted_and_reported() {
-    let c = Config::from_pairs(pairs(&[("snapshot-count", "5000"), ("enable-v2", "true")]))
-        .expect("config");
-    assert_eq!(c.unused_keys, vec!["snapshot-count", "enable-v2"]);
+    let c = Config::from_pairs(pairs(&[("quota-backend-bytes", "5000"), ("enable-v2", "true")])).expect("config");
+    assert_eq!(c.unused_keys, vec!["quota-backend-bytes", "enable-v2"]);
 }
 
 #[test]
 fn yaml_errors_are_clear() {
     let e = yaml::pairs("f.yml", "- a\n- b\n").expect_err("not a mapping");
     assert!(e.to_string().contains("f.yml"), "{e}");
-    let p = yaml::pairs("f.yml", "log-outputs: [stderr]\nsnapshot-count: 10\n")
-        .expect("list and number");
-    assert_eq!(
-        p,
-        pairs(&[("log-outputs", "stderr"), ("snapshot-count", "10")])
-    );
+    let p = yaml::pairs("f.yml", "log-outputs: [stderr]\nsnapshot-count: 10\n").expect("list and number");
+    assert_eq!(p, pairs(&[("log-outputs", "stderr"), ("snapshot-count", "10")]));
 }

@@ -15,40 +15,24 @@ pub struct ListenUrl {
 
 /// Splits a URL into scheme, host and port, checking what etcd checks.
 fn split<'a>(key: &str, url: &'a str) -> Result<(&'a str, &'a str, u16), ConfigError> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        invalid(
-            key,
-            format!("URL \"{url}\" has no scheme (want http://host:port)"),
-        )
-    })?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| invalid(key, format!("URL \"{url}\" has no scheme (want http://host:port)")))?;
     match scheme {
         "http" | "unix" => {}
         "https" | "unixs" => {
-            return Err(invalid(
-                key,
-                format!("URL \"{url}\": TLS is not supported by etcd-rs yet"),
-            ));
+            return Err(invalid(key, format!("URL \"{url}\": TLS is not supported by etcd-rs yet")));
         }
         other => {
-            return Err(invalid(
-                key,
-                format!("URL scheme \"{other}\" must be http or https"),
-            ));
+            return Err(invalid(key, format!("URL scheme \"{other}\" must be http or https")));
         }
     }
     let rest = rest.trim_end_matches('/');
     if rest.contains('/') {
-        return Err(invalid(
-            key,
-            format!("URL \"{url}\" must not contain a path"),
-        ));
+        return Err(invalid(key, format!("URL \"{url}\" must not contain a path")));
     }
-    let (host, port) = rest
-        .rsplit_once(':')
-        .ok_or_else(|| invalid(key, format!("URL \"{url}\" has no port")))?;
-    let port = port
-        .parse()
-        .map_err(|_| invalid(key, format!("URL \"{url}\" has a bad port")))?;
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| invalid(key, format!("URL \"{url}\" has no port")))?;
+    let port = port.parse().map_err(|_| invalid(key, format!("URL \"{url}\" has a bad port")))?;
     Ok((scheme, host, port))
 }
 
@@ -63,17 +47,11 @@ pub(super) fn listen(key: &str, value: &str) -> Result<Vec<ListenUrl>, ConfigErr
             let (_, host, port) = split(key, url)?;
             let ip: IpAddr = match host.trim_start_matches('[').trim_end_matches(']') {
                 "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                h => h.parse().map_err(|_| {
-                    invalid(
-                        key,
-                        format!("URL \"{url}\": listen address must be an IP address"),
-                    )
-                })?,
+                h => h
+                    .parse()
+                    .map_err(|_| invalid(key, format!("URL \"{url}\": listen address must be an IP address")))?,
             };
-            Ok(ListenUrl {
-                url: url.to_string(),
-                addr: SocketAddr::new(ip, port),
-            })
+            Ok(ListenUrl { url: url.to_string(), addr: SocketAddr::new(ip, port) })
         })
         .collect::<Result<_, _>>()?;
     if urls.is_empty() {
@@ -84,9 +62,8 @@ pub(super) fn listen(key: &str, value: &str) -> Result<Vec<ListenUrl>, ConfigErr
 
 /// Parses advertised URLs (any host name).
 pub(super) fn advertised(key: &str, value: &str) -> Result<Vec<String>, ConfigError> {
-    let urls: Vec<String> = list(value)
-        .map(|url| split(key, url).map(|_| url.to_string()))
-        .collect::<Result<_, _>>()?;
+    let urls: Vec<String> =
+        list(value).map(|url| split(key, url).map(|_| url.to_string())).collect::<Result<_, _>>()?;
     if urls.is_empty() {
         return Err(invalid(key, "no URL given"));
     }
@@ -98,9 +75,7 @@ pub(super) fn initial_cluster(value: &str) -> Result<Vec<(String, Vec<String>)>,
     const KEY: &str = "initial-cluster";
     let mut members: Vec<(String, Vec<String>)> = Vec::new();
     for entry in list(value) {
-        let (name, url) = entry
-            .split_once('=')
-            .ok_or_else(|| invalid(KEY, format!("\"{entry}\" is not name=url")))?;
+        let (name, url) = entry.split_once('=').ok_or_else(|| invalid(KEY, format!("\"{entry}\" is not name=url")))?;
         split(KEY, url)?;
         match members.iter_mut().find(|(n, _)| n == name) {
             Some((_, urls)) => urls.push(url.to_string()),

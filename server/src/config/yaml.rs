@@ -7,18 +7,13 @@ use super::ConfigError;
 
 /// Reads a config file into `(key, value)` pairs.
 pub fn pairs(path: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let file_err = |reason: String| ConfigError::File {
-        path: path.to_string(),
-        reason,
-    };
+    let file_err = |reason: String| ConfigError::File { path: path.to_string(), reason };
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| file_err(e.to_string()))?;
     let map = match doc {
         Value::Mapping(m) => m,
         Value::Null => return Ok(Vec::new()),
         _ => {
-            return Err(file_err(
-                "not a YAML mapping of etcd configuration keys".into(),
-            ));
+            return Err(file_err("not a YAML mapping of etcd configuration keys".into()));
         }
     };
     map.into_iter()
@@ -40,11 +35,7 @@ fn scalar(key: &str, v: Value) -> Result<String, ConfigError> {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s,
         // `log-outputs: [stderr]` is a list in etcd's sample file.
-        Value::Sequence(items) => items
-            .into_iter()
-            .map(|i| scalar(key, i))
-            .collect::<Result<Vec<_>, _>>()?
-            .join(","),
+        Value::Sequence(items) => items.into_iter().map(|i| scalar(key, i)).collect::<Result<Vec<_>, _>>()?.join(","),
         // Nested sections (the TLS ones) are refused by key, not by shape.
         Value::Mapping(_) => "section".to_string(),
         Value::Tagged(t) => scalar(key, t.value)?,

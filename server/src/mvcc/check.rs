@@ -38,12 +38,7 @@ pub fn txn(t: &TxnRequest, max_ops: usize) -> Result<()> {
 }
 
 fn txn_ops(t: &TxnRequest, max_ops: usize) -> Result<()> {
-    if [t.compare.len(), t.success.len(), t.failure.len()]
-        .into_iter()
-        .max()
-        .unwrap_or(0)
-        > max_ops
-    {
+    if [t.compare.len(), t.success.len(), t.failure.len()].into_iter().max().unwrap_or(0) > max_ops {
         return Err(Error::TooManyOps);
     }
     for c in &t.compare {
@@ -104,11 +99,7 @@ fn intervals(ops: &[RequestOp]) -> Result<(HashSet<Vec<u8>>, Vec<KeyRange>)> {
 }
 
 fn non_empty(key: &[u8]) -> Result<()> {
-    if key.is_empty() {
-        Err(Error::KeyNotProvided)
-    } else {
-        Ok(())
-    }
+    if key.is_empty() { Err(Error::KeyNotProvided) } else { Ok(()) }
 }
 
 #[cfg(test)]
@@ -116,26 +107,15 @@ mod tests {
     use super::*;
 
     fn put_op(k: &str) -> RequestOp {
-        RequestOp::Put(PutRequest {
-            key: k.into(),
-            ..Default::default()
-        })
+        RequestOp::Put(PutRequest { key: k.into(), ..Default::default() })
     }
 
     fn del_op(k: &str, end: &str) -> RequestOp {
-        RequestOp::DeleteRange(DeleteRangeRequest {
-            key: k.into(),
-            range_end: end.into(),
-            prev_kv: false,
-        })
+        RequestOp::DeleteRange(DeleteRangeRequest { key: k.into(), range_end: end.into(), prev_kv: false })
     }
 
     fn txn_of(success: Vec<RequestOp>, failure: Vec<RequestOp>) -> TxnRequest {
-        TxnRequest {
-            compare: vec![],
-            success,
-            failure,
-        }
+        TxnRequest { compare: vec![], success, failure }
     }
 
     #[test]
@@ -148,47 +128,24 @@ mod tests {
 
     #[test]
     fn duplicate_writes_in_one_branch_are_rejected() {
-        assert_eq!(
-            txn(&txn_of(vec![put_op("a"), put_op("a")], vec![]), 128),
-            Err(Error::DuplicateKey)
-        );
-        assert_eq!(
-            txn(&txn_of(vec![del_op("a", "c"), put_op("b")], vec![]), 128),
-            Err(Error::DuplicateKey)
-        );
+        assert_eq!(txn(&txn_of(vec![put_op("a"), put_op("a")], vec![]), 128), Err(Error::DuplicateKey));
+        assert_eq!(txn(&txn_of(vec![del_op("a", "c"), put_op("b")], vec![]), 128), Err(Error::DuplicateKey));
         // Overlapping deletes, and the same key in both branches, are fine.
-        assert_eq!(
-            txn(
-                &txn_of(vec![del_op("a", "c"), del_op("b", "d")], vec![put_op("b")]),
-                128
-            ),
-            Ok(())
-        );
+        assert_eq!(txn(&txn_of(vec![del_op("a", "c"), del_op("b", "d")], vec![put_op("b")]), 128), Ok(()));
     }
 
     #[test]
     fn nested_txns_count_against_the_outer_branch() {
         let nested = RequestOp::Txn(txn_of(vec![put_op("x")], vec![put_op("x")]));
         assert_eq!(txn(&txn_of(vec![nested.clone()], vec![]), 128), Ok(()));
-        assert_eq!(
-            txn(&txn_of(vec![nested, put_op("x")], vec![]), 128),
-            Err(Error::DuplicateKey)
-        );
+        assert_eq!(txn(&txn_of(vec![nested, put_op("x")], vec![]), 128), Err(Error::DuplicateKey));
     }
 
     #[test]
     fn empty_keys_and_ops_are_rejected() {
         assert_eq!(put(&PutRequest::default()), Err(Error::KeyNotProvided));
-        assert_eq!(
-            txn(&txn_of(vec![RequestOp::Empty], vec![]), 128),
-            Err(Error::KeyNotFound)
-        );
-        let bad = PutRequest {
-            key: b"k".to_vec(),
-            value: b"v".to_vec(),
-            ignore_value: true,
-            ..Default::default()
-        };
+        assert_eq!(txn(&txn_of(vec![RequestOp::Empty], vec![]), 128), Err(Error::KeyNotFound));
+        let bad = PutRequest { key: b"k".to_vec(), value: b"v".to_vec(), ignore_value: true, ..Default::default() };
         assert_eq!(put(&bad), Err(Error::ValueProvided));
     }
 }

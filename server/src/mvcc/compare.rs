@@ -30,52 +30,22 @@ mod tests {
     use super::*;
 
     fn cmp(result: CompareResult, target: CompareTarget) -> Compare {
-        Compare {
-            result,
-            target,
-            key: b"k".to_vec(),
-            range_end: vec![],
-        }
+        Compare { result, target, key: b"k".to_vec(), range_end: vec![] }
     }
 
     #[test]
     fn missing_key_compares_as_zero_except_value() {
-        assert!(holds(
-            &cmp(CompareResult::Equal, CompareTarget::Version(0)),
-            None
-        ));
-        assert!(holds(
-            &cmp(CompareResult::Equal, CompareTarget::Create(0)),
-            None
-        ));
-        assert!(!holds(
-            &cmp(CompareResult::NotEqual, CompareTarget::Value(b"x".to_vec())),
-            None
-        ));
+        assert!(holds(&cmp(CompareResult::Equal, CompareTarget::Version(0)), None));
+        assert!(holds(&cmp(CompareResult::Equal, CompareTarget::Create(0)), None));
+        assert!(!holds(&cmp(CompareResult::NotEqual, CompareTarget::Value(b"x".to_vec())), None));
     }
 
     #[test]
     fn relations_read_key_minus_operand() {
-        let kv = KeyValue {
-            version: 3,
-            value: b"b".to_vec(),
-            ..Default::default()
-        };
-        assert!(holds(
-            &cmp(CompareResult::Greater, CompareTarget::Version(2)),
-            Some(&kv)
-        ));
-        assert!(holds(
-            &cmp(CompareResult::Less, CompareTarget::Value(b"c".to_vec())),
-            Some(&kv)
-        ));
-        assert!(holds(
-            &cmp(CompareResult::NotEqual, CompareTarget::Value(b"a".to_vec())),
-            Some(&kv)
-        ));
-        assert!(!holds(
-            &cmp(CompareResult::Equal, CompareTarget::Lease(1)),
-            Some(&kv)
-        ));
+        let kv = KeyValue { version: 3, value: b"b".to_vec(), ..Default::default() };
+        assert!(holds(&cmp(CompareResult::Greater, CompareTarget::Version(2)), Some(&kv)));
+        assert!(holds(&cmp(CompareResult::Less, CompareTarget::Value(b"c".to_vec())), Some(&kv)));
+        assert!(holds(&cmp(CompareResult::NotEqual, CompareTarget::Value(b"a".to_vec())), Some(&kv)));
+        assert!(!holds(&cmp(CompareResult::Equal, CompareTarget::Lease(1)), Some(&kv)));
     }
 }

@@ -25,9 +25,7 @@ impl KeyRange {
     pub fn contains(&self, k: &[u8]) -> bool {
         match self {
             KeyRange::Single(key) => key.as_slice() == k,
-            KeyRange::Span(start, end) => {
-                k >= start.as_slice() && end.as_ref().is_none_or(|e| k < e.as_slice())
-            }
+            KeyRange::Span(start, end) => k >= start.as_slice() && end.as_ref().is_none_or(|e| k < e.as_slice()),
         }
     }
 

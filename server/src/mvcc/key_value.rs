@@ -49,10 +49,7 @@ impl Record {
     /// Decodes [`Record::encode`].
     pub fn decode(b: &[u8]) -> Result<Self, String> {
         if b.len() < HEADER {
-            return Err(format!(
-                "record of {} bytes is shorter than its header",
-                b.len()
-            ));
+            return Err(format!("record of {} bytes is shorter than its header", b.len()));
         }
         let int = |at: usize| {
             let mut w = [0u8; 8];

@@ -3,9 +3,7 @@
 use std::cmp::Ordering;
 
 use super::store::MvccStore;
-use super::{
-    KeyRange, KeyValue, RangeRequest, RangeResponse, Record, Revision, SortOrder, SortTarget,
-};
+use super::{KeyRange, KeyValue, RangeRequest, RangeResponse, Record, Revision, SortOrder, SortTarget};
 use crate::error::Result;
 use crate::storage::Backend;
 
@@ -20,11 +18,7 @@ pub(super) fn run<B: Backend>(
     let at = store.check_read_revision(req.revision, current)?;
     let live = store.live_in(&KeyRange::new(&req.key, &req.range_end), at);
     let count = live.len() as i64;
-    let mut resp = RangeResponse {
-        revision: current,
-        count,
-        ..Default::default()
-    };
+    let mut resp = RangeResponse { revision: current, count, ..Default::default() };
     if req.count_only {
         return Ok(resp);
     }
@@ -35,11 +29,7 @@ pub(super) fn run<B: Backend>(
     let sorted = req.sort_order != SortOrder::None || req.sort_target != SortTarget::Key;
     let limit = usize::try_from(req.limit).unwrap_or(0);
     // Without filters or sorting only the first `limit` keys are ever read from disk.
-    let fetch = if limit > 0 && !filtered && !sorted {
-        limit.min(live.len())
-    } else {
-        live.len()
-    };
+    let fetch = if limit > 0 && !filtered && !sorted { limit.min(live.len()) } else { live.len() };
     let mut kvs = Vec::with_capacity(fetch);
     for (_, rev) in &live[..fetch] {
         let kv = store.record(*rev, pending)?;
@@ -50,11 +40,7 @@ pub(super) fn run<B: Backend>(
     if sorted {
         sort(&mut kvs, req.sort_order, req.sort_target);
     }
-    let matched = if fetch < live.len() {
-        live.len()
-    } else {
-        kvs.len()
-    };
+    let matched = if fetch < live.len() { live.len() } else { kvs.len() };
     if limit > 0 && matched > limit {
         kvs.truncate(limit);
         resp.more = true;

@@ -169,7 +169,7 @@ pub struct CompactRequest {
 }
 
 /// Result of a range.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RangeResponse {
     /// Store revision the response was read at (the header revision).
     pub revision: i64,
@@ -182,7 +182,7 @@ pub struct RangeResponse {
 }
 
 /// Result of a put.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PutResponse {
     /// Store revision after the put.
     pub revision: i64,
@@ -191,7 +191,7 @@ pub struct PutResponse {
 }
 
 /// Result of a delete.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DeleteRangeResponse {
     /// Store revision after the delete.
     pub revision: i64,
@@ -202,7 +202,7 @@ pub struct DeleteRangeResponse {
 }
 
 /// Result of one txn op.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseOp {
     /// From a range.
     Range(RangeResponse),
@@ -215,7 +215,7 @@ pub enum ResponseOp {
 }
 
 /// Result of a txn.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TxnResponse {
     /// Store revision after the txn.
     pub revision: i64,
@@ -226,7 +226,7 @@ pub struct TxnResponse {
 }
 
 /// Result of a compaction.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CompactResponse {
     /// Current store revision.
     pub revision: i64,

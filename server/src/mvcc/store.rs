@@ -37,23 +37,13 @@ impl<B: Backend> MvccStore<B> {
         backend.scan(Tree::Kv, .., &mut |k, v| {
             let rev = Revision::from_bytes(k).ok_or_else(|| corrupt("bad revision key"))?;
             let rec = Record::decode(v).map_err(corrupt)?;
-            index
-                .entry(rec.kv.key)
-                .or_default()
-                .push(rev, rec.tombstone);
+            index.entry(rec.kv.key).or_default().push(rev, rec.tombstone);
             last = last.max(rev.main);
             Ok(true)
         })?;
-        let current = read_i64(&*backend, META_CURRENT)?
-            .unwrap_or(FIRST_REVISION)
-            .max(last);
+        let current = read_i64(&*backend, META_CURRENT)?.unwrap_or(FIRST_REVISION).max(last);
         let compacted = read_i64(&*backend, META_COMPACTED)?.unwrap_or(NEVER_COMPACTED);
-        Ok(Self {
-            backend,
-            index,
-            current,
-            compacted,
-        })
+        Ok(Self { backend, index, current, compacted })
     }
 
     /// The latest revision.
@@ -68,10 +58,7 @@ impl<B: Backend> MvccStore<B> {
 
     /// Number of live keys.
     pub fn key_count(&self) -> usize {
-        self.index
-            .values()
-            .filter(|h| h.last().is_some_and(|c| !c.tombstone))
-            .count()
+        self.index.values().filter(|h| h.last().is_some_and(|c| !c.tombstone)).count()
     }
 
     /// The backend the store writes to.
@@ -100,10 +87,7 @@ impl<B: Backend> MvccStore<B> {
         let Some(bounds) = range.bounds() else {
             return Vec::new();
         };
-        self.index
-            .range(bounds)
-            .filter_map(|(k, h)| h.visible_at(at).map(|r| (k.clone(), r)))
-            .collect()
+        self.index.range(bounds).filter_map(|(k, h)| h.visible_at(at).map(|r| (k.clone(), r))).collect()
     }
 
     /// Reads the record at `rev`, looking at `pending` (this change's own writes) first.
@@ -137,18 +121,48 @@ fn read_i64<B: Backend>(b: &B, key: &[u8]) -> Result<Option<i64>> {
     match b.get(Tree::Meta, key)? {
         None => Ok(None),
         Some(v) => {
-            let bytes: [u8; 8] = v
-                .as_slice()
-                .try_into()
-                .map_err(|_| corrupt("bad meta integer"))?;
+            let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| corrupt("bad meta integer"))?;
             Ok(Some(i64::from_be_bytes(bytes)))
         }
     }
 }
 
 fn corrupt(reason: impl Into<String>) -> StorageError {
-    StorageError::Corrupt {
-        tree: Tree::Kv.name(),
-        reason: reason.into(),
+    StorageError::Corrupt { tree: Tree::Kv.name(), reason: reason.into() }
+}
+
+/// The MVCC state as a snapshot carries it: every stored record and the revisions.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MvccSnapshot {
+    records: Vec<(Vec<u8>, Vec<u8>)>,
+    current: i64,
+    compacted: i64,
+}
+
+impl<B: Backend> MvccStore<B> {
+    /// Copies out every record and the revisions.
+    pub fn export(&self) -> Result<MvccSnapshot> {
+        let mut records = Vec::new();
+        self.backend.scan(Tree::Kv, .., &mut |k, v| {
+            records.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        })?;
+        Ok(MvccSnapshot { records, current: self.current, compacted: self.compacted })
+    }
+
+    /// Replaces the stored state with `snap` (plus whatever `batch` already holds, in the
+    /// same atomic write) and loads it.
+    pub fn import(backend: Arc<B>, snap: MvccSnapshot, mut batch: WriteBatch) -> Result<Self> {
+        backend.scan(Tree::Kv, .., &mut |k, _| {
+            batch.delete(Tree::Kv, k.to_vec());
+            Ok(true)
+        })?;
+        for (k, v) in snap.records {
+            batch.put(Tree::Kv, k, v);
+        }
+        batch.put(Tree::Meta, META_CURRENT, snap.current.to_be_bytes());
+        batch.put(Tree::Meta, META_COMPACTED, snap.compacted.to_be_bytes());
+        backend.write(batch)?;
+        Self::open(backend)
     }
 }

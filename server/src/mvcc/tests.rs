@@ -27,38 +27,21 @@ fn change<T>(
 }
 
 fn put(s: &mut Store, k: &str, v: &str) -> PutResponse {
-    let req = PutRequest {
-        key: k.into(),
-        value: v.into(),
-        prev_kv: true,
-        ..Default::default()
-    };
+    let req = PutRequest { key: k.into(), value: v.into(), prev_kv: true, ..Default::default() };
     change(s, |w| w.put(&req)).expect("put")
 }
 
 fn del(s: &mut Store, k: &str, end: &str) -> DeleteRangeResponse {
-    let req = DeleteRangeRequest {
-        key: k.into(),
-        range_end: end.into(),
-        prev_kv: true,
-    };
+    let req = DeleteRangeRequest { key: k.into(), range_end: end.into(), prev_kv: true };
     change(s, |w| w.delete_range(&req)).expect("delete")
 }
 
 fn get(s: &Store, k: &str, end: &str, rev: i64) -> crate::error::Result<RangeResponse> {
-    s.range(&RangeRequest {
-        key: k.into(),
-        range_end: end.into(),
-        revision: rev,
-        ..Default::default()
-    })
+    s.range(&RangeRequest { key: k.into(), range_end: end.into(), revision: rev, ..Default::default() })
 }
 
 fn keys(r: &RangeResponse) -> Vec<String> {
-    r.kvs
-        .iter()
-        .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
-        .collect()
+    r.kvs.iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect()
 }
 
 #[test]
@@ -68,10 +51,7 @@ fn revisions_versions_and_tombstones() {
     assert_eq!(put(&mut s, "a", "1").revision, 2);
     let second = put(&mut s, "a", "2");
     assert_eq!(second.revision, 3);
-    assert_eq!(
-        second.prev_kv.as_ref().map(|kv| kv.value.clone()),
-        Some(b"1".to_vec())
-    );
+    assert_eq!(second.prev_kv.as_ref().map(|kv| kv.value.clone()), Some(b"1".to_vec()));
     let kv = &get(&s, "a", "", 0).expect("get").kvs[0];
     assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (2, 3, 2));
 
@@ -98,25 +78,14 @@ fn range_limit_count_sort_and_filters() {
         put(&mut s, k, v);
     }
     put(&mut s, "k2", "a2");
-    let mut req = RangeRequest {
-        key: b"k".to_vec(),
-        range_end: b"l".to_vec(),
-        limit: 2,
-        ..Default::default()
-    };
+    let mut req = RangeRequest { key: b"k".to_vec(), range_end: b"l".to_vec(), limit: 2, ..Default::default() };
     let r = s.range(&req).expect("range");
-    assert_eq!(
-        (keys(&r), r.more, r.count),
-        (vec!["k1".into(), "k2".into()], true, 3)
-    );
+    assert_eq!((keys(&r), r.more, r.count), (vec!["k1".into(), "k2".into()], true, 3));
 
     req.limit = 0;
     req.sort_order = SortOrder::Descend;
     req.sort_target = SortTarget::Value;
-    assert_eq!(
-        keys(&s.range(&req).expect("sorted")),
-        vec!["k1", "k3", "k2"]
-    );
+    assert_eq!(keys(&s.range(&req).expect("sorted")), vec!["k1", "k3", "k2"]);
 
     req.sort_order = SortOrder::None;
     req.sort_target = SortTarget::Version;
@@ -131,11 +100,7 @@ fn range_limit_count_sort_and_filters() {
             ..Default::default()
         })
         .expect("filtered");
-    assert_eq!(
-        (keys(&r), r.count),
-        (vec!["k2".to_string(), "k3".to_string()], 3),
-        "filters do not change count"
-    );
+    assert_eq!((keys(&r), r.count), (vec!["k2".to_string(), "k3".to_string()], 3), "filters do not change count");
 
     let all = get(&s, "\0", "\0", 0).expect("all keys");
     assert_eq!(all.count, 4);
@@ -143,21 +108,10 @@ fn range_limit_count_sort_and_filters() {
     assert_eq!(keys(&from), vec!["k3", "z"]);
 
     let co = s
-        .range(&RangeRequest {
-            key: b"k".to_vec(),
-            range_end: b"l".to_vec(),
-            count_only: true,
-            ..Default::default()
-        })
+        .range(&RangeRequest { key: b"k".to_vec(), range_end: b"l".to_vec(), count_only: true, ..Default::default() })
         .expect("count only");
     assert!(co.kvs.is_empty() && co.count == 3);
-    let ko = s
-        .range(&RangeRequest {
-            key: b"k1".to_vec(),
-            keys_only: true,
-            ..Default::default()
-        })
-        .expect("keys only");
+    let ko = s.range(&RangeRequest { key: b"k1".to_vec(), keys_only: true, ..Default::default() }).expect("keys only");
     assert!(ko.kvs[0].value.is_empty() && ko.kvs[0].version == 1);
 }
 
@@ -169,72 +123,40 @@ fn compaction_rules() {
     put(&mut s, "b", "1"); // 4
     del(&mut s, "b", ""); // 5
     assert_eq!(get(&s, "a", "", 6), Err(Error::FutureRevision));
-    let compact = |s: &mut Store, rev| {
-        change(s, |w| {
-            w.compact(&CompactRequest {
-                revision: rev,
-                physical: true,
-            })
-        })
-    };
+    let compact = |s: &mut Store, rev| change(s, |w| w.compact(&CompactRequest { revision: rev, physical: true }));
     assert_eq!(compact(&mut s, 6), Err(Error::FutureRevision));
     compact(&mut s, 4).expect("compact");
     assert_eq!(compact(&mut s, 4), Err(Error::Compacted));
     assert_eq!(get(&s, "a", "", 2), Err(Error::Compacted));
     // Reading exactly at the compaction revision still works.
-    assert_eq!(
-        get(&s, "a", "", 4).expect("at compact rev").kvs[0].value,
-        b"2"
-    );
+    assert_eq!(get(&s, "a", "", 4).expect("at compact rev").kvs[0].value, b"2");
     assert_eq!(get(&s, "b", "", 4).expect("b at 4").kvs.len(), 1);
     compact(&mut s, 5).expect("compact to 5");
     assert!(get(&s, "b", "", 5).expect("b gone").kvs.is_empty());
-    assert_eq!(
-        s.current_revision(),
-        5,
-        "compaction never advances the revision"
-    );
+    assert_eq!(s.current_revision(), 5, "compaction never advances the revision");
 }
 
 #[test]
 fn txn_one_revision_reads_own_writes_and_fails_whole() {
     let mut s = store();
     put(&mut s, "k", "v"); // 2
-    let cmp = |result, target| Compare {
-        result,
-        target,
-        key: b"k".to_vec(),
-        range_end: vec![],
-    };
+    let cmp = |result, target| Compare { result, target, key: b"k".to_vec(), range_end: vec![] };
     let txn = TxnRequest {
         compare: vec![
             cmp(CompareResult::Equal, CompareTarget::Value(b"v".to_vec())),
             cmp(CompareResult::Greater, CompareTarget::Create(1)),
         ],
         success: vec![
-            RequestOp::Put(PutRequest {
-                key: b"x".to_vec(),
-                value: b"1".to_vec(),
-                ..Default::default()
-            }),
-            RequestOp::Put(PutRequest {
-                key: b"y".to_vec(),
-                value: b"2".to_vec(),
-                ..Default::default()
-            }),
-            RequestOp::Range(RangeRequest {
-                key: b"x".to_vec(),
-                ..Default::default()
-            }),
+            RequestOp::Put(PutRequest { key: b"x".to_vec(), value: b"1".to_vec(), ..Default::default() }),
+            RequestOp::Put(PutRequest { key: b"y".to_vec(), value: b"2".to_vec(), ..Default::default() }),
+            RequestOp::Range(RangeRequest { key: b"x".to_vec(), ..Default::default() }),
         ],
         failure: vec![],
     };
     let r = change(&mut s, |w| w.txn(&txn)).expect("txn");
     assert!(r.succeeded);
     assert_eq!(r.revision, 3, "all writes share one revision");
-    let ResponseOp::Range(read) = &r.responses[2] else {
-        panic!("third response is a range")
-    };
+    let ResponseOp::Range(read) = &r.responses[2] else { panic!("third response is a range") };
     assert_eq!(read.kvs[0].value, b"1", "the txn reads its own write");
     assert_eq!(get(&s, "y", "", 0).expect("y").kvs[0].mod_revision, 3);
 
@@ -242,10 +164,7 @@ fn txn_one_revision_reads_own_writes_and_fails_whole() {
     let ro = TxnRequest {
         compare: vec![cmp(CompareResult::Equal, CompareTarget::Version(9))],
         success: vec![],
-        failure: vec![RequestOp::Range(RangeRequest {
-            key: b"k".to_vec(),
-            ..Default::default()
-        })],
+        failure: vec![RequestOp::Range(RangeRequest { key: b"k".to_vec(), ..Default::default() })],
     };
     let r = change(&mut s, |w| w.txn(&ro)).expect("read-only txn");
     assert!(!r.succeeded && r.revision == 3);
@@ -254,16 +173,8 @@ fn txn_one_revision_reads_own_writes_and_fails_whole() {
     let bad = TxnRequest {
         compare: vec![],
         success: vec![
-            RequestOp::Put(PutRequest {
-                key: b"n1".to_vec(),
-                value: b"1".to_vec(),
-                ..Default::default()
-            }),
-            RequestOp::Put(PutRequest {
-                key: b"missing".to_vec(),
-                ignore_value: true,
-                ..Default::default()
-            }),
+            RequestOp::Put(PutRequest { key: b"n1".to_vec(), value: b"1".to_vec(), ..Default::default() }),
+            RequestOp::Put(PutRequest { key: b"missing".to_vec(), ignore_value: true, ..Default::default() }),
         ],
         failure: vec![],
     };
@@ -294,24 +205,12 @@ fn range_compare_needs_every_key() {
 #[test]
 fn put_with_unknown_lease_or_ignore_flags_on_missing_key() {
     let mut s = store();
-    let lease = PutRequest {
-        key: b"k".to_vec(),
-        lease: 5,
-        ..Default::default()
-    };
+    let lease = PutRequest { key: b"k".to_vec(), lease: 5, ..Default::default() };
     assert_eq!(change(&mut s, |w| w.put(&lease)), Err(Error::LeaseNotFound));
-    let ign = PutRequest {
-        key: b"k".to_vec(),
-        ignore_lease: true,
-        ..Default::default()
-    };
+    let ign = PutRequest { key: b"k".to_vec(), ignore_lease: true, ..Default::default() };
     assert_eq!(change(&mut s, |w| w.put(&ign)), Err(Error::KeyNotFound));
     put(&mut s, "k", "v");
-    let keep = PutRequest {
-        key: b"k".to_vec(),
-        ignore_value: true,
-        ..Default::default()
-    };
+    let keep = PutRequest { key: b"k".to_vec(), ignore_value: true, ..Default::default() };
     change(&mut s, |w| w.put(&keep)).expect("ignore_value on existing key");
     assert_eq!(get(&s, "k", "", 0).expect("k").kvs[0].value, b"v");
 }
@@ -326,17 +225,10 @@ fn reopen_rebuilds_the_index() {
         put(&mut s, "a", "2");
         del(&mut s, "a", "");
         put(&mut s, "b", "1");
-        change(&mut s, |w| {
-            w.compact(&CompactRequest {
-                revision: 3,
-                physical: false,
-            })
-        })
-        .expect("compact");
+        change(&mut s, |w| w.compact(&CompactRequest { revision: 3, physical: false })).expect("compact");
         b.flush().expect("flush");
     }
-    let s =
-        MvccStore::open(Arc::new(SledBackend::open(dir.path()).expect("reopen"))).expect("store");
+    let s = MvccStore::open(Arc::new(SledBackend::open(dir.path()).expect("reopen"))).expect("store");
     assert_eq!((s.current_revision(), s.compacted_revision()), (5, 3));
     assert_eq!(get(&s, "a", "", 3).expect("a at 3").kvs[0].value, b"2");
     assert!(get(&s, "a", "", 0).expect("a now").kvs.is_empty());

@@ -5,9 +5,8 @@ use super::compare;
 use super::range_query;
 use super::store::{META_COMPACTED, META_CURRENT, MvccStore};
 use super::{
-    CompactRequest, CompactResponse, DeleteRangeRequest, DeleteRangeResponse, KeyRange, KeyValue,
-    PutRequest, PutResponse, RangeRequest, RangeResponse, Record, RequestOp, ResponseOp, Revision,
-    TxnRequest, TxnResponse,
+    CompactRequest, CompactResponse, DeleteRangeRequest, DeleteRangeResponse, KeyRange, KeyValue, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, Record, RequestOp, ResponseOp, Revision, TxnRequest, TxnResponse,
 };
 use crate::error::{Error, Result};
 use crate::storage::{Backend, Tree, WriteBatch};
@@ -24,21 +23,12 @@ pub struct WriteTxn<'a, B> {
 impl<'a, B: Backend> WriteTxn<'a, B> {
     pub(super) fn new(store: &'a mut MvccStore<B>, batch: &'a mut WriteBatch) -> Self {
         let begin = store.current;
-        Self {
-            store,
-            batch,
-            begin,
-            pending: Vec::new(),
-        }
+        Self { store, batch, begin, pending: Vec::new() }
     }
 
     /// The revision reads see now: one past `begin` once this change wrote anything.
     fn now(&self) -> i64 {
-        if self.pending.is_empty() {
-            self.begin
-        } else {
-            self.begin + 1
-        }
+        if self.pending.is_empty() { self.begin } else { self.begin + 1 }
     }
 
     fn latest(&self, key: &[u8]) -> Result<Option<KeyValue>> {
@@ -52,11 +42,7 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         let rev = Revision::new(self.begin + 1, self.pending.len() as i64);
         let rec = Record { kv, tombstone };
         self.batch.put(Tree::Kv, rev.to_bytes(), rec.encode());
-        self.store
-            .index
-            .entry(rec.kv.key.clone())
-            .or_default()
-            .push(rev, tombstone);
+        self.store.index.entry(rec.kv.key.clone()).or_default().push(rev, tombstone);
         self.pending.push((rev, rec));
     }
 
@@ -85,17 +71,12 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
             },
         };
         self.record(false, kv);
-        Ok(PutResponse {
-            revision: rev,
-            prev_kv: prev.filter(|_| req.prev_kv),
-        })
+        Ok(PutResponse { revision: rev, prev_kv: prev.filter(|_| req.prev_kv) })
     }
 
     /// Deletes the live keys in a range.
     pub fn delete_range(&mut self, req: &DeleteRangeRequest) -> Result<DeleteRangeResponse> {
-        let live = self
-            .store
-            .live_in(&KeyRange::new(&req.key, &req.range_end), self.now());
+        let live = self.store.live_in(&KeyRange::new(&req.key, &req.range_end), self.now());
         let mut prev_kvs = Vec::new();
         if req.prev_kv {
             for (_, rev) in &live {
@@ -103,18 +84,10 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
             }
         }
         for (key, _) in &live {
-            let kv = KeyValue {
-                key: key.clone(),
-                mod_revision: self.begin + 1,
-                ..Default::default()
-            };
+            let kv = KeyValue { key: key.clone(), mod_revision: self.begin + 1, ..Default::default() };
             self.record(true, kv);
         }
-        Ok(DeleteRangeResponse {
-            revision: self.now(),
-            deleted: live.len() as i64,
-            prev_kvs,
-        })
+        Ok(DeleteRangeResponse { revision: self.now(), deleted: live.len() as i64, prev_kvs })
     }
 
     /// Runs a txn. The branch is chosen, and every op on it checked, before anything is
@@ -203,11 +176,7 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         Ok(())
     }
 
-    fn run_txn(
-        &mut self,
-        req: &TxnRequest,
-        path: &mut impl Iterator<Item = bool>,
-    ) -> Result<TxnResponse> {
+    fn run_txn(&mut self, req: &TxnRequest, path: &mut impl Iterator<Item = bool>) -> Result<TxnResponse> {
         let succeeded = path.next().unwrap_or(false);
         let mut responses = Vec::new();
         for op in branch(req, succeeded) {
@@ -219,11 +188,7 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
                 RequestOp::Empty => return Err(Error::KeyNotFound),
             });
         }
-        Ok(TxnResponse {
-            revision: self.now(),
-            succeeded,
-            responses,
-        })
+        Ok(TxnResponse { revision: self.now(), succeeded, responses })
     }
 
     /// Discards history below `req.revision`.
@@ -247,11 +212,8 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         for key in emptied {
             self.store.index.remove(&key);
         }
-        self.batch
-            .put(Tree::Meta, META_COMPACTED, req.revision.to_be_bytes());
-        Ok(CompactResponse {
-            revision: self.store.current,
-        })
+        self.batch.put(Tree::Meta, META_COMPACTED, req.revision.to_be_bytes());
+        Ok(CompactResponse { revision: self.store.current })
     }
 
     /// Finishes the change: advances the revision if anything was written and queues the
@@ -259,17 +221,12 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     pub fn end(self) -> i64 {
         if !self.pending.is_empty() {
             self.store.current = self.begin + 1;
-            self.batch
-                .put(Tree::Meta, META_CURRENT, self.store.current.to_be_bytes());
+            self.batch.put(Tree::Meta, META_CURRENT, self.store.current.to_be_bytes());
         }
         self.store.current
     }
 }
 
 fn branch(req: &TxnRequest, succeeded: bool) -> &[RequestOp] {
-    if succeeded {
-        &req.success
-    } else {
-        &req.failure
-    }
+    if succeeded { &req.success } else { &req.failure }
 }

@@ -107,6 +107,9 @@ pub trait Backend: Send + Sync + 'static {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StorageError>,
     ) -> Result<(), StorageError>;
 
+    /// The entry with the greatest key, if any.
+    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StorageError>;
+
     /// Applies every write of `batch` atomically.
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError>;
 

@@ -22,12 +22,20 @@ pub struct SledBackend {
 impl SledBackend {
     /// Opens (or creates) the database under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(engine)?;
-        Self::from_db(db)
+        let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES);
+        // The background flusher of a just-dropped instance can hold the file lock for a
+        // moment after the drop; wait for it rather than fail.
+        let mut attempts = 0;
+        loop {
+            match config.open() {
+                Ok(db) => return Self::from_db(db),
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(engine(e)),
+            }
+        }
     }
 
     /// A throw-away database for tests; it disappears when dropped.
@@ -38,11 +46,7 @@ impl SledBackend {
 
     fn from_db(db: sled::Db) -> Result<Self, StorageError> {
         let open = |t: Tree| db.open_tree(t.name()).map_err(engine);
-        let trees = [
-            open(Tree::ALL[0])?,
-            open(Tree::ALL[1])?,
-            open(Tree::ALL[2])?,
-        ];
+        let trees = [open(Tree::ALL[0])?, open(Tree::ALL[1])?, open(Tree::ALL[2])?];
         Ok(Self { db, trees })
     }
 
@@ -61,11 +65,7 @@ fn engine(e: sled::Error) -> StorageError {
 
 impl Backend for SledBackend {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self
-            .tree(tree)
-            .get(key)
-            .map_err(engine)?
-            .map(|v| v.to_vec()))
+        Ok(self.tree(tree).get(key).map_err(engine)?.map(|v| v.to_vec()))
     }
 
     fn scan<R: RangeBounds<Vec<u8>>>(
@@ -81,6 +81,10 @@ impl Backend for SledBackend {
             }
         }
         Ok(())
+    }
+
+    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StorageError> {
+        Ok(self.tree(tree).last().map_err(engine)?.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
@@ -122,8 +126,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batch_is_visible_across_trees_and_survives_reopen() -> Result<(), Box<dyn std::error::Error>>
-    {
+    fn batch_is_visible_across_trees_and_survives_reopen() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         {
             let b = SledBackend::open(dir.path())?;
@@ -135,10 +138,7 @@ mod tests {
         }
         let b = SledBackend::open(dir.path())?;
         assert_eq!(b.get(Tree::Kv, b"a")?, Some(b"1".to_vec()));
-        assert_eq!(
-            b.get(Tree::Meta, b"applied")?,
-            Some(7u64.to_be_bytes().to_vec())
-        );
+        assert_eq!(b.get(Tree::Meta, b"applied")?, Some(7u64.to_be_bytes().to_vec()));
         assert_eq!(b.get(Tree::Log, b"a")?, None);
         Ok(())
     }

@@ -1,0 +1,181 @@
+//! The Raft log and vote on the backend's `log` tree (entries keyed by big-endian index)
+//! and `meta` tree (vote, committed id, last purged id).
+//!
+//! The log is the durability point: an append is visible at once and acknowledged to Raft
+//! only after a flush, and a vote is flushed before it is reported saved. All writes go
+//! through one backend in order, so a vote and a log write are never reordered.
+
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft::{LogIdOptionExt, RaftLogReader};
+
+use super::types::{Entry, LogId, TypeConfig, Vote, decode, encode};
+use crate::storage::{Backend, Tree, WriteBatch};
+
+const VOTE: &[u8] = b"raft.vote";
+const COMMITTED: &[u8] = b"raft.committed";
+const LAST_PURGED: &[u8] = b"raft.last_purged";
+
+/// The log store; clones share the backend.
+pub struct LogStore<B> {
+    backend: Arc<B>,
+}
+
+impl<B> Clone for LogStore<B> {
+    fn clone(&self) -> Self {
+        Self { backend: self.backend.clone() }
+    }
+}
+
+impl<B: Backend> LogStore<B> {
+    /// A log store over `backend`.
+    pub fn new(backend: Arc<B>) -> Self {
+        Self { backend }
+    }
+
+    fn meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
+        match self.backend.get(Tree::Meta, key).map_err(io::Error::other)? {
+            Some(b) => decode(&b).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn write(&self, batch: WriteBatch) -> io::Result<()> {
+        self.backend.write(batch).map_err(io::Error::other)
+    }
+
+    async fn flush(&self) -> io::Result<()> {
+        let b = self.backend.clone();
+        tokio::task::spawn_blocking(move || b.flush().map_err(io::Error::other)).await.map_err(io::Error::other)?
+    }
+
+    fn last_entry_id(&self) -> io::Result<Option<LogId>> {
+        let last = self.backend.last(Tree::Log).map_err(io::Error::other)?;
+        last.map(|(_, v)| decode::<Entry>(&v).map(|e| e.log_id())).transpose()
+    }
+}
+
+fn index_key(i: u64) -> Vec<u8> {
+    i.to_be_bytes().to_vec()
+}
+
+fn bound_key(b: Bound<&u64>) -> Bound<Vec<u8>> {
+    match b {
+        Bound::Included(i) => Bound::Included(index_key(*i)),
+        Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl<B: Backend> RaftLogReader<TypeConfig> for LogStore<B> {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        let bounds = (bound_key(range.start_bound()), bound_key(range.end_bound()));
+        let mut out = Vec::new();
+        let mut err = None;
+        self.backend
+            .scan(Tree::Log, bounds, &mut |_, v| match decode::<Entry>(v) {
+                Ok(e) => {
+                    out.push(e);
+                    Ok(true)
+                }
+                Err(e) => {
+                    err = Some(e);
+                    Ok(false)
+                }
+            })
+            .map_err(io::Error::other)?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        self.meta(VOTE)
+    }
+}
+
+impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let last_purged: Option<LogId> = self.meta::<Option<LogId>>(LAST_PURGED)?.flatten();
+        // A purge may go past the last entry; then the last log id is the purged one.
+        let last = self.last_entry_id()?.or_else(|| last_purged.clone());
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Meta, VOTE, encode(vote)?);
+        self.write(batch)?;
+        self.flush().await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        // Not flushed: it only speeds up recovery, and the next log flush carries it.
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Meta, COMMITTED, encode(&committed)?);
+        self.write(batch)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let mut batch = WriteBatch::default();
+        for e in entries {
+            batch.put(Tree::Log, index_key(e.index()), encode(&e)?);
+        }
+        self.write(batch)?;
+        // Visible now; durable (and acknowledged) once the flush returns. Flushing off the
+        // Raft task lets the next append start while this one syncs.
+        let store = self.clone();
+        tokio::spawn(async move {
+            callback.io_completed(store.flush().await);
+        });
+        Ok(())
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let from = last_log_id.next_index();
+        let mut batch = WriteBatch::default();
+        self.backend
+            .scan(Tree::Log, (Bound::Included(index_key(from)), Bound::Unbounded), &mut |k, _| {
+                batch.delete(Tree::Log, k.to_vec());
+                Ok(true)
+            })
+            .map_err(io::Error::other)?;
+        self.write(batch)
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let mut batch = WriteBatch::default();
+        // Recorded first, in the same batch, so the log never looks shorter than it is.
+        batch.put(Tree::Meta, LAST_PURGED, encode(&Some(log_id.clone()))?);
+        self.backend
+            .scan(Tree::Log, (Bound::Unbounded, Bound::Included(index_key(log_id.index()))), &mut |k, _| {
+                batch.delete(Tree::Log, k.to_vec());
+                Ok(true)
+            })
+            .map_err(io::Error::other)?;
+        self.write(batch)
+    }
+}

@@ -1,0 +1,150 @@
+//! The peer service: Raft messages from other members, proposals forwarded by followers,
+//! read indexes for follower reads, and cluster discovery for joining members.
+
+use std::collections::BTreeMap;
+
+use etcd_proto::etcdrspb::Payload;
+use etcd_proto::etcdrspb::peer_server::Peer as PeerRpc;
+use openraft::ReadPolicy;
+use openraft::async_runtime::WatchReceiver;
+use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
+use serde::{Deserialize, Serialize};
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
+use crate::command::Command;
+use crate::node::Forwarded;
+
+/// Metadata key carrying the sender's cluster id (hex).
+pub const CLUSTER_ID_HEADER: &str = "x-etcd-rs-cluster-id";
+
+/// Why a peer request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum PeerError {
+    /// The receiver is not the leader; it names the leader if it knows one.
+    #[error("not the leader (leader: {0:?})")]
+    NotLeader(Option<u64>),
+    /// No connection could be made: the request was certainly not delivered.
+    #[error("peer not reachable: {0}")]
+    NotConnected(String),
+    /// The request got no answer; it may or may not have been delivered.
+    #[error("peer unreachable: {0}")]
+    Unreachable(String),
+    /// The receiver failed to handle it.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The cluster as a member describes it to one that joins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// The cluster id.
+    pub cluster_id: u64,
+    /// Every member with its peer URLs.
+    pub members: BTreeMap<u64, PeerNode>,
+}
+
+/// Serves the peer protocol for one member.
+pub struct PeerService {
+    raft: Raft,
+    cluster_id: u64,
+}
+
+impl PeerService {
+    /// A service delivering to `raft`.
+    pub fn new(raft: Raft, cluster_id: u64) -> Self {
+        Self { raft, cluster_id }
+    }
+
+    /// Refuses messages from members of another cluster (a different token or member set).
+    fn check_cluster<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let theirs = req.metadata().get(CLUSTER_ID_HEADER).and_then(|v| v.to_str().ok());
+        match theirs {
+            Some(id) if u64::from_str_radix(id, 16) == Ok(self.cluster_id) => Ok(()),
+            other => Err(Status::failed_precondition(format!(
+                "request from cluster {} refused by a member of cluster {:x}",
+                other.unwrap_or("(none)"),
+                self.cluster_id
+            ))),
+        }
+    }
+}
+
+fn reply<T: Serialize>(r: Result<T, PeerError>) -> Result<Response<Payload>, Status> {
+    encode(&r).map(|data| Response::new(Payload { data })).map_err(|e| Status::internal(e.to_string()))
+}
+
+fn input<T: serde::de::DeserializeOwned>(p: Payload) -> Result<T, Status> {
+    decode(&p.data).map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+fn failed(e: impl std::fmt::Display) -> PeerError {
+    PeerError::Failed(e.to_string())
+}
+
+#[tonic::async_trait]
+impl PeerRpc for PeerService {
+    async fn append_entries(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        self.check_cluster(&request)?;
+        let rpc: AppendEntriesRequest<super::types::TypeConfig> = input(request.into_inner())?;
+        reply(self.raft.append_entries(rpc).await.map_err(failed))
+    }
+
+    async fn vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        self.check_cluster(&request)?;
+        let rpc: VoteRequest<super::types::TypeConfig> = input(request.into_inner())?;
+        reply(self.raft.vote(rpc).await.map_err(failed))
+    }
+
+    async fn install_snapshot(&self, request: Request<Streaming<Payload>>) -> Result<Response<Payload>, Status> {
+        self.check_cluster(&request)?;
+        let mut stream = request.into_inner();
+        let head = stream.next().await.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
+        let (vote, meta): (Vote, SnapshotMeta) = input(head)?;
+        let mut data = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            data.extend_from_slice(&chunk?.data);
+        }
+        let snap = openraft::storage::Snapshot { meta, snapshot: data };
+        reply(self.raft.install_full_snapshot(vote, snap).await.map_err(failed))
+    }
+
+    async fn transfer_leader(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        self.check_cluster(&request)?;
+        let req: TransferLeaderRequest<super::types::TypeConfig> = input(request.into_inner())?;
+        reply(self.raft.handle_transfer_leader(req).await.map_err(failed))
+    }
+
+    async fn forward(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        self.check_cluster(&request)?;
+        let cmd: Command = input(request.into_inner())?;
+        let out: Result<Forwarded, PeerError> = match self.raft.client_write(cmd).await {
+            Ok(r) => Ok((r.data, r.log_id.index)),
+            Err(e) => Err(match e.forward_to_leader() {
+                Some(f) => PeerError::NotLeader(f.leader_id),
+                None => failed(e),
+            }),
+        };
+        reply(out)
+    }
+
+    async fn read_index(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        self.check_cluster(&request)?;
+        let out = match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(read) => Ok(read.index()),
+            Err(e) => Err(match e.forward_to_leader() {
+                Some(f) => PeerError::NotLeader(f.leader_id),
+                None => failed(e),
+            }),
+        };
+        reply(out)
+    }
+
+    async fn get_cluster(&self, _request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        // No cluster check: a joining member does not know the id yet; that is what it asks.
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let members = metrics.membership_config.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        reply(Ok::<_, PeerError>(ClusterInfo { cluster_id: self.cluster_id, members }))
+    }
+}

@@ -1,0 +1,127 @@
+//! openraft's view of the state machine: applies entries to [`StateMachine`] and builds
+//! and installs snapshots of it.
+
+use std::io;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot as RaftSnapshot};
+use openraft::{RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
+
+use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode, encode};
+use crate::state_machine::StateMachine;
+use crate::storage::{Backend, SledBackend, Tree, WriteBatch};
+
+/// Meta key: the current snapshot (metadata and data).
+const META_SNAPSHOT: &[u8] = b"raft.snapshot";
+
+/// The shared state machine. Readers take the read lock; only Raft applies.
+pub struct SmStore<B = SledBackend> {
+    state: Arc<RwLock<StateMachine<B>>>,
+    backend: Arc<B>,
+}
+
+impl<B> Clone for SmStore<B> {
+    fn clone(&self) -> Self {
+        Self { state: self.state.clone(), backend: self.backend.clone() }
+    }
+}
+
+impl<B: Backend> SmStore<B> {
+    /// Opens the state stored in `backend`.
+    pub fn open(backend: Arc<B>) -> Result<Self, crate::error::Error> {
+        let state = StateMachine::open(backend.clone())?;
+        Ok(Self { state: Arc::new(RwLock::new(state)), backend })
+    }
+
+    /// Read access to the applied state.
+    pub fn read(&self) -> RwLockReadGuard<'_, StateMachine<B>> {
+        // A panic while applying poisons the lock; the member is stopping then anyway, and
+        // what readers see is the state as of the last whole batch.
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, StateMachine<B>> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn save_snapshot(&self, snap: &Snapshot) -> io::Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Meta, META_SNAPSHOT, encode(&(&snap.meta, &snap.snapshot))?);
+        self.backend.write(batch).map_err(io::Error::other)
+    }
+}
+
+/// A snapshot copied at the moment the builder was made; building only saves it.
+pub struct Builder<B> {
+    store: SmStore<B>,
+    copy: io::Result<(Vec<u8>, SnapshotMeta)>,
+}
+
+impl<B: Backend> SmStore<B> {
+    /// Copies the state under the read lock: applied id, membership and data agree.
+    fn copy(&self) -> io::Result<(Vec<u8>, SnapshotMeta)> {
+        let sm = self.read();
+        let data = encode(&sm.snapshot().map_err(io::Error::other)?)?;
+        let meta = RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() };
+        Ok((data, meta))
+    }
+}
+
+impl<B: Backend> RaftSnapshotBuilder<TypeConfig> for Builder<B> {
+    type SnapshotData = Vec<u8>;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let (data, meta) = std::mem::replace(&mut self.copy, Err(io::Error::other("snapshot already built")))?;
+        let snap = RaftSnapshot { meta, snapshot: data };
+        self.store.save_snapshot(&snap)?;
+        Ok(snap)
+    }
+}
+
+impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
+    type SnapshotData = Vec<u8>;
+    type SnapshotBuilder = Builder<B>;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let sm = self.read();
+        Ok((sm.applied().cloned(), sm.membership().clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + Send,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let reply = self.write().apply(entry).map_err(io::Error::other)?;
+            if let Some(r) = responder {
+                r.send(reply);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        // Called between applies: the copy is the state at one log id. Building then runs
+        // concurrently with later applies without seeing them.
+        Builder { store: self.clone(), copy: self.copy() }
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Vec<u8>) -> Result<(), io::Error> {
+        let state = decode(&snapshot)?;
+        self.write()
+            .install(state, meta.last_log_id.clone(), meta.last_membership.clone())
+            .map_err(io::Error::other)?;
+        self.save_snapshot(&RaftSnapshot { meta: meta.clone(), snapshot })
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        match self.backend.get(Tree::Meta, META_SNAPSHOT).map_err(io::Error::other)? {
+            Some(b) => {
+                let (meta, snapshot): (SnapshotMeta, Vec<u8>) = decode(&b)?;
+                Ok(Some(RaftSnapshot { meta, snapshot }))
+            }
+            None => Ok(None),
+        }
+    }
+}
