@@ -47,6 +47,33 @@ pub enum Error {
     /// The request could not be confirmed in time; it may or may not have been applied.
     #[error("etcdserver: request timed out")]
     Timeout,
+    /// MemberAdd with peer URLs that do not parse.
+    #[error("etcdserver: given member URLs are invalid")]
+    InvalidPeerUrls,
+    /// MemberAdd/Update with peer URLs another member has.
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExists,
+    /// MemberAdd with an id already in use.
+    #[error("etcdserver: member ID already exist")]
+    MemberIdExists,
+    /// A member id that names no member.
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
+    /// MemberPromote of a voter.
+    #[error("etcdserver: can only promote a learner member")]
+    NotALearner,
+    /// MemberPromote of a learner that is far behind.
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    /// MoveLeader sent to a follower.
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    /// MoveLeader to a member that cannot lead.
+    #[error("etcdserver: bad leader transferee")]
+    BadLeaderTransferee,
+    /// Raft refused a membership change (e.g. one is already in progress).
+    #[error("etcdserver: {0}")]
+    Membership(String),
     /// The member is shutting down.
     #[error("etcdserver: server stopped")]
     Stopped,

@@ -4,7 +4,13 @@ use etcd_proto::etcdserverpb as pb;
 use etcd_proto::etcdserverpb::cluster_server::Cluster;
 use tonic::{Request, Response, Status};
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use super::Context;
+use super::status::status;
+use crate::error::Error;
+use crate::membership;
+use crate::node::Proposal;
 
 /// The Cluster service.
 pub struct ClusterService {
@@ -39,40 +45,97 @@ impl ClusterService {
     }
 }
 
-fn not_yet() -> Status {
-    Status::unimplemented("etcd-rs: membership changes are not supported yet (single member)")
+fn header_without_revision(ctx: &Context) -> Option<pb::ResponseHeader> {
+    // etcd sends no revision in member responses.
+    Some(pb::ResponseHeader { revision: 0, ..ctx.header(0) })
+}
+
+impl ClusterService {
+    async fn submit(&self, proposal: Proposal) -> Result<(), Status> {
+        self.ctx.node.submit(proposal).await.map_err(status)?.map_err(status)?;
+        Ok(())
+    }
+}
+
+/// Peer URLs must be `http://host:port` (TLS peers are not supported yet).
+fn valid_peer_urls(urls: &[String]) -> bool {
+    !urls.is_empty()
+        && urls.iter().all(|u| {
+            u.strip_prefix("http://")
+                .and_then(|rest| rest.rsplit_once(':'))
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        })
 }
 
 #[tonic::async_trait]
 impl Cluster for ClusterService {
-    async fn member_add(&self, _: Request<pb::MemberAddRequest>) -> Result<Response<pb::MemberAddResponse>, Status> {
-        Err(not_yet())
+    async fn member_add(
+        &self,
+        request: Request<pb::MemberAddRequest>,
+    ) -> Result<Response<pb::MemberAddResponse>, Status> {
+        let req = request.into_inner();
+        if !valid_peer_urls(&req.peer_ur_ls) {
+            return Err(status(Error::InvalidPeerUrls));
+        }
+        // etcd salts the id of a member added at runtime with the time.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let id = membership::member_id(&req.peer_ur_ls, &now.to_string());
+        let proposal = Proposal::AddMember { id, peer_urls: req.peer_ur_ls.clone(), learner: req.is_learner };
+        self.submit(proposal).await?;
+        Ok(Response::new(pb::MemberAddResponse {
+            header: header_without_revision(&self.ctx),
+            member: Some(pb::Member {
+                id,
+                name: String::new(),
+                peer_ur_ls: req.peer_ur_ls,
+                client_ur_ls: Vec::new(),
+                is_learner: req.is_learner,
+            }),
+            members: self.members(),
+        }))
     }
 
     async fn member_remove(
         &self,
-        _: Request<pb::MemberRemoveRequest>,
+        request: Request<pb::MemberRemoveRequest>,
     ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
-        Err(not_yet())
+        self.submit(Proposal::RemoveMember { id: request.into_inner().id }).await?;
+        Ok(Response::new(pb::MemberRemoveResponse {
+            header: header_without_revision(&self.ctx),
+            members: self.members(),
+        }))
     }
 
     async fn member_update(
         &self,
-        _: Request<pb::MemberUpdateRequest>,
+        request: Request<pb::MemberUpdateRequest>,
     ) -> Result<Response<pb::MemberUpdateResponse>, Status> {
-        Err(not_yet())
+        let req = request.into_inner();
+        if !valid_peer_urls(&req.peer_ur_ls) {
+            return Err(status(Error::InvalidPeerUrls));
+        }
+        self.submit(Proposal::UpdateMember { id: req.id, peer_urls: req.peer_ur_ls }).await?;
+        Ok(Response::new(pb::MemberUpdateResponse {
+            header: header_without_revision(&self.ctx),
+            members: self.members(),
+        }))
     }
 
     async fn member_list(&self, _: Request<pb::MemberListRequest>) -> Result<Response<pb::MemberListResponse>, Status> {
-        // etcd sends no revision in member responses.
-        let header = pb::ResponseHeader { revision: 0, ..self.ctx.header(0) };
-        Ok(Response::new(pb::MemberListResponse { header: Some(header), members: self.members() }))
+        Ok(Response::new(pb::MemberListResponse {
+            header: header_without_revision(&self.ctx),
+            members: self.members(),
+        }))
     }
 
     async fn member_promote(
         &self,
-        _: Request<pb::MemberPromoteRequest>,
+        request: Request<pb::MemberPromoteRequest>,
     ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
-        Err(not_yet())
+        self.submit(Proposal::PromoteMember { id: request.into_inner().id }).await?;
+        Ok(Response::new(pb::MemberPromoteResponse {
+            header: header_without_revision(&self.ctx),
+            members: self.members(),
+        }))
     }
 }

@@ -83,7 +83,12 @@ impl Maintenance for MaintenanceService {
         Err(not_yet("snapshot"))
     }
 
-    async fn move_leader(&self, _: Request<pb::MoveLeaderRequest>) -> Result<Response<pb::MoveLeaderResponse>, Status> {
-        Err(not_yet("move-leader"))
+    async fn move_leader(
+        &self,
+        request: Request<pb::MoveLeaderRequest>,
+    ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
+        self.ctx.node.move_leader(request.into_inner().target_id).await.map_err(super::status::status)?;
+        // etcd 3.4 sends no header here.
+        Ok(Response::new(pb::MoveLeaderResponse::default()))
     }
 }

@@ -13,7 +13,16 @@ pub fn code(e: &Error) -> Code {
         | Error::LeaseProvided
         | Error::TooManyOps
         | Error::DuplicateKey
-        | Error::RequestTooLarge => Code::InvalidArgument,
+        | Error::RequestTooLarge
+        | Error::InvalidPeerUrls => Code::InvalidArgument,
+        Error::PeerUrlExists
+        | Error::MemberIdExists
+        | Error::NotALearner
+        | Error::LearnerNotReady
+        | Error::NotLeader
+        | Error::BadLeaderTransferee => Code::FailedPrecondition,
+        Error::MemberNotFound => Code::NotFound,
+        Error::Membership(_) => Code::Unknown,
         Error::Compacted | Error::FutureRevision => Code::OutOfRange,
         Error::LeaseNotFound => Code::NotFound,
         Error::Stopped | Error::NoLeader | Error::LeaderChanged | Error::Timeout => Code::Unavailable,

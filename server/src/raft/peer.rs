@@ -13,8 +13,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
-use crate::command::Command;
-use crate::node::Forwarded;
+use crate::node::{Node, Proposal};
 
 /// Metadata key carrying the sender's cluster id (hex).
 pub const CLUSTER_ID_HEADER: &str = "x-etcd-rs-cluster-id";
@@ -47,14 +46,15 @@ pub struct ClusterInfo {
 
 /// Serves the peer protocol for one member.
 pub struct PeerService {
+    node: Node,
     raft: Raft,
     cluster_id: u64,
 }
 
 impl PeerService {
-    /// A service delivering to `raft`.
-    pub fn new(raft: Raft, cluster_id: u64) -> Self {
-        Self { raft, cluster_id }
+    /// A service delivering to `node`.
+    pub fn new(node: Node) -> Self {
+        Self { raft: node.raft().clone(), cluster_id: node.cluster_id(), node }
     }
 
     /// Refuses messages from members of another cluster (a different token or member set).
@@ -118,15 +118,8 @@ impl PeerRpc for PeerService {
 
     async fn forward(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
         self.check_cluster(&request)?;
-        let cmd: Command = input(request.into_inner())?;
-        let out: Result<Forwarded, PeerError> = match self.raft.client_write(cmd).await {
-            Ok(r) => Ok((r.data, r.log_id.index)),
-            Err(e) => Err(match e.forward_to_leader() {
-                Some(f) => PeerError::NotLeader(f.leader_id),
-                None => failed(e),
-            }),
-        };
-        reply(out)
+        let proposal: Proposal = input(request.into_inner())?;
+        reply(self.node.execute(&proposal).await)
     }
 
     async fn read_index(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {

@@ -9,12 +9,15 @@ use std::collections::BTreeMap;
 use std::sync::RwLockReadGuard;
 use std::time::{Duration, Instant};
 
-use openraft::ReadPolicy;
 use openraft::async_runtime::WatchReceiver;
 use openraft::metrics::RaftMetrics;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::command::{Command, CommandResponse};
+mod members;
+mod read_index;
+
+use crate::command::{Command, CommandResponse, Reply};
 use crate::error::{Error, Result};
 use crate::raft::network::Peer;
 use crate::raft::peer::PeerError;
@@ -31,8 +34,41 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 type ReadWaiter = oneshot::Sender<Result<u64>>;
 
-/// A forwarded proposal's outcome and the log index it was applied at.
-pub type Forwarded = (crate::command::Reply, u64);
+/// A proposal's outcome and the log index at which it took effect.
+pub type Executed = (Reply, u64);
+
+/// What a member asks the leader to do: a state change, or a membership change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proposal {
+    /// Append a command to the log.
+    Command(Command),
+    /// Add a member (as a learner, or as a voter).
+    AddMember {
+        /// Its id.
+        id: u64,
+        /// Its peer URLs.
+        peer_urls: Vec<String>,
+        /// Whether it joins as a learner.
+        learner: bool,
+    },
+    /// Remove a member.
+    RemoveMember {
+        /// Its id.
+        id: u64,
+    },
+    /// Change a member's peer URLs.
+    UpdateMember {
+        /// Its id.
+        id: u64,
+        /// The new peer URLs.
+        peer_urls: Vec<String>,
+    },
+    /// Make a learner a voter.
+    PromoteMember {
+        /// Its id.
+        id: u64,
+    },
+}
 
 /// Handle to a running member. Cheap to clone.
 #[derive(Clone)]
@@ -143,39 +179,54 @@ impl Node {
 
     /// Proposes a change and waits until it is applied here.
     pub async fn propose(&self, cmd: Command) -> Result<CommandResponse> {
+        self.submit(Proposal::Command(cmd)).await?
+    }
+
+    /// Has the leader carry out `proposal`, and waits until this member has applied its
+    /// effect, so the client can read its own write here. Retries only where the proposal
+    /// certainly did not take effect; otherwise it never sends it twice.
+    pub async fn submit(&self, proposal: Proposal) -> Result<Reply> {
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         loop {
             let leader = self.leader(deadline).await?;
-            if leader == self.id {
-                match self.raft.client_write(cmd.clone()).await {
-                    Ok(r) => return r.data,
-                    // Refused before it was appended: safe to try again.
-                    Err(e) if e.forward_to_leader().is_some() => {}
-                    Err(e) if e.api_error().is_some() => return Err(Error::LeaderChanged),
-                    Err(_) => return Err(Error::Stopped),
-                }
+            let outcome = if leader == self.id {
+                self.execute(&proposal).await
             } else {
                 let peer = self.peer(leader).ok_or(Error::NoLeader)?;
                 let left = deadline.saturating_duration_since(Instant::now());
-                let forwarded =
-                    peer.call::<_, Forwarded, _, _>(&cmd, left, |mut c, r| async move { c.forward(r).await });
-                match forwarded.await {
-                    Ok((reply, index)) => {
-                        // Applied on the leader at `index`; answer once it is applied here
-                        // too, so the client can read its own write from this member.
-                        self.wait_applied(index, deadline).await?;
-                        return reply;
-                    }
-                    // Refused, or never delivered: safe to try again.
-                    Err(PeerError::NotLeader(_) | PeerError::NotConnected(_)) => {}
-                    // It may or may not have been applied: never send it twice.
-                    Err(_) => return Err(Error::Timeout),
+                peer.call::<_, Executed, _, _>(&proposal, left, |mut c, r| async move { c.forward(r).await }).await
+            };
+            match outcome {
+                Ok((reply, index)) => {
+                    self.wait_applied(index, deadline).await?;
+                    return Ok(reply);
                 }
+                // Refused, or never delivered: safe to try again.
+                Err(PeerError::NotLeader(_) | PeerError::NotConnected(_)) => {}
+                // It may or may not have taken effect.
+                Err(PeerError::Unreachable(_) | PeerError::Failed(_)) => return Err(Error::Timeout),
             }
             if Instant::now() >= deadline {
                 return Err(Error::Timeout);
             }
             tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
+    /// Carries out `proposal` as the leader. `NotLeader` means nothing was done.
+    pub async fn execute(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
+        let written = match proposal {
+            Proposal::Command(cmd) => self.raft.client_write(cmd.clone()).await,
+            change => return self.change_members(change).await,
+        };
+        match written {
+            Ok(r) => Ok((r.data, r.log_id.index)),
+            Err(e) => match e.forward_to_leader() {
+                Some(f) => Err(PeerError::NotLeader(f.leader_id)),
+                // Appended, then discarded by a new leader: it did not take effect.
+                None if e.api_error().is_some() => Ok((Err(Error::LeaderChanged), 0)),
+                None => Err(PeerError::Failed(e.to_string())),
+            },
         }
     }
 
@@ -187,58 +238,5 @@ impl Node {
             .await
             .map(|_| ())
             .map_err(|_| Error::Timeout)
-    }
-
-    /// Waits until this member may serve a linearizable read: the leader confirmed its
-    /// leadership after the call began, and this member applied up to its commit index.
-    pub async fn linearizable(&self) -> Result<()> {
-        let index = self.read_index().await?;
-        self.wait_applied(index, Instant::now() + REQUEST_TIMEOUT).await
-    }
-
-    async fn read_index(&self) -> Result<u64> {
-        let (tx, rx) = oneshot::channel();
-        self.reads.send(tx).map_err(|_| Error::Stopped)?;
-        rx.await.map_err(|_| Error::Stopped)?
-    }
-
-    /// Serves read-index requests in rounds: every waiter queued before a round starts
-    /// shares its answer, so many concurrent reads cost one leader round trip.
-    async fn read_index_rounds(self, mut rx: mpsc::UnboundedReceiver<ReadWaiter>) {
-        while let Some(first) = rx.recv().await {
-            let mut waiters = vec![first];
-            while let Ok(w) = rx.try_recv() {
-                waiters.push(w);
-            }
-            let index = self.fetch_read_index().await;
-            for w in waiters {
-                w.send(index.clone()).ok();
-            }
-        }
-    }
-
-    async fn fetch_read_index(&self) -> Result<u64> {
-        let deadline = Instant::now() + REQUEST_TIMEOUT;
-        loop {
-            let leader = self.leader(deadline).await?;
-            if leader == self.id {
-                match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-                    Ok(read) => return Ok(read.index()),
-                    Err(e) if e.forward_to_leader().is_none() => return Err(Error::Timeout),
-                    Err(_) => {}
-                }
-            } else if let Some(peer) = self.peer(leader) {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match peer.call::<_, u64, _, _>(&(), left, |mut c, r| async move { c.read_index(r).await }).await {
-                    Ok(index) => return Ok(index),
-                    Err(PeerError::NotLeader(_) | PeerError::Unreachable(_) | PeerError::NotConnected(_)) => {}
-                    Err(_) => return Err(Error::Timeout),
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Timeout);
-            }
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
     }
 }

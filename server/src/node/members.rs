@@ -1,0 +1,118 @@
+//! Membership changes and leader transfer, as the leader carries them out.
+//!
+//! etcd changes one member at a time; openraft goes through a joint configuration, which
+//! is equivalent for one change. Learners are openraft learners.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use openraft::ChangeMembers;
+
+use super::{Executed, Node, Proposal};
+use crate::command::CommandResponse;
+use crate::error::Error;
+use crate::raft::peer::PeerError;
+use crate::raft::types::PeerNode;
+
+/// A learner may be promoted once it has at least this share of the leader's log, as in
+/// etcd (90%).
+const PROMOTE_READY_PERCENT: u64 = 90;
+
+impl Node {
+    /// Carries out a membership proposal as the leader.
+    pub(super) async fn change_members(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
+        if !self.raft.is_leader() {
+            return Err(PeerError::NotLeader(self.raft.current_leader().await));
+        }
+        let (nodes, learners) = self.members();
+        let checked = match proposal {
+            Proposal::Command(_) => return Err(PeerError::Failed("not a membership change".into())),
+            Proposal::AddMember { id, peer_urls, learner } => self.add(&nodes, *id, peer_urls, *learner).await,
+            Proposal::RemoveMember { id } => match nodes.contains_key(id) {
+                false => Err(Error::MemberNotFound),
+                true if learners.contains(id) => self.change(ChangeMembers::RemoveNodes(BTreeSet::from([*id]))).await,
+                true => self.change(ChangeMembers::RemoveVoters(BTreeSet::from([*id]))).await,
+            },
+            Proposal::UpdateMember { id, peer_urls } => match nodes.get(id) {
+                None => Err(Error::MemberNotFound),
+                Some(_) if url_taken(&nodes, peer_urls, Some(*id)) => Err(Error::PeerUrlExists),
+                Some(node) => {
+                    let updated = PeerNode { name: node.name.clone(), peer_urls: peer_urls.clone() };
+                    self.change(ChangeMembers::SetNodes(BTreeMap::from([(*id, updated)]))).await
+                }
+            },
+            Proposal::PromoteMember { id } => match (nodes.contains_key(id), learners.contains(id)) {
+                (false, _) => Err(Error::MemberNotFound),
+                (true, false) => Err(Error::NotALearner),
+                (true, true) if !self.learner_ready(*id) => Err(Error::LearnerNotReady),
+                (true, true) => self.change(ChangeMembers::AddVoterIds(BTreeSet::from([*id]))).await,
+            },
+        };
+        match checked {
+            Ok(index) => Ok((Ok(CommandResponse::Noop), index)),
+            Err(e) => Ok((Err(e), 0)),
+        }
+    }
+
+    async fn add(
+        &self,
+        nodes: &BTreeMap<u64, PeerNode>,
+        id: u64,
+        peer_urls: &[String],
+        learner: bool,
+    ) -> Result<u64, Error> {
+        if nodes.contains_key(&id) {
+            return Err(Error::MemberIdExists);
+        }
+        if url_taken(nodes, peer_urls, None) {
+            return Err(Error::PeerUrlExists);
+        }
+        let node = PeerNode { name: String::new(), peer_urls: peer_urls.to_vec() };
+        // Not blocking: the new member is usually not running yet.
+        let added = self.raft.add_learner(id, node, false).await.map_err(membership_error)?;
+        if learner {
+            return Ok(added.log_id.index);
+        }
+        self.change(ChangeMembers::AddVoterIds(BTreeSet::from([id]))).await
+    }
+
+    async fn change(&self, change: ChangeMembers<u64, PeerNode>) -> Result<u64, Error> {
+        self.raft.change_membership(change, false).await.map(|r| r.log_id.index).map_err(membership_error)
+    }
+
+    /// Whether learner `id` has replicated enough of the leader's log to vote.
+    fn learner_ready(&self, id: u64) -> bool {
+        let m = self.metrics();
+        let last = m.last_log_index.unwrap_or(0);
+        let matched = m.replication.as_ref().and_then(|r| r.get(&id).cloned().flatten()).map_or(0, |l| l.index);
+        matched * 100 >= last * PROMOTE_READY_PERCENT
+    }
+
+    /// Hands leadership to `to` (etcd's MoveLeader); only the leader may.
+    pub async fn move_leader(&self, to: u64) -> Result<(), Error> {
+        if !self.raft.is_leader() {
+            return Err(Error::NotLeader);
+        }
+        if to == self.id {
+            return Ok(());
+        }
+        if !self.voters().contains(&to) {
+            return Err(Error::BadLeaderTransferee);
+        }
+        self.raft.trigger().transfer_leader(to).await.map_err(|e| Error::Storage(e.to_string()))?;
+        self.raft
+            .wait(Some(Duration::from_secs(5)))
+            .current_leader(to, "leader transfer")
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Timeout)
+    }
+}
+
+fn url_taken(nodes: &BTreeMap<u64, PeerNode>, urls: &[String], except: Option<u64>) -> bool {
+    nodes.iter().filter(|(id, _)| Some(**id) != except).any(|(_, n)| n.peer_urls.iter().any(|u| urls.contains(u)))
+}
+
+fn membership_error(e: impl std::fmt::Display) -> Error {
+    Error::Membership(e.to_string())
+}

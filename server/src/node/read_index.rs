@@ -1,0 +1,66 @@
+//! Linearizable reads: a read index from the leader, fetched in rounds shared by every
+//! read waiting when a round starts, then a wait until this member applied that far.
+
+use std::time::Instant;
+
+use openraft::ReadPolicy;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Node, REQUEST_TIMEOUT, RETRY_PAUSE, ReadWaiter};
+use crate::error::{Error, Result};
+use crate::raft::peer::PeerError;
+
+impl Node {
+    /// Waits until this member may serve a linearizable read: the leader confirmed its
+    /// leadership after the call began, and this member applied up to its commit index.
+    pub async fn linearizable(&self) -> Result<()> {
+        let index = self.read_index().await?;
+        self.wait_applied(index, Instant::now() + REQUEST_TIMEOUT).await
+    }
+
+    async fn read_index(&self) -> Result<u64> {
+        let (tx, rx) = oneshot::channel();
+        self.reads.send(tx).map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Serves read-index requests in rounds: every waiter queued before a round starts
+    /// shares its answer, so many concurrent reads cost one leader round trip.
+    pub(super) async fn read_index_rounds(self, mut rx: mpsc::UnboundedReceiver<ReadWaiter>) {
+        while let Some(first) = rx.recv().await {
+            let mut waiters = vec![first];
+            while let Ok(w) = rx.try_recv() {
+                waiters.push(w);
+            }
+            let index = self.fetch_read_index().await;
+            for w in waiters {
+                w.send(index.clone()).ok();
+            }
+        }
+    }
+
+    async fn fetch_read_index(&self) -> Result<u64> {
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let leader = self.leader(deadline).await?;
+            if leader == self.id {
+                match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+                    Ok(read) => return Ok(read.index()),
+                    Err(e) if e.forward_to_leader().is_none() => return Err(Error::Timeout),
+                    Err(_) => {}
+                }
+            } else if let Some(peer) = self.peer(leader) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match peer.call::<_, u64, _, _>(&(), left, |mut c, r| async move { c.read_index(r).await }).await {
+                    Ok(index) => return Ok(index),
+                    Err(PeerError::NotLeader(_) | PeerError::Unreachable(_) | PeerError::NotConnected(_)) => {}
+                    Err(_) => return Err(Error::Timeout),
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout);
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+}
