@@ -188,11 +188,7 @@ fn client_router(ctx: Context, max_message: usize) -> axum::Router {
     let kv = KvServer::new(KvService::new(ctx.clone())).max_decoding_message_size(max_message);
     let maintenance =
         MaintenanceServer::new(MaintenanceService::new(ctx.clone())).max_decoding_message_size(max_message);
+    let http = api::http_router(ctx.node.clone());
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
-    Routes::from(api::http_router())
-        .add_service(kv)
-        .add_service(maintenance)
-        .add_service(cluster)
-        .prepare()
-        .into_axum_router()
+    Routes::from(http).add_service(kv).add_service(maintenance).add_service(cluster).prepare().into_axum_router()
 }

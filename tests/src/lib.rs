@@ -41,9 +41,14 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+pub mod cluster;
+pub mod grpc;
+
 /// One running `etcd-rs` member.
 pub struct Member {
     child: Option<Child>,
+    /// Member name.
+    pub name: String,
     /// Arguments it was started with (for restarts).
     args: Vec<String>,
     /// Client port on 127.0.0.1.
@@ -56,28 +61,53 @@ pub struct Member {
 }
 
 impl Member {
-    /// Starts a single member with its data under `dir`, and waits until it serves.
+    /// Starts a single-member cluster with its data under `dir`, and waits until it serves.
     pub fn start(dir: &Path, name: &str) -> Member {
         let (client_port, peer_port) = (free_port(), free_port());
+        let cluster = format!("{name}=http://127.0.0.1:{peer_port}");
+        let mut m = Member::new(dir, name, client_port, peer_port, &cluster, "new", &[]);
+        m.spawn();
+        m.wait_healthy();
+        m
+    }
+
+    /// Describes a member without starting it.
+    pub fn new(
+        dir: &Path,
+        name: &str,
+        client_port: u16,
+        peer_port: u16,
+        initial_cluster: &str,
+        state: &str,
+        extra: &[&str],
+    ) -> Member {
         let data_dir = dir.join(format!("{name}.etcd"));
         let client = format!("http://127.0.0.1:{client_port}");
         let peer = format!("http://127.0.0.1:{peer_port}");
-        let args = vec![
+        let mut args = vec![
             format!("--name={name}"),
             format!("--data-dir={}", data_dir.display()),
             format!("--listen-client-urls={client}"),
             format!("--advertise-client-urls={client}"),
             format!("--listen-peer-urls={peer}"),
             format!("--initial-advertise-peer-urls={peer}"),
-            format!("--initial-cluster={name}={peer}"),
+            format!("--initial-cluster={initial_cluster}"),
+            format!("--initial-cluster-state={state}"),
         ];
-        let mut m =
-            Member { child: None, args, client_port, peer_port, data_dir, log: dir.join(format!("{name}.log")) };
-        m.spawn();
-        m
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Member {
+            child: None,
+            name: name.to_string(),
+            args,
+            client_port,
+            peer_port,
+            data_dir,
+            log: dir.join(format!("{name}.log")),
+        }
     }
 
-    fn spawn(&mut self) {
+    /// Starts the process (without waiting for it to serve).
+    pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open member log");
         let err = log.try_clone().expect("clone log handle");
         let child = Command::new(bin("etcd-rs"))
@@ -88,6 +118,15 @@ impl Member {
             .spawn()
             .expect("spawn etcd-rs");
         self.child = Some(child);
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Waits until `/health` answers 200 (the member sees a leader).
+    pub fn wait_healthy(&self) {
         wait_healthy(self.client_port, &self.log);
     }
 
@@ -111,9 +150,7 @@ impl Member {
 
     /// SIGTERM, then wait for a clean exit; returns whether it exited with status 0.
     pub fn terminate(&mut self) -> bool {
-        let Some(mut c) = self.child.take() else {
-            return false;
-        };
+        let Some(mut c) = self.child.take() else { return false };
         Command::new("kill").args(["-TERM", &c.id().to_string()]).status().ok();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -127,10 +164,11 @@ impl Member {
         false
     }
 
-    /// Starts the member again on the same ports and data dir.
+    /// Starts the member again on the same ports and data dir and waits until it serves.
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
+        self.wait_healthy();
     }
 
     /// The member's log so far.

@@ -7,13 +7,14 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::node::Node;
 use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
 
 /// Routes for the HTTP endpoints.
-pub fn router() -> Router {
+pub fn router(node: Node) -> Router {
     Router::new()
         .route("/version", get(version))
-        .route("/health", get(health).fallback(method_not_allowed))
+        .route("/health", get(move || health(node.clone())).fallback(method_not_allowed))
         .fallback(not_found)
 }
 
@@ -22,10 +23,15 @@ async fn version() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// A single member is always its own leader and raises no alarms, so it is healthy
-/// whenever it can answer.
-async fn health() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], r#"{"health":"true"}"#).into_response()
+/// Healthy when the cluster has a leader (no alarms exist yet). etcd's unhealthy body has a
+/// trailing newline and the healthy one does not.
+async fn health(node: Node) -> Response {
+    let plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if node.status().leader != 0 {
+        (plain, r#"{"health":"true"}"#).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, plain, "{\"health\":\"false\"}\n").into_response()
+    }
 }
 
 async fn method_not_allowed() -> Response {

@@ -25,7 +25,7 @@ use types::{PeerNode, Raft};
 
 /// Log entries kept behind a snapshot, so a follower a little behind catches up from the
 /// log rather than a snapshot, and a slow snapshot install is not overtaken (etcd keeps
-/// 5000 too).
+/// 5000 too). Never more than `snapshot-count`, so a small count really bounds the log.
 const LOG_KEPT_AFTER_SNAPSHOT: u64 = 5000;
 
 /// Timing and snapshot settings, from etcd's flags.
@@ -55,7 +55,7 @@ pub async fn start(
         election_timeout_min: settings.election_ms,
         election_timeout_max: settings.election_ms * 2,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_count.max(1)),
-        max_in_snapshot_log_to_keep: LOG_KEPT_AFTER_SNAPSHOT,
+        max_in_snapshot_log_to_keep: LOG_KEPT_AFTER_SNAPSHOT.min(settings.snapshot_count),
         purge_batch_size: 256,
         ..Default::default()
     }

@@ -1,0 +1,59 @@
+//! Several `etcd-rs` members forming one cluster on loopback.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::grpc;
+use crate::{Member, free_port};
+
+/// A running cluster. Dropping it kills every member.
+pub struct Cluster {
+    /// The members, in start order.
+    pub members: Vec<Member>,
+    /// Where their data and logs live.
+    pub dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts `n` members (`m0`, `m1`, …) with `extra` flags and waits for a leader.
+    pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Cluster {
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let initial: Vec<String> =
+            ports.iter().enumerate().map(|(i, (_, p))| format!("m{i}=http://127.0.0.1:{p}")).collect();
+        let initial = initial.join(",");
+        let mut members: Vec<Member> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (c, p))| Member::new(dir, &format!("m{i}"), *c, *p, &initial, "new", extra))
+            .collect();
+        for m in &mut members {
+            m.spawn();
+        }
+        for m in &members {
+            m.wait_healthy();
+        }
+        Cluster { members, dir: dir.to_path_buf() }
+    }
+
+    /// Client endpoints of the running members.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().filter(|m| m.is_running()).map(Member::url).collect()
+    }
+
+    /// Index of the member that leads, as the running members report it.
+    pub async fn leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            for (i, m) in self.members.iter().enumerate().filter(|(_, m)| m.is_running()) {
+                if let Ok(s) = grpc::status(&m.url()).await
+                    && s.leader != 0
+                    && s.leader == s.header.map_or(0, |h| h.member_id)
+                {
+                    return i;
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader within 20 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

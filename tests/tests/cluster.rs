@@ -1,0 +1,206 @@
+//! A Raft cluster of real `etcd-rs` processes: leadership, failover, catch-up, restarts
+//! and membership changes.
+
+use std::time::{Duration, Instant};
+
+use etcd_proto::etcdserverpb::MemberAddRequest;
+use etcd_proto::etcdserverpb::cluster_client::ClusterClient;
+use etcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
+use etcd_proto::etcdserverpb::{MemberListRequest, MemberPromoteRequest, MemberRemoveRequest, MoveLeaderRequest};
+use etcd_rs_tests::cluster::Cluster;
+use etcd_rs_tests::grpc::{self, channel, get_prefix, put};
+use etcd_rs_tests::{Member, free_port};
+
+/// Retries a put until it succeeds (a failover may be in progress).
+async fn put_eventually(url: &str, key: &str, value: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match put(url, key, value).await {
+            Ok(rev) => return rev,
+            Err(e) => assert!(Instant::now() < deadline, "put {key} via {url} kept failing: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the member at `url` has `count` keys under `prefix` in its local state.
+async fn wait_local_count(url: &str, prefix: &str, count: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = get_prefix(url, prefix, true).await
+            && r.count == count
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{url} never reached {count} keys under {prefix}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_every_member_are_read_from_every_member() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    let mut last = 0;
+    for (i, url) in urls.iter().enumerate() {
+        let rev = put(url, &format!("k/{i}"), "v").await.expect("put through any member");
+        assert!(rev > last, "revisions grow across members");
+        last = rev;
+    }
+    for url in &urls {
+        // Linearizable: a follower answers only after catching up to the leader.
+        let r = get_prefix(url, "k/", false).await.expect("linearizable read");
+        assert_eq!(r.count, 3, "{url} sees every write");
+        assert_eq!(r.header.map(|h| h.revision), Some(last));
+    }
+    let statuses: Vec<_> = futures_join(&urls).await;
+    let leaders: Vec<u64> = statuses.iter().map(|s| s.leader).collect();
+    assert!(leaders.iter().all(|l| *l == leaders[0] && *l != 0), "one leader, agreed by all: {leaders:?}");
+    let terms: Vec<u64> = statuses.iter().map(|s| s.raft_term).collect();
+    assert!(terms.iter().all(|t| *t == terms[0] && *t >= 1), "one term: {terms:?}");
+}
+
+async fn futures_join(urls: &[String]) -> Vec<etcd_proto::etcdserverpb::StatusResponse> {
+    let mut out = Vec::new();
+    for u in urls {
+        out.push(grpc::status(u).await.expect("status"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_keeps_the_cluster_writing_and_it_catches_up_on_return() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    put(&urls[0], "before", "1").await.expect("put");
+    let leader = cluster.leader().await;
+    cluster.members[leader].kill9();
+    let survivor = &urls[(leader + 1) % 3];
+    for i in 0..20 {
+        put_eventually(survivor, &format!("after/{i}"), "x").await;
+    }
+    let new_leader = cluster.leader().await;
+    assert_ne!(new_leader, leader);
+    cluster.members[leader].restart();
+    wait_local_count(&urls[leader], "after/", 20).await;
+    let r = get_prefix(&urls[leader], "before", false).await.expect("read on the old leader");
+    assert_eq!(r.count, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_far_behind_catches_up_from_a_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Snapshot every 20 entries and keep at most 20 behind it, so 200 writes purge the
+    // log past the stopped follower.
+    let mut cluster = Cluster::start(dir.path(), 3, &["--snapshot-count=20"]);
+    let urls = cluster.endpoints();
+    let leader = cluster.leader().await;
+    let follower = (leader + 1) % 3;
+    cluster.members[follower].kill9();
+    for i in 0..200 {
+        put_eventually(&urls[leader], &format!("s/{i:03}"), &i.to_string()).await;
+    }
+    cluster.members[follower].restart();
+    wait_local_count(&urls[follower], "s/", 200).await;
+    let r = get_prefix(&urls[follower], "s/199", true).await.expect("local read");
+    assert_eq!(r.kvs[0].value, b"199");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_survives_killing_all_members_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    for i in 0..60 {
+        put_eventually(&urls[i % 3], &format!("d/{i:02}"), "v").await;
+    }
+    for m in &mut cluster.members {
+        m.kill9();
+    }
+    for m in &mut cluster.members {
+        m.spawn();
+    }
+    for m in &cluster.members {
+        m.wait_healthy();
+    }
+    for url in &urls {
+        let r = get_prefix(url, "d/", false).await.expect("read after restart");
+        assert_eq!(r.count, 60, "{url} has every acknowledged write");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_promote_remove_and_move_leader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    put(&urls[0], "m/0", "v").await.expect("put");
+    let mut cc = ClusterClient::new(channel(&urls[0]).await.expect("channel"));
+
+    // Add a learner, then start it with initial-cluster-state existing.
+    let (c, p) = (free_port(), free_port());
+    let added = cc
+        .member_add(MemberAddRequest { peer_ur_ls: vec![format!("http://127.0.0.1:{p}")], is_learner: true })
+        .await
+        .expect("member add")
+        .into_inner();
+    let new_id = added.member.expect("member").id;
+    let mut initial: Vec<String> =
+        cluster.members.iter().map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port)).collect();
+    initial.push(format!("m3=http://127.0.0.1:{p}"));
+    let mut learner = Member::new(dir.path(), "m3", c, p, &initial.join(","), "existing", &[]);
+    learner.spawn();
+    learner.wait_healthy();
+    wait_local_count(&learner.url(), "m/", 1).await;
+
+    // Promote it (retrying while it catches up), and check the list.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Err(e) = cc.member_promote(MemberPromoteRequest { id: new_id }).await {
+        assert!(e.message().contains("in sync"), "{e}");
+        assert!(Instant::now() < deadline, "learner never caught up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The new member publishes its name and client URLs through the log once it runs.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let list = loop {
+        let list = cc.member_list(MemberListRequest::default()).await.expect("list").into_inner();
+        if list.members.iter().any(|m| m.id == new_id && m.name == "m3") {
+            break list;
+        }
+        assert!(Instant::now() < deadline, "m3 never published itself: {list:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let m3 = list.members.iter().find(|m| m.id == new_id).expect("m3 listed");
+    assert!(!m3.is_learner);
+    assert_eq!(m3.client_ur_ls, vec![learner.url()]);
+    let again = cc.member_promote(MemberPromoteRequest { id: new_id }).await.expect_err("promote a voter");
+    assert_eq!(again.message(), "etcdserver: can only promote a learner member");
+
+    // Remove an original member; the cluster keeps working.
+    let victim = list.members.iter().find(|m| m.name == "m2").expect("m2").id;
+    cc.member_remove(MemberRemoveRequest { id: victim }).await.expect("remove");
+    let missing = cc.member_remove(MemberRemoveRequest { id: victim }).await.expect_err("remove twice");
+    assert_eq!(missing.message(), "etcdserver: member not found");
+    let list = cc.member_list(MemberListRequest::default()).await.expect("list").into_inner();
+    assert_eq!(list.members.len(), 3);
+    put_eventually(&learner.url(), "m/1", "v").await;
+
+    // Move leadership to the new member.
+    let leader_url = {
+        let mut found = None;
+        for u in [&urls[0], &urls[1], &learner.url()] {
+            if let Ok(s) = grpc::status(u).await
+                && s.leader == s.header.map_or(0, |h| h.member_id)
+            {
+                found = Some(u.to_string());
+            }
+        }
+        found.expect("a leader among the remaining members")
+    };
+    let mut mc = MaintenanceClient::new(channel(&leader_url).await.expect("channel"));
+    mc.move_leader(MoveLeaderRequest { target_id: new_id }).await.expect("move leader");
+    let s = grpc::status(&learner.url()).await.expect("status");
+    assert_eq!(s.leader, new_id);
+}
