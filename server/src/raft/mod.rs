@@ -77,3 +77,6 @@ pub async fn start(
     }
     Ok(Node::new(raft, sm, id, cluster_id))
 }
+
+#[cfg(test)]
+mod conformance;
