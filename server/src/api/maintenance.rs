@@ -10,6 +10,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::Context;
+use super::status::status;
 use crate::ETCD_VERSION;
 use crate::storage::Backend;
 
@@ -73,8 +74,13 @@ impl Maintenance for MaintenanceService {
         Err(not_yet("hash"))
     }
 
-    async fn hash_kv(&self, _: Request<pb::HashKvRequest>) -> Result<Response<pb::HashKvResponse>, Status> {
-        Err(not_yet("hashkv"))
+    async fn hash_kv(&self, request: Request<pb::HashKvRequest>) -> Result<Response<pb::HashKvResponse>, Status> {
+        let (hash, compact_revision, revision) = {
+            let state = self.ctx.node.read();
+            let (hash, compacted) = state.mvcc().hash_kv(request.into_inner().revision).map_err(status)?;
+            (hash, compacted, state.mvcc().current_revision())
+        };
+        Ok(Response::new(pb::HashKvResponse { header: Some(self.ctx.header(revision)), hash, compact_revision }))
     }
 
     type SnapshotStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotResponse, Status>> + Send>>;

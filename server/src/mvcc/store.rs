@@ -166,3 +166,25 @@ impl<B: Backend> MvccStore<B> {
         Self::open(backend)
     }
 }
+
+impl<B: Backend> MvccStore<B> {
+    /// A CRC-32 over every record up to `revision` (0 = current), and the compacted
+    /// revision: members that applied the same log agree on it.
+    pub fn hash_kv(&self, revision: i64) -> Result<(u32, i64)> {
+        let at = if revision <= 0 { self.current } else { revision };
+        if at > self.current {
+            return Err(Error::FutureRevision);
+        }
+        if at < self.compacted {
+            return Err(Error::Compacted);
+        }
+        let end = Revision::new(at + 1, 0).to_bytes().to_vec();
+        let mut h = crc32fast::Hasher::new();
+        self.backend.scan(Tree::Kv, ..end, &mut |k, v| {
+            h.update(k);
+            h.update(v);
+            Ok(true)
+        })?;
+        Ok((h.finalize(), self.compacted))
+    }
+}

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use openraft::{ErrorSubject, ErrorVerb, StorageError};
 use openraft::testing::log::{StoreBuilder, Suite};
+use openraft::{ErrorSubject, ErrorVerb, StorageError};
 
 use super::log_store::LogStore;
 use super::state_machine::SmStore;
@@ -17,7 +17,8 @@ impl StoreBuilder<TypeConfig, LogStore<SledBackend>, SmStore<SledBackend>, tempf
     async fn build(
         &self,
     ) -> Result<(tempfile::TempDir, LogStore<SledBackend>, SmStore<SledBackend>), StorageError<TypeConfig>> {
-        let io = |e: String| StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Read, std::io::Error::other(e));
+        let io =
+            |e: String| StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Read, std::io::Error::other(e));
         let dir = tempfile::tempdir().map_err(|e| io(e.to_string()))?;
         let backend = Arc::new(SledBackend::open(dir.path()).map_err(|e| io(e.to_string()))?);
         let sm = SmStore::open(backend.clone()).map_err(|e| io(e.to_string()))?;
