@@ -1,0 +1,134 @@
+//! A thin async client for etcd's v3 gRPC API, usable against etcd-rs and etcd.
+//!
+//! [`Client`] owns one gRPC channel (load-balanced when given several endpoints) and hands
+//! out the generated tonic clients for the KV, Maintenance and Cluster services, configured
+//! with Go clientv3's message size limits. Errors are [`Error`], whose text matches what
+//! clientv3 (and so etcdctl) prints.
+
+mod endpoint;
+mod error;
+
+use std::time::Duration;
+
+use etcd_proto::etcdserverpb::cluster_client::ClusterClient;
+use etcd_proto::etcdserverpb::kv_client::KvClient;
+use etcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
+use tonic::Status;
+use tonic::transport::Channel;
+
+pub use error::Error;
+
+/// Largest request the client sends: clientv3's default `MaxCallSendMsgSize` (2 MiB).
+pub const MAX_SEND_MESSAGE_SIZE: usize = 2 * 1024 * 1024;
+
+/// Largest response the client accepts: clientv3's default `MaxCallRecvMsgSize` (2^31 - 1),
+/// so large ranges are never cut off by the client.
+pub const MAX_RECEIVE_MESSAGE_SIZE: usize = i32::MAX as usize;
+
+/// A connection to an etcd cluster.
+///
+/// Cloning is cheap: clones share the underlying HTTP/2 connections.
+#[derive(Clone, Debug)]
+pub struct Client {
+    channel: Channel,
+    endpoints: Vec<String>,
+}
+
+impl Client {
+    /// Creates a client for `endpoints` (`host:port` or `http://host:port`).
+    ///
+    /// Like clientv3 3.4, this does not wait for a connection: connections are made on the
+    /// first request, each TCP dial bounded by `dial_timeout`, and a request to an unreachable
+    /// cluster fails with a connect error (see [`Error::is_connect_failure`]). With several
+    /// endpoints, requests are balanced across them. Must be called inside a Tokio runtime.
+    pub async fn connect(endpoints: Vec<String>, dial_timeout: Duration) -> Result<Self, Error> {
+        let mut built = endpoints.iter().map(|ep| endpoint::build(ep, dial_timeout)).collect::<Result<Vec<_>, _>>()?;
+        let channel = match built.len() {
+            0 => return Err(Error::NoEndpoints),
+            // A lone endpoint needs no balancer (and its background task).
+            1 => built.remove(0).connect_lazy(),
+            _ => Channel::balance_list(built.into_iter()),
+        };
+        Ok(Client { channel, endpoints })
+    }
+
+    /// The endpoints this client was created with, as given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The KV service (Range, Put, DeleteRange, Txn, Compact).
+    pub fn kv(&self) -> KvClient<Channel> {
+        KvClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
+    }
+
+    /// The Maintenance service (Status, Alarm, Defragment, Hash, HashKV, Snapshot, MoveLeader).
+    pub fn maintenance(&self) -> MaintenanceClient<Channel> {
+        MaintenanceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
+    }
+
+    /// The Cluster service (MemberList, MemberAdd, ...).
+    pub fn cluster(&self) -> ClusterClient<Channel> {
+        ClusterClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
+    }
+}
+
+/// Fails, as grpc-go does in clientv3, when `request` encodes to more than
+/// [`MAX_SEND_MESSAGE_SIZE`] bytes.
+///
+/// tonic enforces the same limit on the clients above, but with its own wording; checking
+/// first gives callers the error text etcdctl users know:
+/// `rpc error: code = ResourceExhausted desc = trying to send message larger than max (N vs. 2097152)`.
+pub fn check_request_size<M: prost::Message>(request: &M) -> Result<(), Error> {
+    let size = request.encoded_len();
+    if size > MAX_SEND_MESSAGE_SIZE {
+        return Err(Error::Status(Status::resource_exhausted(format!(
+            "trying to send message larger than max ({size} vs. {MAX_SEND_MESSAGE_SIZE})"
+        ))));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etcd_proto::etcdserverpb::PutRequest;
+
+    #[test]
+    fn oversized_requests_fail_like_grpc_go() {
+        let put = PutRequest { key: b"big3".to_vec(), value: vec![b'a'; 2_200_000], ..Default::default() };
+        let err = check_request_size(&put).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "rpc error: code = ResourceExhausted desc = trying to send message larger than max (2200011 vs. 2097152)"
+            )
+        );
+        let small = PutRequest { key: b"k".to_vec(), value: vec![0; 1024], ..Default::default() };
+        assert!(check_request_size(&small).is_ok());
+    }
+
+    #[tokio::test]
+    async fn connect_needs_an_endpoint() {
+        let err = Client::connect(Vec::new(), Duration::from_secs(1)).await;
+        assert!(matches!(err, Err(Error::NoEndpoints)));
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_a_connect_failure() {
+        // Port 1 on loopback is essentially never listening: the dial is refused at once.
+        let client = Client::connect(vec!["127.0.0.1:1".into()], Duration::from_secs(1)).await;
+        let Ok(client) = client else {
+            panic!("connect is lazy and must not fail");
+        };
+        let res = client.kv().range(etcd_proto::etcdserverpb::RangeRequest::default()).await;
+        let err = Error::from(res.err().unwrap_or_else(|| Status::ok("")));
+        assert!(err.is_connect_failure(), "{err:?}");
+    }
+}

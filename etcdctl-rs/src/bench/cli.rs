@@ -1,0 +1,71 @@
+//! Command line of `etcd-rs-bench`, modelled on etcd's `benchmark` tool.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Load generator for etcd-rs and etcd: sends a fixed number of requests from concurrent
+/// clients and reports throughput and latency percentiles as one JSON object on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "etcd-rs-bench")]
+pub struct Cli {
+    /// Comma-separated gRPC endpoints (`host:port` or `http://host:port`)
+    #[arg(long, global = true, value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    pub endpoints: Vec<String>,
+    /// Number of gRPC connections (clients are spread over them)
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub conns: u32,
+    /// Number of concurrent clients sending requests
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+    /// Also write the JSON report to this file
+    #[arg(long, global = true)]
+    pub output: Option<PathBuf>,
+    /// The benchmark to run.
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Benchmark put
+    Put(PutArgs),
+    /// Benchmark range
+    Range(RangeArgs),
+}
+
+/// `put` options.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// Total number of put requests
+    #[arg(long, default_value_t = 10000)]
+    pub total: u64,
+    /// Key size of put request
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size of put request
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+    /// Maximum possible keys
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub key_space_size: u64,
+    /// Use sequential keys instead of random ones
+    #[arg(long)]
+    pub sequential_keys: bool,
+}
+
+/// `range` options.
+#[derive(Debug, Args)]
+pub struct RangeArgs {
+    /// First key of the range
+    pub key: String,
+    /// End of the range (exclusive); a single key when omitted
+    pub end: Option<String>,
+    /// Total number of range requests
+    #[arg(long, default_value_t = 10000)]
+    pub total: u64,
+    /// Linearizable(l) or Serializable(s)
+    #[arg(long, default_value = "l", value_parser = ["l", "s"])]
+    pub consistency: String,
+}

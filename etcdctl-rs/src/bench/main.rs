@@ -1,0 +1,68 @@
+//! etcd-rs-bench: a load generator for etcd-rs and etcd in the spirit of etcd's `benchmark`
+//! tool (`put` and `range`), printing one JSON report on stdout.
+
+mod cli;
+mod error;
+mod report;
+mod rng;
+mod runner;
+mod workload;
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use etcd_rs_client::Client;
+
+use crate::cli::{BenchCommand, Cli};
+use crate::error::BenchError;
+use crate::report::Report;
+use crate::rng::Rng;
+use crate::workload::Workload;
+
+/// TCP connect timeout for each connection.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Runtime)
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), BenchError> {
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut rng = Rng::new(seed);
+    let (op, total, workload) = match &cli.command {
+        BenchCommand::Put(args) => ("put", args.total, Workload::put(args, &mut rng)?),
+        BenchCommand::Range(args) => ("range", args.total, Workload::range(args)),
+    };
+    // Each Client owns its own HTTP/2 connection(s).
+    let mut conns = Vec::with_capacity(cli.conns as usize);
+    for _ in 0..cli.conns {
+        conns.push(Client::connect(cli.endpoints.clone(), DIAL_TIMEOUT).await?);
+    }
+    let outcome = runner::run(&conns, cli.clients, total, workload, rng.next_u64()).await?;
+    let report = Report::new(op, cli.endpoints, cli.conns, cli.clients, total, &outcome);
+
+    eprintln!("{}", report.summary());
+    for (message, n) in &outcome.error_counts {
+        eprintln!("  {n} x {message}");
+    }
+    let json = serde_json::to_string(&report)? + "\n";
+    if let Some(path) = &cli.output {
+        std::fs::write(path, &json)
+            .map_err(|source| BenchError::Output { path: path.display().to_string(), source })?;
+    }
+    print!("{json}");
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Sending the requests: `clients` concurrent workers share `conns` connections and take
+//! request numbers from a shared counter until `total` have been sent.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use etcd_rs_client::Client;
+use hdrhistogram::Histogram;
+
+use crate::error::BenchError;
+use crate::rng::Rng;
+use crate::workload::{Request, Workload};
+
+/// Significant figures kept by the latency histograms.
+const SIGFIGS: u8 = 3;
+/// Longest latency tracked (one hour, in nanoseconds); slower requests count as this.
+const MAX_LATENCY_NANOS: u64 = 3_600_000_000_000;
+
+/// What a run measured.
+pub struct Outcome {
+    /// Latencies of successful requests, in nanoseconds.
+    pub latencies: Histogram<u64>,
+    /// Failed requests by error text.
+    pub error_counts: BTreeMap<String, u64>,
+    /// Wall-clock time from the first request to the last response.
+    pub elapsed: Duration,
+}
+
+fn new_histogram() -> Result<Histogram<u64>, BenchError> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_NANOS, SIGFIGS).map_err(|e| BenchError::Histogram(e.to_string()))
+}
+
+/// Runs `total` requests of `workload` from `clients` workers over `conns`.
+pub async fn run(
+    conns: &[Client],
+    clients: u32,
+    total: u64,
+    workload: Workload,
+    seed: u64,
+) -> Result<Outcome, BenchError> {
+    let workload = Arc::new(workload);
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(clients as usize);
+    for w in 0..clients {
+        let conn = &conns[w as usize % conns.len()];
+        let worker = Worker {
+            kv: conn.kv(),
+            workload: Arc::clone(&workload),
+            next: Arc::clone(&next),
+            total,
+            rng: Rng::new(seed.wrapping_add(u64::from(w))),
+            latencies: new_histogram()?,
+            errors: BTreeMap::new(),
+        };
+        tasks.push(tokio::spawn(worker.run()));
+    }
+    let mut outcome = Outcome { latencies: new_histogram()?, error_counts: BTreeMap::new(), elapsed: Duration::ZERO };
+    for task in tasks {
+        let worker = task.await?;
+        outcome.latencies.add(&worker.latencies).map_err(|e| BenchError::Histogram(e.to_string()))?;
+        for (message, n) in worker.errors {
+            *outcome.error_counts.entry(message).or_default() += n;
+        }
+    }
+    outcome.elapsed = start.elapsed();
+    Ok(outcome)
+}
+
+/// One concurrent client.
+struct Worker {
+    kv: etcd_proto::etcdserverpb::kv_client::KvClient<tonic::transport::Channel>,
+    workload: Arc<Workload>,
+    next: Arc<AtomicU64>,
+    total: u64,
+    rng: Rng,
+    latencies: Histogram<u64>,
+    errors: BTreeMap<String, u64>,
+}
+
+impl Worker {
+    async fn run(mut self) -> Self {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.total {
+                return self;
+            }
+            let request = self.workload.request(i, &mut self.rng);
+            let sent = Instant::now();
+            let result = match request {
+                Request::Put(req) => self.kv.put(req).await.map(drop),
+                Request::Range(req) => self.kv.range(req).await.map(drop),
+            };
+            match result {
+                Ok(()) => {
+                    let nanos = u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    self.latencies.saturating_record(nanos.max(1));
+                }
+                Err(status) => {
+                    let message = etcd_rs_client::Error::from(status).to_string();
+                    *self.errors.entry(message).or_default() += 1;
+                }
+            }
+        }
+    }
+}

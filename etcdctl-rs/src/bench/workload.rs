@@ -1,0 +1,127 @@
+//! What each benchmark request is: etcd `benchmark`'s key layout for puts (a zigzag varint
+//! of the key number at the start of a `key-size` buffer) and fixed ranges.
+
+use etcd_proto::etcdserverpb::{PutRequest, RangeRequest};
+
+use crate::cli::{PutArgs, RangeArgs};
+use crate::error::BenchError;
+use crate::rng::Rng;
+
+/// The request stream of one benchmark.
+pub enum Workload {
+    /// Puts of `value` under keys drawn from `key_space` numbers.
+    Put {
+        /// Bytes per key.
+        key_size: usize,
+        /// How many distinct keys.
+        key_space: u64,
+        /// Key number `i % key_space` for request `i` instead of a random one.
+        sequential: bool,
+        /// The value every put writes.
+        value: Vec<u8>,
+    },
+    /// The same range request every time.
+    Range(RangeRequest),
+}
+
+/// One request to send.
+pub enum Request {
+    /// A KV.Put.
+    Put(PutRequest),
+    /// A KV.Range.
+    Range(RangeRequest),
+}
+
+impl Workload {
+    /// The put workload; fails when `key-size` cannot hold the largest key number.
+    pub fn put(args: &PutArgs, rng: &mut Rng) -> Result<Self, BenchError> {
+        let largest = varint(args.key_space_size - 1).len();
+        if largest > args.key_size {
+            return Err(BenchError::KeySize {
+                key_size: args.key_size,
+                needed: largest,
+                key_space_size: args.key_space_size,
+            });
+        }
+        Ok(Workload::Put {
+            key_size: args.key_size,
+            key_space: args.key_space_size,
+            sequential: args.sequential_keys,
+            value: rng.bytes(args.val_size),
+        })
+    }
+
+    /// The range workload (`s` consistency means serializable reads).
+    pub fn range(args: &RangeArgs) -> Self {
+        Workload::Range(RangeRequest {
+            key: args.key.clone().into_bytes(),
+            range_end: args.end.clone().unwrap_or_default().into_bytes(),
+            serializable: args.consistency == "s",
+            ..Default::default()
+        })
+    }
+
+    /// The `i`th request (`rng` picks random keys).
+    pub fn request(&self, i: u64, rng: &mut Rng) -> Request {
+        match self {
+            Workload::Put { key_size, key_space, sequential, value } => {
+                let n = if *sequential { i % key_space } else { rng.below(*key_space) };
+                let mut key = vec![0u8; *key_size];
+                let encoded = varint(n);
+                key[..encoded.len()].copy_from_slice(&encoded);
+                Request::Put(PutRequest { key, value: value.clone(), ..Default::default() })
+            }
+            Workload::Range(req) => Request::Range(req.clone()),
+        }
+    }
+}
+
+/// Go's `binary.PutVarint` encoding: zigzag, then base-128 little-endian groups.
+fn varint(n: u64) -> Vec<u8> {
+    // Key numbers are below i64::MAX, so zigzag is just a doubling.
+    let mut ux = n << 1;
+    let mut out = Vec::with_capacity(10);
+    while ux >= 0x80 {
+        out.push(ux as u8 | 0x80);
+        ux >>= 7;
+    }
+    out.push(ux as u8);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_matches_go() {
+        assert_eq!(varint(0), [0]);
+        assert_eq!(varint(1), [2]);
+        assert_eq!(varint(63), [126]);
+        assert_eq!(varint(64), [0x80, 0x01]);
+    }
+
+    #[test]
+    fn sequential_put_keys() {
+        let args = PutArgs { total: 4, key_size: 8, val_size: 3, key_space_size: 2, sequential_keys: true };
+        let mut rng = Rng::new(1);
+        let Ok(w) = Workload::put(&args, &mut rng) else {
+            panic!("valid workload");
+        };
+        let keys: Vec<Vec<u8>> = (0..3)
+            .map(|i| match w.request(i, &mut rng) {
+                Request::Put(p) => p.key,
+                Request::Range(_) => Vec::new(),
+            })
+            .collect();
+        assert_eq!(keys[0], [0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(keys[1], [2, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(keys[2], keys[0]);
+    }
+
+    #[test]
+    fn key_size_must_fit_key_space() {
+        let args = PutArgs { total: 1, key_size: 1, val_size: 1, key_space_size: 1000, sequential_keys: false };
+        assert!(Workload::put(&args, &mut Rng::new(1)).is_err());
+    }
+}

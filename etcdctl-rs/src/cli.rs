@@ -1,0 +1,211 @@
+//! Command-line syntax: etcdctl 3.4's global flags and the commands etcdctl-rs implements.
+//!
+//! Boolean flags accept pflag's forms: `--flag`, `--flag=true`, `--flag=0`.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::go;
+
+/// etcdctl-rs: a command line client for etcd-rs and etcd, compatible with etcdctl 3.4.
+#[derive(Debug, Parser)]
+#[command(name = "etcdctl-rs", infer_subcommands = true)]
+pub struct Cli {
+    /// Global flags (valid before or after the command, like etcdctl's persistent flags).
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// gRPC endpoints
+    #[arg(long, global = true, env = "ETCDCTL_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    pub endpoints: Vec<String>,
+    /// set the output format (fields, json, protobuf, simple, table)
+    #[arg(short = 'w', long = "write-out", global = true, env = "ETCDCTL_WRITE_OUT", default_value = "simple")]
+    pub write_out: String,
+    /// print byte strings as hex encoded strings
+    #[arg(long, global = true, env = "ETCDCTL_HEX", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub hex: bool,
+    /// dial timeout for client connections
+    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = go::duration::parse)]
+    pub dial_timeout: Duration,
+    /// timeout for short running command (excluding dial timeout)
+    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = go::duration::parse)]
+    pub command_timeout: Duration,
+    /// What the `ETCDCTL_*` environment check found (filled in after parsing).
+    #[arg(skip)]
+    pub env: crate::env::EnvCheck,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Puts the given key into the store
+    Put(PutArgs),
+    /// Gets the key or a range of keys
+    Get(GetArgs),
+    /// Removes the specified key or range of keys [key, range_end)
+    Del(DelArgs),
+    /// Txn processes all the requests in one transaction
+    Txn(TxnArgs),
+    /// Compacts the event history in etcd
+    Compaction(CompactionArgs),
+    /// Membership related commands
+    Member(MemberArgs),
+    /// Endpoint related commands
+    Endpoint(EndpointArgs),
+    /// Prints the version of etcdctl
+    Version,
+}
+
+/// `put [options] <key> <value>`; the value comes from stdin when omitted.
+#[derive(Debug, Default, Args)]
+pub struct PutArgs {
+    /// lease ID (in hexadecimal) to attach to the key
+    #[arg(long, default_value = "0")]
+    pub lease: String,
+    /// return the previous key-value pair before modification
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub prev_kv: bool,
+    /// updates the key using its current value
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub ignore_value: bool,
+    /// updates the key using its current lease
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub ignore_lease: bool,
+    /// <key> <value>
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+/// `get [options] <key> [range_end]`.
+#[derive(Debug, Default, Args)]
+pub struct GetArgs {
+    /// Linearizable(l) or Serializable(s)
+    #[arg(long, default_value = "l")]
+    pub consistency: String,
+    /// Order of results; ASCEND or DESCEND (ASCEND by default)
+    #[arg(long, default_value = "")]
+    pub order: String,
+    /// Sort target; CREATE, KEY, MODIFY, VALUE, or VERSION
+    #[arg(long, default_value = "")]
+    pub sort_by: String,
+    /// Maximum number of results
+    #[arg(long, default_value = "0", value_parser = go::strconv::parse_int_flag)]
+    pub limit: i64,
+    /// Get keys with matching prefix
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub prefix: bool,
+    /// Get keys that are greater than or equal to the given key using byte compare
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub from_key: bool,
+    /// Specify the kv revision
+    #[arg(long, default_value = "0", value_parser = go::strconv::parse_int_flag)]
+    pub rev: i64,
+    /// Get only the keys
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub keys_only: bool,
+    /// Get only the count (etcdctl 3.5; needs `-w fields`)
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub count_only: bool,
+    /// Only write values when using the "simple" output format
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub print_value_only: bool,
+    /// <key> [range_end]
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+/// `del [options] <key> [range_end]`.
+#[derive(Debug, Default, Args)]
+pub struct DelArgs {
+    /// delete keys with matching prefix
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub prefix: bool,
+    /// return deleted key-value pairs
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub prev_kv: bool,
+    /// delete keys that are greater than or equal to the given key using byte compare
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub from_key: bool,
+    /// <key> [range_end]
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+/// `txn [options]`: compares, success and failure requests are read from stdin.
+#[derive(Debug, Args)]
+pub struct TxnArgs {
+    /// Input transaction in interactive mode
+    #[arg(short, long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub interactive: bool,
+    /// etcdctl rejects any argument; accepted here only to print its error.
+    #[arg(value_name = "ARGS", hide = true)]
+    pub args: Vec<OsString>,
+}
+
+/// `compaction [options] <revision>`.
+#[derive(Debug, Args)]
+pub struct CompactionArgs {
+    /// Wait for the compaction to be physically applied
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub physical: bool,
+    /// <revision>
+    #[arg(value_name = "REVISION")]
+    pub args: Vec<String>,
+}
+
+/// `member <subcommand>`.
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    /// The member subcommand.
+    #[command(subcommand)]
+    pub command: MemberCommand,
+}
+
+/// Member subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Lists all members in the cluster
+    List,
+}
+
+/// `endpoint <subcommand>`.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// use all endpoints from the cluster member list
+    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub cluster: bool,
+    /// The endpoint subcommand.
+    #[command(subcommand)]
+    pub command: EndpointCommand,
+}
+
+/// Endpoint subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Checks the healthiness of endpoints specified in `--endpoints` flag
+    Health,
+    /// Prints out the status of endpoints specified in `--endpoints` flag
+    Status,
+}
+
+/// One request line of `txn` input: the `put`, `get` and `del` commands with their own flags
+/// (and no global ones), parsed like etcdctl does with a throwaway cobra command.
+#[derive(Debug, Parser)]
+#[command(no_binary_name = true, infer_subcommands = true, disable_help_subcommand = true)]
+pub enum TxnOpLine {
+    /// A put request.
+    Put(PutArgs),
+    /// A range request.
+    Get(GetArgs),
+    /// A delete-range request.
+    Del(DelArgs),
+}

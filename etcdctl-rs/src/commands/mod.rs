@@ -1,0 +1,74 @@
+//! The commands, in etcdctl's order of checks: arguments first, then the client and output
+//! format (`mustClientFromCmd`), then the request, then printing.
+
+mod compaction;
+mod del;
+mod endpoint;
+mod get;
+mod member;
+mod put;
+mod txn;
+mod version;
+
+use std::io::Write;
+
+use etcd_rs_client::Client;
+use tokio::time::Instant;
+
+use crate::cli::{Cli, Command, GlobalArgs, MemberCommand};
+use crate::error::{CtlError, EXIT_BAD_CONNECTION};
+use crate::printer::{Format, Printer};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CtlError> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Put(args) => put::run(g, &args).await,
+        Command::Get(args) => get::run(g, &args).await,
+        Command::Del(args) => del::run(g, &args).await,
+        Command::Txn(args) => txn::run(g, &args).await,
+        Command::Compaction(args) => compaction::run(g, &args).await,
+        Command::Member(m) => match m.command {
+            MemberCommand::List => member::list(g).await,
+        },
+        Command::Endpoint(e) => endpoint::run(g, &e).await,
+        Command::Version => {
+            version::run();
+            Ok(())
+        }
+    }
+}
+
+/// The `-w`/`--hex` printer; an unknown format fails with exit 4.
+fn printer(g: &GlobalArgs) -> Result<Printer, CtlError> {
+    Ok(Printer::new(Format::parse(&g.write_out)?, g.hex))
+}
+
+/// A client for `endpoints` (exit 2 if it cannot be created, as etcdctl's `mustClient`).
+async fn client_for(g: &GlobalArgs, endpoints: Vec<String>) -> Result<Client, CtlError> {
+    Client::connect(endpoints, g.dial_timeout).await.map_err(|e| CtlError::new(EXIT_BAD_CONNECTION, e))
+}
+
+/// etcdctl's `mustClientFromCmd`: the environment and the output format are checked here,
+/// before any request.
+async fn client_and_printer(g: &GlobalArgs) -> Result<(Client, Printer), CtlError> {
+    g.env.report()?;
+    let printer = printer(g)?;
+    Ok((client_for(g, g.endpoints.clone()).await?, printer))
+}
+
+/// When a short command must give up (`--command-timeout` from now).
+fn command_deadline(g: &GlobalArgs) -> Instant {
+    Instant::now() + g.command_timeout
+}
+
+/// Writes command output; a closed pipe (`| head`) is not an error worth reporting.
+fn write_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
+/// Writes diagnostics to stderr.
+fn write_stderr(bytes: &[u8]) {
+    let _ = std::io::stderr().lock().write_all(bytes);
+}

@@ -1,0 +1,120 @@
+//! `-w fields`: one `"Name" : value` line per field, strings Go-quoted.
+
+use etcd_proto::etcdserverpb::response_op::Response;
+use etcd_proto::etcdserverpb::{
+    DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
+};
+use etcd_proto::mvccpb::KeyValue;
+
+use super::{EpHealth, EpStatus};
+use crate::go::quote::quote;
+
+fn line(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
+    out.extend_from_slice(format!("\"{name}\" : {value}\n").as_bytes());
+}
+
+fn header(out: &mut Vec<u8>, h: &Option<ResponseHeader>) {
+    let h = h.unwrap_or_default();
+    line(out, "ClusterID", h.cluster_id);
+    line(out, "MemberID", h.member_id);
+    line(out, "Revision", h.revision);
+    line(out, "RaftTerm", h.raft_term);
+}
+
+fn kv(out: &mut Vec<u8>, prefix: &str, kv: &KeyValue) {
+    line(out, &format!("{prefix}Key"), quote(&kv.key));
+    line(out, &format!("{prefix}CreateRevision"), kv.create_revision);
+    line(out, &format!("{prefix}ModRevision"), kv.mod_revision);
+    line(out, &format!("{prefix}Version"), kv.version);
+    line(out, &format!("{prefix}Value"), quote(&kv.value));
+    line(out, &format!("{prefix}Lease"), kv.lease);
+}
+
+/// `get`.
+pub fn get(out: &mut Vec<u8>, resp: &RangeResponse) {
+    header(out, &resp.header);
+    for pair in &resp.kvs {
+        kv(out, "", pair);
+    }
+    line(out, "More", resp.more);
+    line(out, "Count", resp.count);
+}
+
+/// `put`.
+pub fn put(out: &mut Vec<u8>, resp: &PutResponse) {
+    header(out, &resp.header);
+    if let Some(prev) = &resp.prev_kv {
+        kv(out, "Prev", prev);
+    }
+}
+
+/// `del`.
+pub fn del(out: &mut Vec<u8>, resp: &DeleteRangeResponse) {
+    header(out, &resp.header);
+    line(out, "Deleted", resp.deleted);
+    for pair in &resp.prev_kvs {
+        kv(out, "Prev", pair);
+    }
+}
+
+/// `txn`: the header and verdict, then each operation's fields (inner headers carry only
+/// the revision).
+pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse) {
+    header(out, &resp.header);
+    line(out, "Succeeded", resp.succeeded);
+    for op in &resp.responses {
+        match &op.response {
+            Some(Response::ResponseRange(r)) => get(out, r),
+            Some(Response::ResponsePut(r)) => put(out, r),
+            Some(Response::ResponseDeleteRange(r)) => del(out, r),
+            other => line(out, "Unknown", quote(format!("{other:?}").as_bytes())),
+        }
+    }
+}
+
+/// `member list`.
+pub fn member_list(out: &mut Vec<u8>, resp: &MemberListResponse) {
+    header(out, &resp.header);
+    for m in &resp.members {
+        line(out, "ID", m.id);
+        line(out, "Name", quote(m.name.as_bytes()));
+        for u in &m.peer_ur_ls {
+            line(out, "PeerURL", quote(u.as_bytes()));
+        }
+        for u in &m.client_ur_ls {
+            line(out, "ClientURL", quote(u.as_bytes()));
+        }
+        line(out, "IsLearner", m.is_learner);
+        out.push(b'\n');
+    }
+}
+
+/// `endpoint status`.
+pub fn endpoint_status(out: &mut Vec<u8>, list: &[EpStatus]) {
+    for s in list {
+        let r = &s.resp;
+        header(out, &r.header);
+        line(out, "Version", quote(r.version.as_bytes()));
+        line(out, "DBSize", r.db_size);
+        line(out, "Leader", r.leader);
+        line(out, "IsLearner", r.is_learner);
+        line(out, "RaftIndex", r.raft_index);
+        line(out, "RaftTerm", r.raft_term);
+        line(out, "RaftAppliedIndex", r.raft_applied_index);
+        // Go prints a []string as `[a b]`.
+        line(out, "Errors", format!("[{}]", r.errors.join(" ")));
+        line(out, "Endpoint", quote(s.ep.as_bytes()));
+        out.push(b'\n');
+    }
+}
+
+/// `endpoint health` (the `Error` line keeps its trailing space when there is no error).
+pub fn endpoint_health(out: &mut Vec<u8>, list: &[EpHealth]) {
+    for h in list {
+        line(out, "Endpoint", quote(h.ep.as_bytes()));
+        line(out, "Health", h.health);
+        line(out, "Took", &h.took);
+        line(out, "Error", &h.error);
+        out.push(b'\n');
+    }
+}

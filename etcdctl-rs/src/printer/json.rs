@@ -1,0 +1,159 @@
+//! `-w json`: Go's `encoding/json` applied to the gogo-generated response structs
+//! (proto field names, `omitempty`, decimal ids, base64 bytes), one line per response.
+
+use etcd_proto::etcdserverpb::response_op::Response;
+use etcd_proto::etcdserverpb::{
+    DeleteRangeResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
+    TxnResponse,
+};
+use etcd_proto::mvccpb::KeyValue;
+
+use super::{EpHealth, EpStatus};
+use crate::go::json::{Object, array, string};
+
+fn header(o: &mut Object, h: &Option<ResponseHeader>) {
+    // A nil *ResponseHeader is omitted; a present one is printed even when all zero.
+    if let Some(h) = h {
+        let mut ho = Object::new();
+        ho.num_nz("cluster_id", h.cluster_id)
+            .num_nz("member_id", h.member_id)
+            .num_nz("revision", h.revision)
+            .num_nz("raft_term", h.raft_term);
+        o.raw("header", &ho.finish());
+    }
+}
+
+fn kv(kv: &KeyValue) -> String {
+    let mut o = Object::new();
+    o.bytes_nz("key", &kv.key)
+        .num_nz("create_revision", kv.create_revision)
+        .num_nz("mod_revision", kv.mod_revision)
+        .num_nz("version", kv.version)
+        .bytes_nz("value", &kv.value)
+        .num_nz("lease", kv.lease);
+    o.finish()
+}
+
+fn kvs(list: &[KeyValue]) -> Vec<String> {
+    list.iter().map(kv).collect()
+}
+
+/// `get`.
+pub fn get(resp: &RangeResponse) -> String {
+    let mut o = Object::new();
+    header(&mut o, &resp.header);
+    o.array_nz("kvs", &kvs(&resp.kvs)).bool_nz("more", resp.more).num_nz("count", resp.count);
+    o.finish()
+}
+
+/// `put`.
+pub fn put(resp: &PutResponse) -> String {
+    let mut o = Object::new();
+    header(&mut o, &resp.header);
+    if let Some(prev) = &resp.prev_kv {
+        o.raw("prev_kv", &kv(prev));
+    }
+    o.finish()
+}
+
+/// `del`.
+pub fn del(resp: &DeleteRangeResponse) -> String {
+    let mut o = Object::new();
+    header(&mut o, &resp.header);
+    o.num_nz("deleted", resp.deleted).array_nz("prev_kvs", &kvs(&resp.prev_kvs));
+    o.finish()
+}
+
+/// `txn`: each ResponseOp is `{"Response":{"ResponseRange":{...}}}`, Go's names for the
+/// oneof wrapper types (they carry no json tags).
+pub fn txn(resp: &TxnResponse) -> String {
+    let mut o = Object::new();
+    header(&mut o, &resp.header);
+    o.bool_nz("succeeded", resp.succeeded);
+    let ops: Vec<String> = resp
+        .responses
+        .iter()
+        .map(|op| {
+            let inner = match &op.response {
+                Some(Response::ResponseRange(r)) => wrap("ResponseRange", &get(r)),
+                Some(Response::ResponsePut(r)) => wrap("ResponsePut", &put(r)),
+                Some(Response::ResponseDeleteRange(r)) => wrap("ResponseDeleteRange", &del(r)),
+                Some(Response::ResponseTxn(r)) => wrap("ResponseTxn", &txn(r)),
+                None => "null".to_string(),
+            };
+            let mut w = Object::new();
+            w.raw("Response", &inner);
+            w.finish()
+        })
+        .collect();
+    o.array_nz("responses", &ops);
+    o.finish()
+}
+
+fn wrap(name: &str, json: &str) -> String {
+    let mut o = Object::new();
+    o.raw(name, json);
+    o.finish()
+}
+
+fn member(m: &Member) -> String {
+    let strings = |v: &[String]| v.iter().map(|s| string(s.as_bytes())).collect::<Vec<_>>();
+    let mut o = Object::new();
+    o.num_nz("ID", m.id)
+        .str_nz("name", &m.name)
+        .array_nz("peerURLs", &strings(&m.peer_ur_ls))
+        .array_nz("clientURLs", &strings(&m.client_ur_ls))
+        .bool_nz("isLearner", m.is_learner);
+    o.finish()
+}
+
+/// `member list`.
+pub fn member_list(resp: &MemberListResponse) -> String {
+    let mut o = Object::new();
+    header(&mut o, &resp.header);
+    let members: Vec<String> = resp.members.iter().map(member).collect();
+    o.array_nz("members", &members);
+    o.finish()
+}
+
+fn status(r: &StatusResponse) -> String {
+    let errors: Vec<String> = r.errors.iter().map(|e| string(e.as_bytes())).collect();
+    let mut o = Object::new();
+    header(&mut o, &r.header);
+    o.str_nz("version", &r.version)
+        .num_nz("dbSize", r.db_size)
+        .num_nz("leader", r.leader)
+        .num_nz("raftIndex", r.raft_index)
+        .num_nz("raftTerm", r.raft_term)
+        .num_nz("raftAppliedIndex", r.raft_applied_index)
+        .array_nz("errors", &errors)
+        .num_nz("dbSizeInUse", r.db_size_in_use)
+        .bool_nz("isLearner", r.is_learner);
+    o.finish()
+}
+
+/// `endpoint status`: `[{"Endpoint":...,"Status":{...}}]` (`[]` when every endpoint failed).
+pub fn endpoint_status(list: &[EpStatus]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|s| {
+            let mut o = Object::new();
+            o.str("Endpoint", &s.ep).raw("Status", &status(&s.resp));
+            o.finish()
+        })
+        .collect();
+    array(&items)
+}
+
+/// `endpoint health`: `[{"endpoint":...,"health":...,"took":...}]`, plus `error` if any.
+pub fn endpoint_health(list: &[EpHealth]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|h| {
+            let mut o = Object::new();
+            o.str("endpoint", &h.ep).bool("health", h.health).str("took", &h.took).str_nz("error", &h.error);
+            o.finish()
+        })
+        .collect();
+    array(&items)
+}

@@ -1,0 +1,222 @@
+//! Output formats (`-w simple|json|fields|protobuf|table`) and which commands support them.
+//!
+//! Each printer returns the bytes to write; commands decide where they go.
+
+mod fields;
+mod json;
+mod rows;
+mod simple;
+mod table;
+
+use etcd_proto::etcdserverpb::{
+    DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse,
+};
+use prost::Message;
+
+use crate::error::{CtlError, EXIT_BAD_FEATURE};
+
+pub use simple::KvStyle;
+
+/// The `-w` output formats etcdctl 3.4 knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Hand-written text (default).
+    Simple,
+    /// One line of Go-style JSON per response.
+    Json,
+    /// `"Name" : value` lines.
+    Fields,
+    /// The raw protobuf encoding of the response.
+    Protobuf,
+    /// ASCII tables (member and endpoint commands only).
+    Table,
+}
+
+impl Format {
+    /// Parses a `-w` value; anything else is `unsupported output format` (exit 4).
+    pub fn parse(name: &str) -> Result<Self, CtlError> {
+        match name {
+            "simple" => Ok(Format::Simple),
+            "json" => Ok(Format::Json),
+            "fields" => Ok(Format::Fields),
+            "protobuf" => Ok(Format::Protobuf),
+            "table" => Ok(Format::Table),
+            _ => Err(CtlError::new(EXIT_BAD_FEATURE, "unsupported output format")),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Simple => "simple",
+            Format::Json => "json",
+            Format::Fields => "fields",
+            Format::Protobuf => "protobuf",
+            Format::Table => "table",
+        }
+    }
+
+    fn unsupported(self) -> CtlError {
+        CtlError::unsupported_format(self.name())
+    }
+}
+
+/// One endpoint's `endpoint health` result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpHealth {
+    /// The endpoint as given on the command line (or a member's client URL with `--cluster`).
+    pub ep: String,
+    /// Whether the probe succeeded.
+    pub health: bool,
+    /// How long the probe took, as a Go duration string.
+    pub took: String,
+    /// Why it failed; empty when healthy.
+    pub error: String,
+}
+
+/// One endpoint's `endpoint status` result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpStatus {
+    /// The endpoint as given.
+    pub ep: String,
+    /// Its Maintenance.Status answer.
+    pub resp: StatusResponse,
+}
+
+/// Where printed bytes belong: etcdctl writes `endpoint health` results to stderr in the
+/// simple format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// Renders command results in the chosen format.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    format: Format,
+    hex: bool,
+}
+
+fn json_line(json: String) -> Vec<u8> {
+    let mut out = json.into_bytes();
+    out.push(b'\n');
+    out
+}
+
+impl Printer {
+    /// A printer for `format`; `hex` is `--hex` (used by the simple format only).
+    pub fn new(format: Format, hex: bool) -> Self {
+        Printer { format, hex }
+    }
+
+    /// The output format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    fn style(&self) -> KvStyle {
+        KvStyle { hex: self.hex, value_only: false }
+    }
+
+    /// `get` output; `value_only` (`--print-value-only`) applies to the simple format.
+    pub fn get(&self, resp: &RangeResponse, value_only: bool) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => {
+                let style = KvStyle { value_only, ..self.style() };
+                simple::get(&mut out, resp, style);
+            }
+            Format::Json => out = json_line(json::get(resp)),
+            Format::Fields => fields::get(&mut out, resp),
+            Format::Protobuf => out = resp.encode_to_vec(),
+            Format::Table => return Err(self.format.unsupported()),
+        }
+        Ok(out)
+    }
+
+    /// `put` output.
+    pub fn put(&self, resp: &PutResponse) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => simple::put(&mut out, resp, self.style()),
+            Format::Json => out = json_line(json::put(resp)),
+            Format::Fields => fields::put(&mut out, resp),
+            Format::Protobuf => out = resp.encode_to_vec(),
+            Format::Table => return Err(self.format.unsupported()),
+        }
+        Ok(out)
+    }
+
+    /// `del` output.
+    pub fn del(&self, resp: &DeleteRangeResponse) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => simple::del(&mut out, resp, self.style()),
+            Format::Json => out = json_line(json::del(resp)),
+            Format::Fields => fields::del(&mut out, resp),
+            Format::Protobuf => out = resp.encode_to_vec(),
+            Format::Table => return Err(self.format.unsupported()),
+        }
+        Ok(out)
+    }
+
+    /// `txn` output.
+    pub fn txn(&self, resp: &TxnResponse) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => simple::txn(&mut out, resp, self.style()),
+            Format::Json => out = json_line(json::txn(resp)),
+            Format::Fields => fields::txn(&mut out, resp),
+            Format::Protobuf => out = resp.encode_to_vec(),
+            Format::Table => return Err(self.format.unsupported()),
+        }
+        Ok(out)
+    }
+
+    /// `member list` output.
+    pub fn member_list(&self, resp: &MemberListResponse) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => simple::member_list(&mut out, resp),
+            Format::Json => out = json_line(json::member_list(resp)),
+            Format::Fields => fields::member_list(&mut out, resp),
+            Format::Protobuf => out = resp.encode_to_vec(),
+            Format::Table => out = table::render(&rows::MEMBER_HEADER, &rows::members(resp)).into_bytes(),
+        }
+        Ok(out)
+    }
+
+    /// `endpoint status` output (protobuf is not supported).
+    pub fn endpoint_status(&self, list: &[EpStatus]) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => simple::endpoint_status(&mut out, list),
+            Format::Json => out = json_line(json::endpoint_status(list)),
+            Format::Fields => fields::endpoint_status(&mut out, list),
+            Format::Protobuf => return Err(self.format.unsupported()),
+            Format::Table => out = table::render(&rows::STATUS_HEADER, &rows::statuses(list)).into_bytes(),
+        }
+        Ok(out)
+    }
+
+    /// `endpoint health` output and the stream it goes to (protobuf is not supported).
+    pub fn endpoint_health(&self, list: &[EpHealth]) -> Result<(Stream, Vec<u8>), CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => {
+                simple::endpoint_health(&mut out, list);
+                return Ok((Stream::Stderr, out));
+            }
+            Format::Json => out = json_line(json::endpoint_health(list)),
+            Format::Fields => fields::endpoint_health(&mut out, list),
+            Format::Protobuf => return Err(self.format.unsupported()),
+            Format::Table => out = table::render(&rows::HEALTH_HEADER, &rows::healths(list)).into_bytes(),
+        }
+        Ok((Stream::Stdout, out))
+    }
+}
+
+#[cfg(test)]
+mod tests;

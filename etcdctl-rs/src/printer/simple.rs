@@ -1,0 +1,103 @@
+//! etcdctl's default `simple` format: raw keys and values on their own lines.
+
+use etcd_proto::etcdserverpb::response_op::Response;
+use etcd_proto::etcdserverpb::{DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse, TxnResponse};
+use etcd_proto::mvccpb::KeyValue;
+
+use super::{EpHealth, EpStatus, rows};
+
+/// How keys and values are written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KvStyle {
+    /// `--hex`: every byte as `\xNN`.
+    pub hex: bool,
+    /// `--print-value-only`: values without their keys.
+    pub value_only: bool,
+}
+
+fn push_bytes(out: &mut Vec<u8>, bytes: &[u8], hex: bool) {
+    if hex {
+        for b in bytes {
+            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+        }
+    } else {
+        out.extend_from_slice(bytes);
+    }
+    out.push(b'\n');
+}
+
+fn kv(out: &mut Vec<u8>, kv: &KeyValue, style: KvStyle) {
+    if !style.value_only {
+        push_bytes(out, &kv.key, style.hex);
+    }
+    push_bytes(out, &kv.value, style.hex);
+}
+
+/// `get`: key line then value line per pair.
+pub fn get(out: &mut Vec<u8>, resp: &RangeResponse, style: KvStyle) {
+    for pair in &resp.kvs {
+        kv(out, pair, style);
+    }
+}
+
+/// `put`: `OK`, then the previous pair when `--prev-kv` found one.
+pub fn put(out: &mut Vec<u8>, resp: &PutResponse, style: KvStyle) {
+    out.extend_from_slice(b"OK\n");
+    if let Some(prev) = &resp.prev_kv {
+        kv(out, prev, style);
+    }
+}
+
+/// `del`: the number deleted, then the deleted pairs when `--prev-kv` was given.
+pub fn del(out: &mut Vec<u8>, resp: &DeleteRangeResponse, style: KvStyle) {
+    out.extend_from_slice(format!("{}\n", resp.deleted).as_bytes());
+    for pair in &resp.prev_kvs {
+        kv(out, pair, style);
+    }
+}
+
+/// `txn`: `SUCCESS` or `FAILURE`, then an empty line and the output of each operation.
+pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse, style: KvStyle) {
+    let verdict: &[u8] = if resp.succeeded { b"SUCCESS\n" } else { b"FAILURE\n" };
+    out.extend_from_slice(verdict);
+    for op in &resp.responses {
+        out.push(b'\n');
+        match &op.response {
+            Some(Response::ResponseRange(r)) => get(out, r, style),
+            Some(Response::ResponsePut(r)) => put(out, r, style),
+            Some(Response::ResponseDeleteRange(r)) => del(out, r, style),
+            // etcdctl's txn syntax cannot nest transactions; this mirrors its fallback.
+            other => out.extend_from_slice(format!("unexpected response {other:?}\n").as_bytes()),
+        }
+    }
+}
+
+fn joined_rows(out: &mut Vec<u8>, rows: Vec<Vec<String>>) {
+    for row in rows {
+        out.extend_from_slice(row.join(", ").as_bytes());
+        out.push(b'\n');
+    }
+}
+
+/// `member list`: `ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER` per member.
+pub fn member_list(out: &mut Vec<u8>, resp: &MemberListResponse) {
+    joined_rows(out, rows::members(resp));
+}
+
+/// `endpoint status`: one comma-separated row per endpoint (ending in `", "` when there are
+/// no errors, as etcdctl's does).
+pub fn endpoint_status(out: &mut Vec<u8>, list: &[EpStatus]) {
+    joined_rows(out, rows::statuses(list));
+}
+
+/// `endpoint health`: one sentence per endpoint. etcdctl writes these to stderr.
+pub fn endpoint_health(out: &mut Vec<u8>, list: &[EpHealth]) {
+    for h in list {
+        let line = if h.error.is_empty() {
+            format!("{} is healthy: successfully committed proposal: took = {}\n", h.ep, h.took)
+        } else {
+            format!("{} is unhealthy: failed to commit proposal: {}\n", h.ep, h.error)
+        };
+        out.extend_from_slice(line.as_bytes());
+    }
+}
