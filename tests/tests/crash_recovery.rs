@@ -2,7 +2,6 @@
 //! acknowledged write is there, nothing is applied twice, and nothing appears that was
 //! never written.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_proto::etcdserverpb::kv_client::KvClient;
@@ -12,8 +11,8 @@ use tonic::transport::Channel;
 
 const WRITERS: usize = 8;
 
-async fn connect(m: &Member) -> KvClient<Channel> {
-    let ch = Channel::from_shared(m.url()).expect("url").connect().await.expect("connect");
+async fn connect(url: String) -> KvClient<Channel> {
+    let ch = Channel::from_shared(url).expect("url").connect().await.expect("connect");
     KvClient::new(ch)
 }
 
@@ -37,23 +36,23 @@ async fn writer(mut kv: KvClient<Channel>, id: usize, start: u64) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_write_survives_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let member = Arc::new(Mutex::new(Member::start(dir.path(), "crash")));
+    let mut member = Member::start(dir.path(), "crash");
     let mut acked: Vec<Vec<u64>> = vec![Vec::new(); WRITERS];
-    let mut next = vec![0u64; WRITERS];
+    let mut next = [0u64; WRITERS];
     for round in 0..3 {
-        let kv = connect(&member.lock().expect("lock")).await;
+        let kv = connect(member.url()).await;
         let tasks: Vec<_> = (0..WRITERS).map(|id| tokio::spawn(writer(kv.clone(), id, next[id]))).collect();
         tokio::time::sleep(Duration::from_millis(700 + 300 * round)).await;
-        member.lock().expect("lock").kill9();
+        member.kill9();
         for (id, t) in tasks.into_iter().enumerate() {
             let got = t.await.expect("writer task");
             assert!(!got.is_empty() || round > 0 || id > 0, "writers made progress before the kill");
             next[id] = got.last().map_or(next[id], |n| n + 1) + 1;
             acked[id].extend(got);
         }
-        member.lock().expect("lock").restart();
+        member.restart();
 
-        let mut kv = connect(&member.lock().expect("lock")).await;
+        let mut kv = connect(member.url()).await;
         let all = kv
             .range(RangeRequest { key: b"w".to_vec(), range_end: b"x".to_vec(), ..Default::default() })
             .await
