@@ -99,7 +99,7 @@ impl<B: Backend> StateMachine<B> {
         let reply = match entry.payload {
             EntryPayload::Blank => Ok(CommandResponse::Noop),
             EntryPayload::Membership(m) => {
-                self.membership = StoredMembership::new(Some(entry.log_id.clone()), m);
+                self.membership = StoredMembership::new(Some(entry.log_id), m);
                 batch.put(Tree::Meta, META_MEMBERSHIP, encode(&self.membership).map_err(storage)?);
                 Ok(CommandResponse::Noop)
             }
@@ -125,7 +125,7 @@ impl<B: Backend> StateMachine<B> {
                 out
             }
         };
-        batch.put(Tree::Meta, META_APPLIED, encode(&Some(entry.log_id.clone())).map_err(storage)?);
+        batch.put(Tree::Meta, META_APPLIED, encode(&Some(entry.log_id)).map_err(storage)?);
         self.mvcc.backend().write(batch)?;
         self.applied = Some(entry.log_id);
         Ok(reply)

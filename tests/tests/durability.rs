@@ -13,6 +13,9 @@ use etcd_rs_tests::grpc::{channel, get_prefix, put};
 
 const WRITERS: usize = 6;
 
+/// One member's keys: value and version by key.
+type View = HashMap<Vec<u8>, (Vec<u8>, i64)>;
+
 #[derive(Default)]
 struct Ledger {
     acked: HashSet<String>,
@@ -65,10 +68,10 @@ async fn acknowledged_writes_survive_random_kills_and_members_agree() {
         w.await.expect("writer");
     }
 
-    let ledger = ledger.lock().expect("ledger");
+    let ledger = std::mem::take(&mut *ledger.lock().expect("ledger"));
     assert!(ledger.acked.len() > 100, "writers made progress: {}", ledger.acked.len());
     let mut revision = 0;
-    let mut views: Vec<HashMap<Vec<u8>, (Vec<u8>, i64)>> = Vec::new();
+    let mut views: Vec<View> = Vec::new();
     for url in &urls {
         let r = get_prefix(url, "dur/", false).await.expect("linearizable read after the storm");
         revision = revision.max(r.header.map_or(0, |h| h.revision));

@@ -22,22 +22,22 @@ pub fn pairs(path: &str, text: &str) -> Result<Vec<(String, String)>, ConfigErro
                 Value::String(s) => s,
                 other => return Err(file_err(format!("key {other:?} is not a string"))),
             };
-            let value = scalar(&key, v)?;
+            let value = scalar(v)?;
             Ok((key, value))
         })
         .collect()
 }
 
-fn scalar(key: &str, v: Value) -> Result<String, ConfigError> {
+fn scalar(v: Value) -> Result<String, ConfigError> {
     Ok(match v {
         Value::Null => String::new(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s,
         // `log-outputs: [stderr]` is a list in etcd's sample file.
-        Value::Sequence(items) => items.into_iter().map(|i| scalar(key, i)).collect::<Result<Vec<_>, _>>()?.join(","),
+        Value::Sequence(items) => items.into_iter().map(scalar).collect::<Result<Vec<_>, _>>()?.join(","),
         // Nested sections (the TLS ones) are refused by key, not by shape.
         Value::Mapping(_) => "section".to_string(),
-        Value::Tagged(t) => scalar(key, t.value)?,
+        Value::Tagged(t) => scalar(t.value)?,
     })
 }

@@ -2,6 +2,9 @@
 
 use std::ops::Bound;
 
+/// Map bounds over keys.
+pub type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// The keys a `(key, range_end)` pair names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRange {
@@ -30,7 +33,7 @@ impl KeyRange {
     }
 
     /// The range as map bounds; `None` when it is empty (`range_end <= key`).
-    pub fn bounds(&self) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)> {
+    pub fn bounds(&self) -> Option<KeyBounds> {
         match self {
             KeyRange::Single(k) => Some((Bound::Included(k.clone()), Bound::Included(k.clone()))),
             KeyRange::Span(start, None) => Some((Bound::Included(start.clone()), Bound::Unbounded)),

@@ -109,7 +109,7 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
         let last_purged: Option<LogId> = self.meta::<Option<LogId>>(LAST_PURGED)?.flatten();
         // A purge may go past the last entry; then the last log id is the purged one.
-        let last = self.last_entry_id()?.or_else(|| last_purged.clone());
+        let last = self.last_entry_id()?.or(last_purged);
         Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
     }
 
@@ -169,7 +169,7 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let mut batch = WriteBatch::default();
         // Recorded first, in the same batch, so the log never looks shorter than it is.
-        batch.put(Tree::Meta, LAST_PURGED, encode(&Some(log_id.clone()))?);
+        batch.put(Tree::Meta, LAST_PURGED, encode(&Some(log_id))?);
         self.backend
             .scan(Tree::Log, (Bound::Unbounded, Bound::Included(index_key(log_id.index()))), &mut |k, _| {
                 batch.delete(Tree::Log, k.to_vec());

@@ -109,9 +109,7 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
 
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Vec<u8>) -> Result<(), io::Error> {
         let state = decode(&snapshot)?;
-        self.write()
-            .install(state, meta.last_log_id.clone(), meta.last_membership.clone())
-            .map_err(io::Error::other)?;
+        self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
         self.save_snapshot(&RaftSnapshot { meta: meta.clone(), snapshot })
     }
 

@@ -89,6 +89,12 @@ pub enum StorageError {
     },
 }
 
+/// Visits one key/value pair of a scan; returns whether to go on.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StorageError> + 'a;
+
+/// A key/value pair.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
 /// A durable, ordered key/value engine with atomic multi-tree batches.
 ///
 /// Writes become visible to readers as soon as [`Backend::write`] returns; they become
@@ -100,15 +106,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Calls `visit` with each entry in `range`, in ascending key order, until it returns
     /// `false`. Nothing is materialised, so this is how whole trees are walked at startup.
-    fn scan<R: RangeBounds<Vec<u8>>>(
-        &self,
-        tree: Tree,
-        range: R,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StorageError>,
-    ) -> Result<(), StorageError>;
+    fn scan<R: RangeBounds<Vec<u8>>>(&self, tree: Tree, range: R, visit: &mut Visitor<'_>) -> Result<(), StorageError>;
 
     /// The entry with the greatest key, if any.
-    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StorageError>;
+    fn last(&self, tree: Tree) -> Result<Option<Pair>, StorageError>;
 
     /// Applies every write of `batch` atomically.
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError>;

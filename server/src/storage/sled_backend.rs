@@ -7,7 +7,7 @@ use std::path::Path;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Backend, StorageError, Tree, WriteBatch, WriteOp};
+use super::{Backend, Pair, StorageError, Tree, Visitor, WriteBatch, WriteOp};
 
 /// sled's default page cache is 1 GiB; a member needs far less to keep its hot set.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;
@@ -68,12 +68,7 @@ impl Backend for SledBackend {
         Ok(self.tree(tree).get(key).map_err(engine)?.map(|v| v.to_vec()))
     }
 
-    fn scan<R: RangeBounds<Vec<u8>>>(
-        &self,
-        tree: Tree,
-        range: R,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StorageError>,
-    ) -> Result<(), StorageError> {
+    fn scan<R: RangeBounds<Vec<u8>>>(&self, tree: Tree, range: R, visit: &mut Visitor<'_>) -> Result<(), StorageError> {
         for item in self.tree(tree).range(range) {
             let (k, v) = item.map_err(engine)?;
             if !visit(&k, &v)? {
@@ -83,7 +78,7 @@ impl Backend for SledBackend {
         Ok(())
     }
 
-    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StorageError> {
+    fn last(&self, tree: Tree) -> Result<Option<Pair>, StorageError> {
         Ok(self.tree(tree).last().map_err(engine)?.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
