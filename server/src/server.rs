@@ -21,7 +21,7 @@ use crate::membership::{self, Identity};
 use crate::node::Node;
 use crate::raft::network::MAX_PEER_MESSAGE;
 use crate::raft::peer::PeerService;
-use crate::raft::{self, Settings, join};
+use crate::raft::{self, Settings, Stores, join};
 use crate::storage::SledBackend;
 
 /// gRPC lets a message through if it is this much above `max-request-bytes`, so the
@@ -53,10 +53,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let dir = config.data_dir.join("member");
     std::fs::create_dir_all(&dir)
         .map_err(|e| ServerError::Setup(format!("cannot create data dir {}: {e}", dir.display())))?;
-    let path = dir.join("sled");
-    let backend = Arc::new(
-        SledBackend::open(&path).map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))?,
-    );
+    let open = |name: &str| {
+        let path = dir.join(name);
+        SledBackend::open(&path)
+            .map(Arc::new)
+            .map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))
+    };
+    let stores = Stores { log: open("wal")?, state: open("db")? };
+    let backend = stores.log.clone();
     let (identity, bootstrap) = match membership::load(&*backend)? {
         // A restart: the stored identity wins and bootstrap settings are ignored.
         Some(id) => (id, None),
@@ -84,7 +88,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         election_ms: config.election_timeout_ms,
         snapshot_count: config.snapshot_count,
     };
-    let node = raft::start(backend, member_id, cluster_id, settings, bootstrap).await?;
+    let node = raft::start(stores, member_id, cluster_id, settings, bootstrap).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();

@@ -127,7 +127,9 @@ async fn every_acknowledged_write_survives_killing_all_members_at_once() {
     }
     for url in &urls {
         let r = get_prefix(url, "d/", false).await.expect("read after restart");
-        assert_eq!(r.count, 60, "{url} has every acknowledged write");
+        let keys: Vec<String> = r.kvs.iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect();
+        let missing: Vec<String> = (0..60).map(|i| format!("d/{i:02}")).filter(|k| !keys.contains(k)).collect();
+        assert_eq!(r.count, 60, "{url} has every acknowledged write; missing {missing:?}, header {:?}", r.header);
     }
 }
 

@@ -15,27 +15,29 @@ use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::{LogIdOptionExt, RaftLogReader};
 
 use super::types::{Entry, LogId, TypeConfig, Vote, decode, encode};
-use crate::storage::{Backend, Tree, WriteBatch};
+use crate::storage::{Backend, GroupFlusher, Tree, WriteBatch};
 
 const VOTE: &[u8] = b"raft.vote";
 const COMMITTED: &[u8] = b"raft.committed";
 const LAST_PURGED: &[u8] = b"raft.last_purged";
 
-/// The log store; clones share the backend.
+/// The log store; clones share the backend and its flusher.
 pub struct LogStore<B> {
     backend: Arc<B>,
+    flusher: Arc<GroupFlusher>,
 }
 
 impl<B> Clone for LogStore<B> {
     fn clone(&self) -> Self {
-        Self { backend: self.backend.clone() }
+        Self { backend: self.backend.clone(), flusher: self.flusher.clone() }
     }
 }
 
 impl<B: Backend> LogStore<B> {
-    /// A log store over `backend`.
-    pub fn new(backend: Arc<B>) -> Self {
-        Self { backend }
+    /// A log store over `backend`, with its own group-commit flusher.
+    pub fn new(backend: Arc<B>) -> io::Result<Self> {
+        let flusher = Arc::new(GroupFlusher::start(backend.clone())?);
+        Ok(Self { backend, flusher })
     }
 
     fn meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -145,12 +147,9 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
             batch.put(Tree::Log, index_key(e.index()), encode(&e)?);
         }
         self.write(batch)?;
-        // Visible now; durable (and acknowledged) once the flush returns. Flushing off the
-        // Raft task lets the next append start while this one syncs.
-        let store = self.clone();
-        tokio::spawn(async move {
-            callback.io_completed(store.flush().await);
-        });
+        // Visible now; durable (and acknowledged) with the next group flush, which every
+        // append queued meanwhile shares.
+        self.flusher.after_flush(Box::new(move |r| callback.io_completed(r.map_err(io::Error::other))));
         Ok(())
     }
 

@@ -39,11 +39,20 @@ pub struct Settings {
     pub snapshot_count: u64,
 }
 
-/// Starts Raft for member `id` on `backend`. `bootstrap` holds the initial members of a
+/// The two databases of a member, as etcd has a WAL and a backend: the log is flushed on
+/// every append (the durability point), the state lazily (a restart re-applies the log).
+pub struct Stores {
+    /// Raft log, vote, and identity.
+    pub log: Arc<SledBackend>,
+    /// The state machine: MVCC data, applied index, membership, snapshots.
+    pub state: Arc<SledBackend>,
+}
+
+/// Starts Raft for member `id` on `stores`. `bootstrap` holds the initial members of a
 /// new cluster; it is used only if this member's log is still empty, so a restarted
 /// member ignores it, as etcd ignores its bootstrap flags.
 pub async fn start(
-    backend: Arc<SledBackend>,
+    stores: Stores,
     id: u64,
     cluster_id: u64,
     settings: Settings,
@@ -57,12 +66,17 @@ pub async fn start(
         snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_count.max(1)),
         max_in_snapshot_log_to_keep: LOG_KEPT_AFTER_SNAPSHOT.min(settings.snapshot_count),
         purge_batch_size: 256,
+        // Standard Raft: a restarted leader wins an election before it leads again. Our
+        // state machine and committed index are flushed lazily, so restoring leadership
+        // without one could serve a state older than what was acknowledged.
+        enable_leader_restore: Some(false),
         ..Default::default()
     }
     .validate()
     .map_err(|e| Error::Storage(format!("raft configuration: {e}")))?;
-    let sm = SmStore::open(backend.clone())?;
-    let raft = Raft::new(id, Arc::new(config), Network { cluster_id }, LogStore::new(backend), sm.clone())
+    let sm = SmStore::open(stores.state)?;
+    let log = LogStore::new(stores.log).map_err(|e| Error::Storage(e.to_string()))?;
+    let raft = Raft::new(id, Arc::new(config), Network { cluster_id }, log, sm.clone())
         .await
         .map_err(|e| Error::Storage(e.to_string()))?;
     if let Some(members) = bootstrap {

@@ -48,7 +48,10 @@ impl<B: Backend> SmStore<B> {
     fn save_snapshot(&self, snap: &Snapshot) -> io::Result<()> {
         let mut batch = WriteBatch::default();
         batch.put(Tree::Meta, META_SNAPSHOT, encode(&(&snap.meta, &snap.snapshot))?);
-        self.backend.write(batch).map_err(io::Error::other)
+        self.backend.write(batch).map_err(io::Error::other)?;
+        // The state is otherwise flushed lazily, but Raft purges the log behind a snapshot:
+        // the snapshot (and the state it covers) must be durable before that can happen.
+        self.backend.flush().map_err(io::Error::other)
     }
 }
 

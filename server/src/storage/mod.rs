@@ -5,8 +5,10 @@
 //! [`WriteBatch`] that lands atomically, which is how the applied index stays consistent
 //! with the data it describes.
 
+mod group_flush;
 mod sled_backend;
 
+pub use group_flush::{GroupFlusher, OnFlushed};
 pub use sled_backend::SledBackend;
 
 use std::ops::RangeBounds;
