@@ -191,10 +191,12 @@ impl Node {
             let leader = self.leader(deadline).await?;
             let outcome = if leader == self.id {
                 self.execute(&proposal).await
-            } else {
-                let peer = self.peer(leader).ok_or(Error::NoLeader)?;
+            } else if let Some(peer) = self.peer(leader) {
                 let left = deadline.saturating_duration_since(Instant::now());
                 peer.call::<_, Executed, _, _>(&proposal, left, |mut c, r| async move { c.forward(r).await }).await
+            } else {
+                // The leader we knew was just removed; an election is under way.
+                Err(PeerError::NotLeader(None))
             };
             match outcome {
                 Ok((reply, index)) => {
