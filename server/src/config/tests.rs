@@ -70,3 +70,18 @@ fn yaml_errors_are_clear() {
     let p = yaml::pairs("f.yml", "log-outputs: [stderr]\nsnapshot-count: 10\n").expect("list and number");
     assert_eq!(p, pairs(&[("log-outputs", "stderr"), ("snapshot-count", "10")]));
 }
+
+#[test]
+fn every_deploy_example_loads() {
+    for (name, text) in [
+        ("etcd.yml", include_str!("../../../deploy/etcd.yml")),
+        ("etcd-node2.yml", include_str!("../../../deploy/etcd-node2.yml")),
+        ("single.yml", include_str!("../../../deploy/single.yml")),
+        ("three-node1.yml", include_str!("../../../deploy/three-node1.yml")),
+        ("three-node2.yml", include_str!("../../../deploy/three-node2.yml")),
+        ("three-node3.yml", include_str!("../../../deploy/three-node3.yml")),
+    ] {
+        let pairs = yaml::pairs(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        Config::from_pairs(pairs).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
