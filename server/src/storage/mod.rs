@@ -28,7 +28,7 @@ impl Tree {
     /// Every tree, in a fixed order.
     pub const ALL: [Tree; 3] = [Tree::Kv, Tree::Meta, Tree::Log];
 
-    /// The on-disk name of the tree.
+    /// The tree's name, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Tree::Kv => "kv",

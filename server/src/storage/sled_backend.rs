@@ -1,28 +1,30 @@
-//! [`Backend`] on sled 0.34: one database, one sled tree per [`Tree`], multi-tree
-//! transactions for atomic batches.
+//! [`Backend`] on sled 0.34: one database, every [`Tree`] under its own key prefix in one
+//! sled tree, so a batch is one atomic `apply_batch`.
 
-use std::ops::RangeBounds;
+use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::{Backend, Pair, StorageError, Tree, Visitor, WriteBatch, WriteOp};
 
 /// sled's default page cache is 1 GiB; a member needs far less to keep its hot set.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
-/// A sled database holding every tree of one member.
+/// A sled database holding every [`Tree`] of one member in a single sled tree, each under
+/// a one-byte prefix. One sled tree means every [`WriteBatch`] is a plain atomic
+/// `apply_batch`: no multi-tree transaction, which costs sled extra log writes.
 #[derive(Clone)]
 pub struct SledBackend {
     db: sled::Db,
-    trees: [sled::Tree; 3],
+    tree: sled::Tree,
 }
 
 impl SledBackend {
     /// Opens (or creates) the database under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
-        let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES);
+        // No background flusher: the owner flushes when durability is needed (the log on
+        // every append, the state before a snapshot and at shutdown), and sled's periodic
+        // flushes of a busy state database cost more CPU than everything else it does.
+        let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).flush_every_ms(None);
         // The background flusher of a just-dropped instance can hold the file lock for a
         // moment after the drop; wait for it rather than fail.
         let mut attempts = 0;
@@ -45,18 +47,40 @@ impl SledBackend {
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StorageError> {
-        let open = |t: Tree| db.open_tree(t.name()).map_err(engine);
-        let trees = [open(Tree::ALL[0])?, open(Tree::ALL[1])?, open(Tree::ALL[2])?];
-        Ok(Self { db, trees })
+        let tree = db.open_tree("etcd-rs").map_err(engine)?;
+        Ok(Self { db, tree })
     }
+}
 
-    fn tree(&self, tree: Tree) -> &sled::Tree {
-        match tree {
-            Tree::Kv => &self.trees[0],
-            Tree::Meta => &self.trees[1],
-            Tree::Log => &self.trees[2],
-        }
+/// The prefix of a tree's keys.
+fn prefix(tree: Tree) -> u8 {
+    match tree {
+        Tree::Kv => b'k',
+        Tree::Meta => b'm',
+        Tree::Log => b'l',
     }
+}
+
+fn prefixed(tree: Tree, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(prefix(tree));
+    k.extend_from_slice(key);
+    k
+}
+
+/// Bounds over `tree`'s keys, as bounds over the shared sled tree.
+fn prefixed_bounds<R: RangeBounds<Vec<u8>>>(tree: Tree, range: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let start = match range.start_bound() {
+        Bound::Included(k) => Bound::Included(prefixed(tree, k)),
+        Bound::Excluded(k) => Bound::Excluded(prefixed(tree, k)),
+        Bound::Unbounded => Bound::Included(vec![prefix(tree)]),
+    };
+    let end = match range.end_bound() {
+        Bound::Included(k) => Bound::Included(prefixed(tree, k)),
+        Bound::Excluded(k) => Bound::Excluded(prefixed(tree, k)),
+        Bound::Unbounded => Bound::Excluded(vec![prefix(tree) + 1]),
+    };
+    (start, end)
 }
 
 fn engine(e: sled::Error) -> StorageError {
@@ -65,13 +89,13 @@ fn engine(e: sled::Error) -> StorageError {
 
 impl Backend for SledBackend {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.tree(tree).get(key).map_err(engine)?.map(|v| v.to_vec()))
+        Ok(self.tree.get(prefixed(tree, key)).map_err(engine)?.map(|v| v.to_vec()))
     }
 
     fn scan<R: RangeBounds<Vec<u8>>>(&self, tree: Tree, range: R, visit: &mut Visitor<'_>) -> Result<(), StorageError> {
-        for item in self.tree(tree).range(range) {
+        for item in self.tree.range(prefixed_bounds(tree, &range)) {
             let (k, v) = item.map_err(engine)?;
-            if !visit(&k, &v)? {
+            if !visit(&k[1..], &v)? {
                 break;
             }
         }
@@ -79,32 +103,19 @@ impl Backend for SledBackend {
     }
 
     fn last(&self, tree: Tree) -> Result<Option<Pair>, StorageError> {
-        Ok(self.tree(tree).last().map_err(engine)?.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        let last = self.tree.range(prefixed_bounds(tree, &(..))).next_back().transpose().map_err(engine)?;
+        Ok(last.map(|(k, v)| (k[1..].to_vec(), v.to_vec())))
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        let ops = batch.into_ops();
-        // Per-tree sled batches applied inside one transaction over all trees, so a crash
-        // leaves either all of them or none.
-        let mut batches: [sled::Batch; 3] = Default::default();
-        for op in ops {
+        let mut b = sled::Batch::default();
+        for op in batch.into_ops() {
             match op {
-                WriteOp::Put(t, k, v) => batches[t as usize].insert(k, v),
-                WriteOp::Delete(t, k) => batches[t as usize].remove(k),
+                WriteOp::Put(t, k, v) => b.insert(prefixed(t, &k), v),
+                WriteOp::Delete(t, k) => b.remove(prefixed(t, &k)),
             }
         }
-        let [kv, meta, log] = &self.trees;
-        (kv, meta, log)
-            .transaction(|(kv, meta, log)| {
-                kv.apply_batch(&batches[0])?;
-                meta.apply_batch(&batches[1])?;
-                log.apply_batch(&batches[2])?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Storage(e) => engine(e),
-                TransactionError::Abort(()) => StorageError::Engine("transaction aborted".into()),
-            })
+        self.tree.apply_batch(b).map_err(engine)
     }
 
     fn flush(&self) -> Result<(), StorageError> {
