@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: etcd-rs vs. real etcd 3.4, same loads, same machine.
 #
-# Usage: tests/bench/run.sh [--etcd-rs PATH] [--bench PATH] [--out FILE] [--quick] [--keep]
+# Usage: tests/bench/run.sh [--members 1|3] [--suite single|cluster] [--etcd-rs PATH]
+#                           [--bench PATH] [--out FILE] [--append] [--quick] [--keep]
 #
+#   --members N     members per server: 1 (default) or 3 (a static 3-member cluster)
+#   --suite NAME    load set: `single` (put and linearizable range, 1 and 64 clients;
+#                   default with --members 1) or `cluster` (put with 1/64/256 clients,
+#                   linearizable and serializable range with 64; default with --members 3)
 #   --etcd-rs PATH  server under test (default: <repo>/target/release/etcd-rs)
 #   --bench PATH    load tool (default: <repo>/target/release/etcd-rs-bench)
 #   --out FILE      Markdown report (default: <repo>/BENCHMARKS.md)
+#   --append        append this run's section to FILE instead of replacing FILE
+#                   (tests/bench/all.sh uses it to put both suites in one report)
 #   --quick         divide all request totals by 10 (smoke run)
 #   --keep          keep the scratch directory (server logs, raw outputs)
 #
-# Each server (etcd first, then etcd-rs) is started as a fresh single member
-# on free 127.0.0.1 ports, with the same etcd-style flags, and gets the same
-# sequence of loads; its resident memory is sampled when idle and after the
-# loads; then it is stopped before the other one runs so they never compete
-# for the (few) CPUs. The report contains throughput/latency per load with the
-# etcd-rs/etcd ratio, the memory comparison and the raw JSON of every run.
+# Each server (etcd first, then etcd-rs) is started fresh on free 127.0.0.1
+# ports with the same etcd-style flags (a single member, or N members
+# bootstrapped with the same member names and --initial-cluster-token), and
+# gets the same sequence of loads, sent to the client URLs of all its members;
+# the resident memory of every member is sampled when idle and after the
+# loads; then the server is stopped before the other one runs so they never
+# compete for the (few) CPUs. The report section contains throughput/latency
+# per load with the etcd-rs/etcd ratio, the memory comparison (per member:
+# average and max over the members), which targets are met, and the raw JSON.
 #
-# Exit status: 0 ok, 1 some load failed (report still written), 2 harness error.
+# Exit status: 0 ok, 1 some load failed or etcd-rs did not start (report still
+# written), 2 harness error (including: the reference etcd did not start).
 # Environment knobs: BENCH_LOAD_TIMEOUT (s per load, 900), MEMBER_START_TIMEOUT (s, 60).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -30,8 +41,13 @@ ROOT=$(repo_root)
 SUT_BIN=$ROOT/target/release/etcd-rs
 BENCH_BIN=$ROOT/target/release/etcd-rs-bench
 OUT=$ROOT/BENCHMARKS.md
+APPEND=0
 QUICK=0
 KEEP=0
+MEMBERS=1
+SUITE=
+# Same token for both servers, so their bootstrap flags are identical.
+CLUSTER_TOKEN=etcd-rs-bench
 # Per-load wall-clock limit, so a stuck server cannot hang CI forever.
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-900}
 
@@ -46,12 +62,29 @@ while (($#)); do
     --bench=*) BENCH_BIN=${1#*=}; shift ;;
     --out) need_arg "$1" $#; OUT=$2; shift 2 ;;
     --out=*) OUT=${1#*=}; shift ;;
+    --members) need_arg "$1" $#; MEMBERS=$2; shift 2 ;;
+    --members=*) MEMBERS=${1#*=}; shift ;;
+    --suite) need_arg "$1" $#; SUITE=$2; shift 2 ;;
+    --suite=*) SUITE=${1#*=}; shift ;;
+    --append) APPEND=1; shift ;;
     --quick) QUICK=1; shift ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
+
+case $MEMBERS in
+  1|3) ;;
+  *) die "--members must be 1 or 3, not: $MEMBERS" ;;
+esac
+if [[ -z $SUITE ]]; then
+  if ((MEMBERS == 1)); then SUITE=single; else SUITE=cluster; fi
+fi
+case $SUITE in
+  single|cluster) ;;
+  *) die "--suite must be single or cluster, not: $SUITE" ;;
+esac
 
 # abspath FILE: absolute path of an existing file (no realpath dependency).
 abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
@@ -86,24 +119,49 @@ trap 'exit 143' TERM
 div=1
 ((QUICK)) && div=10
 RANGE_KEY=bench-range-key
-LOAD_NAMES=(put-1 put-64 range-1 range-64)
-declare -A LOAD_DESC=(
-  [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
-  [put-64]="put, 64 clients / 8 connections, 8-byte keys, 256-byte values"
-  [range-1]="linearizable range of one key, 1 client / 1 connection"
-  [range-64]="linearizable range of one key, 64 clients / 8 connections"
-)
-declare -A LOAD_ARGS=(
-  [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) --key-size 8 --val-size 256 --key-space-size 100000"
-  [put-64]="--conns 8 --clients 64 put --total $((20000 / div)) --key-size 8 --val-size 256 --key-space-size 100000"
-  [range-1]="--conns 1 --clients 1 range $RANGE_KEY --total $((2000 / div)) --consistency l"
-  [range-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
-)
+PUT_ARGS="--key-size 8 --val-size 256 --key-space-size 100000"
+declare -A LOAD_DESC LOAD_ARGS
+if [[ $SUITE == single ]]; then
+  LOAD_NAMES=(put-1 put-64 range-1 range-64)
+  LOAD_DESC=(
+    [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
+    [put-64]="put, 64 clients / 8 connections, 8-byte keys, 256-byte values"
+    [range-1]="linearizable range of one key, 1 client / 1 connection"
+    [range-64]="linearizable range of one key, 64 clients / 8 connections"
+  )
+  LOAD_ARGS=(
+    [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
+    [put-64]="--conns 8 --clients 64 put --total $((20000 / div)) $PUT_ARGS"
+    [range-1]="--conns 1 --clients 1 range $RANGE_KEY --total $((2000 / div)) --consistency l"
+    [range-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
+  )
+else
+  # The cluster set: write scaling from 1 to 256 clients, and both read paths
+  # (a linearizable read needs the leader's confirmation; a serializable one
+  # is answered by whichever member receives it).
+  LOAD_NAMES=(put-1 put-64 put-256 range-l-64 range-s-64)
+  LOAD_DESC=(
+    [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
+    [put-64]="put, 64 clients / 8 connections, 8-byte keys, 256-byte values"
+    [put-256]="put, 256 clients / 16 connections, 8-byte keys, 256-byte values"
+    [range-l-64]="linearizable range of one key, 64 clients / 8 connections"
+    [range-s-64]="serializable range of one key, 64 clients / 8 connections"
+  )
+  LOAD_ARGS=(
+    [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
+    [put-64]="--conns 8 --clients 64 put --total $((20000 / div)) $PUT_ARGS"
+    [put-256]="--conns 16 --clients 256 put --total $((40000 / div)) $PUT_ARGS"
+    [range-l-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
+    [range-s-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency s"
+  )
+fi
 
 RESULTS=$WORK/results.jsonl
 RSS=$WORK/rss.jsonl
+CLUSTER_STATUS=$WORK/cluster.jsonl
 : >"$RESULTS"
 : >"$RSS"
+: >"$CLUSTER_STATUS"
 FAILED=0
 
 # record_result SERVER LOAD RC STDOUT_FILE STDERR_FILE: validate the tool's
@@ -131,40 +189,120 @@ print(json.dumps(row))
 PY
 }
 
-# sample_rss SERVER PHASE: VmRSS/VmHWM of the server process, data dir size.
-sample_rss() {
-  local server=$1 phase=$2 pid rss hwm dd
-  pid=${MEMBER_PID[$server]}
-  rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-  dd=$(du -sk "${MEMBER_DIR[$server]}/data" 2>/dev/null | awk '{print $1}' || true)
-  printf '{"server":"%s","phase":"%s","pid":%s,"VmRSS_kB":%s,"VmHWM_kB":%s,"data_dir_kB":%s}\n' \
-    "$server" "$phase" "$pid" "${rss:-null}" "${hwm:-null}" "${dd:-null}" >>"$RSS"
-  log "$server $phase: VmRSS ${rss:-?} kB, VmHWM ${hwm:-?} kB, data dir ${dd:-?} kB"
+# record_failure SERVER LOAD MESSAGE: a results row for a load that could not
+# run at all (server did not start, or a member died earlier).
+record_failure() {
+  python3 -c 'import json, sys
+print(json.dumps({"server": sys.argv[1], "load": sys.argv[2], "ok": False,
+                  "error": sys.argv[3], "result": None}))' "$@" >>"$RESULTS"
 }
 
-# bench_server KEY BINARY: full cycle for one server.
+# sample_rss SERVER PHASE: VmRSS/VmHWM and data dir size of every member of
+# SERVER (listed in SRV_MEMBERS), one row per member.
+sample_rss() {
+  local server=$1 phase=$2 m pid rss hwm dd
+  for m in "${SRV_MEMBERS[@]}"; do
+    pid=${MEMBER_PID[$m]}
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    dd=$(du -sk "${MEMBER_DIR[$m]}/data" 2>/dev/null | awk '{print $1}' || true)
+    printf '{"server":"%s","member":"%s","phase":"%s","pid":%s,"VmRSS_kB":%s,"VmHWM_kB":%s,"data_dir_kB":%s}\n' \
+      "$server" "$m" "$phase" "$pid" "${rss:-null}" "${hwm:-null}" "${dd:-null}" >>"$RSS"
+    log "$m $phase: VmRSS ${rss:-?} kB, VmHWM ${hwm:-?} kB, data dir ${dd:-?} kB"
+  done
+}
+
+# sample_status SERVER PHASE: leader and raft term as each member reports them
+# (`etcdctl endpoint status`), so the report can show whether leadership
+# changed during the loads (an election under load stalls writes and would
+# explain outliers).
+sample_status() {
+  local server=$1 phase=$2 json
+  json=$("$CTL_BIN" --endpoints="$SRV_ENDPOINTS" --dial-timeout=2s --command-timeout=5s \
+    -w json endpoint status 2>/dev/null) || true
+  python3 - "$server" "$phase" "$json" >>"$CLUSTER_STATUS" <<'PY'
+import json, sys
+server, phase, text = sys.argv[1:4]
+row = {"server": server, "phase": phase, "answered": 0, "leaders": [], "raft_terms": []}
+try:
+    for ep in json.loads(text or "[]"):
+        st = ep.get("Status") or {}
+        row["answered"] += 1
+        row["leaders"].append(st.get("leader"))
+        row["raft_terms"].append((st.get("header") or {}).get("raft_term"))
+except (ValueError, AttributeError, TypeError):
+    pass
+print(json.dumps(row))
+PY
+}
+
+# members_alive: true if every member of the current server still runs;
+# otherwise sets DEAD_MEMBER and shows that member's log tail.
+members_alive() {
+  local m
+  for m in "${SRV_MEMBERS[@]}"; do
+    if ! kill -0 "${MEMBER_PID[$m]}" 2>/dev/null; then
+      DEAD_MEMBER=$m
+      log "member $m died; log tail:"
+      tail -n 20 "${MEMBER_LOG[$m]}" >&2 || true
+      return 1
+    fi
+  done
+}
+
+# bench_server KEY BINARY: full cycle for one server (single member or
+# cluster). A reference etcd that does not start is a harness error; an
+# etcd-rs that does not start fails every load and the report is still written.
 bench_server() {
-  local key=$1 bin=$2 load rc out err
-  start_member "$key" "$bin" "$WORK/$key" || die "$key did not start (log: ${MEMBER_LOG[$key]})"
+  local key=$1 bin=$2 load rc out err m started=0
+  if ((MEMBERS == 1)); then
+    start_member "$key" "$bin" "$WORK/$key" && started=1
+    SRV_MEMBERS=("$key")
+  else
+    start_cluster "$key" "$bin" "$WORK/$key" "$MEMBERS" "$CLUSTER_TOKEN" && started=1
+    read -ra SRV_MEMBERS <<<"${CLUSTER_MEMBERS[$key]:-}"
+  fi
+  if ((!started)); then
+    [[ $key != etcd ]] || die "$key did not start (logs under $WORK/$key)"
+    log "$key did not start; all its loads count as failed"
+    for load in "${LOAD_NAMES[@]}"; do
+      record_failure "$key" "$load" "server did not start ($MEMBERS member(s))"
+    done
+    FAILED=1
+    return 0
+  fi
+  # All client URLs: the load tool balances every connection over them.
+  SRV_ENDPOINTS=
+  for m in "${SRV_MEMBERS[@]}"; do
+    SRV_ENDPOINTS+="${SRV_ENDPOINTS:+,}127.0.0.1:${MEMBER_CPORT[$m]}"
+  done
   # The range loads read one existing key with a value like the put loads'.
-  "$CTL_BIN" --endpoints="127.0.0.1:${MEMBER_CPORT[$key]}" put "$RANGE_KEY" \
+  "$CTL_BIN" --endpoints="$SRV_ENDPOINTS" put "$RANGE_KEY" \
     "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null || die "could not seed $RANGE_KEY on $key"
   sample_rss "$key" idle
+  ((MEMBERS == 1)) || sample_status "$key" start
   # Unrecorded warm-up (connection setup, first allocations, page cache), so
-  # the first measured load is not penalised relative to the others.
-  timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "127.0.0.1:${MEMBER_CPORT[$key]}" \
-    --conns 1 --clients 1 put --total "$((1000 / div))" --key-size 8 --val-size 256 \
-    --key-space-size 100000 </dev/null >/dev/null 2>"$WORK/$key.warmup.stderr" ||
+  # the first measured load is not penalised relative to the others. One
+  # client per member, so that every member's client path is likely warmed.
+  # PUT_ARGS is a fixed string defined above; word splitting intended.
+  # shellcheck disable=SC2086
+  timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "$SRV_ENDPOINTS" \
+    --conns 1 --clients "$MEMBERS" put --total "$((1000 / div))" $PUT_ARGS \
+    </dev/null >/dev/null 2>"$WORK/$key.warmup.stderr" ||
     log "$key: warm-up failed (ignored): $(tail -n 1 "$WORK/$key.warmup.stderr")"
+  DEAD_MEMBER=
   for load in "${LOAD_NAMES[@]}"; do
+    if [[ -n $DEAD_MEMBER ]]; then
+      record_failure "$key" "$load" "not run: member $DEAD_MEMBER had died"
+      continue
+    fi
     out=$WORK/$key.$load.json
     err=$WORK/$key.$load.stderr
     log "$key: $load"
     rc=0
     # LOAD_ARGS values are fixed strings defined above; word splitting intended.
     # shellcheck disable=SC2086
-    timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "127.0.0.1:${MEMBER_CPORT[$key]}" \
+    timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "$SRV_ENDPOINTS" \
       ${LOAD_ARGS[$load]} </dev/null >"$out" 2>"$err" || rc=$?
     record_result "$key" "$load" "$rc" "$out" "$err"
     if ((rc != 0)); then
@@ -172,15 +310,17 @@ bench_server() {
       log "$key: $load failed with exit status $rc; stderr tail:"
       tail -n 5 "$err" >&2 || true
     fi
-    if ! kill -0 "${MEMBER_PID[$key]}" 2>/dev/null; then
-      log "$key died during $load; log tail:"
-      tail -n 20 "${MEMBER_LOG[$key]}" >&2 || true
+    if ! members_alive; then
+      log "$key: member $DEAD_MEMBER died during $load"
       FAILED=1
-      return 0
     fi
   done
-  sample_rss "$key" after
-  stop_member "$key"
+  # After a death the survivors' numbers would describe a different cluster.
+  if [[ -z $DEAD_MEMBER ]]; then
+    sample_rss "$key" after
+    ((MEMBERS == 1)) || sample_status "$key" after
+  fi
+  if ((MEMBERS == 1)); then stop_member "$key"; else stop_cluster "$key"; fi
 }
 
 # ---- environment description ----------------------------------------------
@@ -205,11 +345,19 @@ for load in "${LOAD_NAMES[@]}"; do
 done >"$WORK/loads.tsv"
 
 CTL_VERSION=$(first_line "$CTL_BIN" version | sed 's/^etcdctl version: //')
+# The endpoint list as the report shows it in the load commands.
+EP_FORM=127.0.0.1:PORT
+if ((MEMBERS > 1)); then
+  EP_FORM=
+  for ((i = 1; i <= MEMBERS; i++)); do EP_FORM+="${EP_FORM:+,}127.0.0.1:PORT$i"; done
+fi
 python3 - "$WORK/meta.json" "$WORK/loads.tsv" "$QUICK" "$REF_VERSION" "$CTL_VERSION" \
-  "${SUT_VERSION:-unknown}" "${BENCH_VERSION:-unknown}" "$GIT_REV" "$SUT_BIN" "$BENCH_BIN" <<'PY'
+  "${SUT_VERSION:-unknown}" "${BENCH_VERSION:-unknown}" "$GIT_REV" "$SUT_BIN" "$BENCH_BIN" \
+  "$SUITE" "$MEMBERS" "$EP_FORM" "$CLUSTER_TOKEN" <<'PY'
 import datetime, json, os, platform, sys
 (meta_path, loads_path, quick, ref_version, ctl_version,
- sut_version, bench_version, git_rev, sut_bin, bench_bin) = sys.argv[1:11]
+ sut_version, bench_version, git_rev, sut_bin, bench_bin,
+ suite, members, ep_form, token) = sys.argv[1:15]
 
 def first(path, key):
     try:
@@ -231,10 +379,15 @@ with open(loads_path, encoding="utf-8") as f:
     for line in f:
         name, desc, args = line.rstrip("\n").split("\t")
         loads.append({"name": name, "description": desc,
-                      "command": "--endpoints 127.0.0.1:PORT " + args})
+                      "command": f"--endpoints {ep_form} " + args})
 meta = {
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     "mode": "quick (totals / 10)" if quick == "1" else "full",
+    "suite": suite,
+    "members": int(members),
+    "cluster_token": token if int(members) > 1 else None,
+    "invocation": f"tests/bench/run.sh --members {members} --suite {suite}"
+                  + (" --quick" if quick == "1" else ""),
     "machine": {
         "cpu_model": first("/proc/cpuinfo", "model name"),
         "nproc": os.cpu_count(),
@@ -259,11 +412,14 @@ with open(meta_path, "w", encoding="utf-8") as f:
 PY
 
 # ---- run ---------------------------------------------------------------------
-log "mode: $( ((QUICK)) && echo quick || echo full ); report: $OUT"
+log "suite $SUITE, $MEMBERS member(s), mode: $( ((QUICK)) && echo quick || echo full ); report: $OUT$( ((APPEND)) && echo ' (appending)')"
 bench_server etcd "$REF_ETCD_BIN"
 bench_server etcd-rs "$SUT_BIN"
 
-python3 "$HERE/report.py" --meta "$WORK/meta.json" --results "$RESULTS" --rss "$RSS" --out "$OUT"
+append=()
+((APPEND)) && append=(--append)
+python3 "$HERE/report.py" --meta "$WORK/meta.json" --results "$RESULTS" --rss "$RSS" \
+  --cluster-status "$CLUSTER_STATUS" --out "$OUT" "${append[@]}"
 log "report written to $OUT"
 
 # Short summary on stdout for CI logs; exits 1 if any load has no valid result
@@ -278,7 +434,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
     res = r.get("result") or {}
     lat = res.get("latency_ms") or {}
     status = "ok" if r["ok"] else "FAILED: " + str(r.get("error"))
-    print(f"{r['server']:8} {r['load']:9} throughput={res.get('throughput', 'n/a')} "
+    print(f"{r['server']:8} {r['load']:10} throughput={res.get('throughput', 'n/a')} "
           f"p50={lat.get('p50', 'n/a')} p99={lat.get('p99', 'n/a')} errors={res.get('errors', 'n/a')} {status}")
     errs, total = res.get("errors") or 0, res.get("total") or 0
     if r["ok"] and errs and errs > 0.01 * max(total, 1):

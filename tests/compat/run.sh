@@ -11,11 +11,13 @@
 #   SCENARIO...      names (e.g. v3-kv) or paths of scenario files; default: all
 #                    tests/compat/scenarios/*.sh in lexical order.
 #
-# For every scenario a fresh pair of single-member servers is started (real
-# etcd = "ref", the binary under test = "sut"), the scenario is executed with
-# the real etcdctl 3.4 against each, the transcripts (stdout, stderr and exit
-# code of every command) are masked for values that legitimately differ
-# (ids, raft term/index, versions, sizes, timings, ports; see lib/mask.sh) and
+# For every scenario a fresh single-member server is started for each side
+# (real etcd = "ref", then the binary under test = "sut"; one at a time), or a
+# fresh N-member cluster of each if the scenario has a header line
+# "# members: N". The scenario is executed with the real etcdctl 3.4 against
+# each, the transcripts (stdout, stderr and exit code of every command) are
+# masked for values that legitimately differ (ids, raft term/index, versions,
+# sizes, timings, ports, leader; see lib/mask.sh, lib/normalize.awk) and
 # compared with `diff -u`. Output ends with the line "N passed, M failed".
 #
 # Exit status: 0 all scenarios passed, 1 some scenario differed (or etcd-rs
@@ -32,6 +34,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib/servers.sh"
 # shellcheck source=SCRIPTDIR/lib/mask.sh
 source "$HERE/lib/mask.sh"
+# shellcheck source=SCRIPTDIR/lib/cluster.sh
+source "$HERE/lib/cluster.sh"
 
 ROOT=$(repo_root)
 SUT_BIN=$ROOT/target/debug/etcd-rs
@@ -85,6 +89,7 @@ command -v diff >/dev/null 2>&1 || apt_install diffutils
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/etcd-rs-compat.XXXXXX")
 cleanup() {
   local rc=$?
+  stop_all_scenario_members
   stop_all_members
   if ((KEEP)); then
     log "scratch directory kept: $WORK"
@@ -112,29 +117,87 @@ member_ids() {
   echo "${mid:-none} ${cid:-none}"
 }
 
-# run_scenario NAME SCENARIO_FILE OUTDIR: run one scenario against member NAME
-# in a clean bash process; the raw transcript goes to OUTDIR/NAME.raw and the
+# run_scenario NAME SCENARIO_FILE OUTDIR MEMBERS: run one scenario against
+# side NAME (a single member NAME, or the cluster NAME if MEMBERS > 1) in a
+# clean bash process; the raw transcript goes to OUTDIR/NAME.raw and the
 # masked one to OUTDIR/NAME.masked. Returns non-zero if the scenario script
 # itself failed (a harness bug, not a server difference).
 run_scenario() {
-  local name=$1 file=$2 outdir=$3 scratch rc=0 mid cid
+  local name=$1 file=$2 outdir=$3 members=$4 scratch rc=0 mid cid m0
+  local -a env=()
   scratch=$outdir/$name.scratch
   mkdir -p "$scratch"
+  if ((members > 1)); then
+    m0=${CLUSTER_MEMBERS[$name]%% *}
+    write_cluster_masks "$name" "$outdir/$name.masks"
+    env=(ENDPOINT="127.0.0.1:${MEMBER_CPORT[$m0]}"
+         CLUSTER_LAYOUT="$(cluster_layout "$name")"
+         SERVER_BIN="$(side_bin "$name")"
+         CLUSTER_DIR="$outdir/$name"
+         CLUSTER_TOKEN="$COMPAT_CLUSTER_TOKEN"
+         CLUSTER_READY_AT="$(cat "$outdir/$name/ready-at")"
+         MASKS="$outdir/$name.masks")
+  else
+    env=(ENDPOINT="127.0.0.1:${MEMBER_CPORT[$name]}")
+  fi
   (
     cd "$scratch"
     # shellcheck disable=SC2016  # $1/$2 are expanded by the inner bash
-    ENDPOINT="127.0.0.1:${MEMBER_CPORT[$name]}" SCRATCH=$scratch CTL_BIN=$CTL_BIN \
-      exec timeout "$SCENARIO_TIMEOUT" bash -c 'set -uo pipefail; source "$1"; source "$2"' _ \
+    env "${env[@]}" SCRATCH="$scratch" CTL_BIN="$CTL_BIN" \
+      timeout "$SCENARIO_TIMEOUT" bash -c 'set -uo pipefail; source "$1"; source "$2"' _ \
       "$HERE/lib/scenario.sh" "$file"
   ) >"$outdir/$name.raw" 2>"$outdir/$name.scenario-stderr" || rc=$?
   if ((rc != 0)); then
     log "scenario script $(basename "$file") exited with $rc against $name:"
     cat "$outdir/$name.scenario-stderr" >&2
   fi
-  read -r mid cid < <(member_ids "$name")
-  mask_transcript "$outdir/$name.raw" "$outdir/$name.masked" \
-    "${MEMBER_CPORT[$name]}" "${MEMBER_PPORT[$name]}" "$mid" "$cid"
+  if ((members > 1)); then
+    mask_cluster_transcript "$outdir/$name.raw" "$outdir/$name.masked" "$outdir/$name.masks"
+  else
+    read -r mid cid < <(member_ids "$name")
+    mask_transcript "$outdir/$name.raw" "$outdir/$name.masked" \
+      "${MEMBER_CPORT[$name]}" "${MEMBER_PPORT[$name]}" "$mid" "$cid"
+  fi
   return "$rc"
+}
+
+# side_bin NAME: the server binary of side NAME.
+side_bin() {
+  if [[ $1 == ref ]]; then echo "$REF_ETCD_BIN"; else echo "$SUT_BIN"; fi
+}
+
+# start_side NAME OUTDIR MEMBERS / stop_side NAME OUTDIR MEMBERS /
+# side_alive NAME OUTDIR MEMBERS: a single member or a cluster.
+start_side() {
+  if (($3 > 1)); then
+    start_compat_cluster "$1" "$(side_bin "$1")" "$2/$1" "$3"
+  else
+    start_member "$1" "$(side_bin "$1")" "$2/$1"
+  fi
+}
+stop_side() {
+  if (($3 > 1)); then stop_compat_cluster "$1" "$2/$1"; else stop_member "$1"; fi
+}
+side_alive() {
+  if (($3 > 1)); then
+    check_cluster_alive "$1" "$2/$1"
+  elif ! kill -0 "${MEMBER_PID[$1]}" 2>/dev/null; then
+    log "member $1 died during the scenario; log tail:"
+    tail -n 20 "${MEMBER_LOG[$1]}" >&2 || true
+    return 1
+  fi
+}
+
+# server_logs NAME OUTDIR MEMBERS: "LABEL FILE" lines for --artifacts.
+server_logs() {
+  local f
+  if (($3 > 1)); then
+    for f in "$2/$1"/*/server.log; do
+      [[ -f $f ]] && echo "$1.$(basename "$(dirname "$f")") $f"
+    done
+  elif [[ -f $2/$1/server.log ]]; then
+    echo "$1 $2/$1/server.log"
+  fi
 }
 
 passed=0
@@ -143,46 +206,56 @@ harness_error=0
 failed_names=()
 for scenario in "${SCENARIOS[@]}"; do
   sname=$(basename "$scenario" .sh)
+  members=$(scenario_members "$scenario")
   outdir=$WORK/$sname
   mkdir -p "$outdir"
-  log "=== scenario $sname"
-  ok=1
-  # A fresh pair per scenario, so scenarios cannot influence each other and
-  # revisions start at 1 on both sides.
-  if ! start_member ref "$REF_ETCD_BIN" "$outdir/ref"; then
-    log "HARNESS ERROR: reference etcd did not start"
-    harness_error=1
-    ok=0
-  elif ! start_member sut "$SUT_BIN" "$outdir/sut"; then
-    log "server under test did not start"
-    ok=0
+  if ((members > 1)); then
+    log "=== scenario $sname ($members-member clusters)"
+  else
+    log "=== scenario $sname"
   fi
-  if ((ok)); then
-    if ! run_scenario ref "$scenario" "$outdir"; then
-      log "HARNESS ERROR: scenario $sname is broken (its script fails against real etcd)"
-      harness_error=1
+  ok=1
+  ref_broken=0
+  # A fresh server (or cluster) per scenario and side, so scenarios cannot
+  # influence each other and revisions start at 1 on both sides. The sides
+  # run one after the other (less load, in particular for clusters).
+  for side in ref sut; do
+    if ! start_side "$side" "$outdir" "$members"; then
+      if [[ $side == ref ]]; then
+        log "HARNESS ERROR: reference etcd did not start"
+        harness_error=1
+      else
+        log "server under test did not start"
+      fi
+      ok=0
+      stop_side "$side" "$outdir" "$members"
+      break
+    fi
+    if ! run_scenario "$side" "$scenario" "$outdir" "$members"; then
+      ok=0
+      if [[ $side == ref ]]; then
+        log "HARNESS ERROR: scenario $sname is broken (its script fails against real etcd)"
+        harness_error=1
+        ref_broken=1
+      fi
+    fi
+    # Check the servers survived the scenario (a crash would also show up in
+    # the diff, but this makes the cause obvious).
+    if ! side_alive "$side" "$outdir" "$members"; then
       ok=0
     fi
-  fi
-  if ((ok)); then
-    run_scenario sut "$scenario" "$outdir" || ok=0
-    # Check both servers survived the scenario (a crash would also show up in
-    # the diff, but this makes the cause obvious).
-    for m in ref sut; do
-      if ! kill -0 "${MEMBER_PID[$m]}" 2>/dev/null; then
-        log "member $m died during the scenario; log tail:"
-        tail -n 20 "${MEMBER_LOG[$m]}" >&2 || true
-        ok=0
-      fi
-    done
+    stop_side "$side" "$outdir" "$members"
+    if ((ref_broken)); then
+      break
+    fi
+  done
+  if [[ -f $outdir/ref.masked && -f $outdir/sut.masked ]]; then
     if ! diff -u --label "etcd-3.4/$sname" --label "etcd-rs/$sname" \
          "$outdir/ref.masked" "$outdir/sut.masked" >"$outdir/diff"; then
       ok=0
       cat "$outdir/diff"
     fi
   fi
-  stop_member ref
-  stop_member sut
   if ((ok)); then
     passed=$((passed + 1))
     echo "PASS $sname"
@@ -193,13 +266,13 @@ for scenario in "${SCENARIOS[@]}"; do
   fi
   if [[ -n $ARTIFACTS ]]; then
     mkdir -p "$ARTIFACTS/$sname"
-    for f in ref.raw ref.masked sut.raw sut.masked diff; do
+    for f in ref.raw ref.masked ref.masks sut.raw sut.masked sut.masks diff; do
       if [[ -f $outdir/$f ]]; then cp "$outdir/$f" "$ARTIFACTS/$sname/$f"; fi
     done
-    for m in ref sut; do
-      if [[ -f $outdir/$m/server.log ]]; then
-        cp "$outdir/$m/server.log" "$ARTIFACTS/$sname/$m.server.log"
-      fi
+    for side in ref sut; do
+      while read -r label f; do
+        cp "$f" "$ARTIFACTS/$sname/$label.server.log"
+      done < <(server_logs "$side" "$outdir" "$members")
     done
   fi
 done

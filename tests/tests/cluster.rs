@@ -4,11 +4,9 @@
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::MemberAddRequest;
-use etcd_proto::etcdserverpb::cluster_client::ClusterClient;
-use etcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use etcd_proto::etcdserverpb::{MemberListRequest, MemberPromoteRequest, MemberRemoveRequest, MoveLeaderRequest};
 use etcd_rs_tests::cluster::Cluster;
-use etcd_rs_tests::grpc::{self, channel, get_prefix, put};
+use etcd_rs_tests::grpc::{self, client, get_prefix, put};
 use etcd_rs_tests::{Member, free_port};
 
 /// Retries a put until it succeeds (a failover may be in progress).
@@ -139,7 +137,7 @@ async fn add_promote_remove_and_move_leader() {
     let cluster = Cluster::start(dir.path(), 3, &[]);
     let urls = cluster.endpoints();
     put(&urls[0], "m/0", "v").await.expect("put");
-    let mut cc = ClusterClient::new(channel(&urls[0]).await.expect("channel"));
+    let mut cc = client(&urls[0]).await.expect("client").cluster();
 
     // Add a learner, then start it with initial-cluster-state existing.
     let (c, p) = (free_port(), free_port());
@@ -201,7 +199,7 @@ async fn add_promote_remove_and_move_leader() {
         }
         found.expect("a leader among the remaining members")
     };
-    let mut mc = MaintenanceClient::new(channel(&leader_url).await.expect("channel"));
+    let mut mc = client(&leader_url).await.expect("client").maintenance();
     mc.move_leader(MoveLeaderRequest { target_id: new_id }).await.expect("move leader");
     let s = grpc::status(&learner.url()).await.expect("status");
     assert_eq!(s.leader, new_id);

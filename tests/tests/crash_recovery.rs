@@ -12,8 +12,7 @@ use tonic::transport::Channel;
 const WRITERS: usize = 8;
 
 async fn connect(url: String) -> KvClient<Channel> {
-    let ch = Channel::from_shared(url).expect("url").connect().await.expect("connect");
-    KvClient::new(ch)
+    etcd_rs_tests::grpc::client(&url).await.expect("client").kv()
 }
 
 /// Writes `w{writer}/{n:08}` = `n` until the server goes away; returns acknowledged `n`s.

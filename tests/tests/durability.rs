@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::HashKvRequest;
-use etcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use etcd_rs_tests::cluster::Cluster;
-use etcd_rs_tests::grpc::{channel, get_prefix, put};
+use etcd_rs_tests::grpc::{client, get_prefix, put};
 
 const WRITERS: usize = 6;
 
@@ -92,7 +91,7 @@ async fn acknowledged_writes_survive_random_kills_and_members_agree() {
 
     let mut hashes = Vec::new();
     for url in &urls {
-        let mut mc = MaintenanceClient::new(channel(url).await.expect("channel"));
+        let mut mc = client(url).await.expect("client").maintenance();
         let h = mc.hash_kv(HashKvRequest { revision }).await.expect("hashkv").into_inner();
         hashes.push(h.hash);
     }

@@ -2,21 +2,36 @@
 # Helpers available to scenario scripts (tests/compat/scenarios/*.sh).
 #
 # run.sh executes every scenario once per server, in a fresh bash process with
-#   ENDPOINT     host:port of the server under test (127.0.0.1:PORT)
-#   CTL_BIN  path to the real etcdctl 3.4
+#   ENDPOINT     host:port of the server under test (127.0.0.1:PORT); in a
+#                cluster scenario the client endpoint of member m0
+#   CTL_BIN      path to the real etcdctl 3.4
 #   SCRATCH      an empty private directory (cwd is set to it) for input files
 # and stdout redirected into the transcript. A scenario is plain bash that
 # calls the helpers below; it must be deterministic, i.e. produce the same
 # transcript on every run against the same server implementation (no clocks,
 # no random data, no absolute paths in recorded command lines).
 #
+# Cluster scenarios (header line "# members: N") additionally get
+#   CLUSTER_LAYOUT   "m0:CPORT:PPORT:PID m1:..." of the members run.sh started
+#   SERVER_BIN       the server binary of this side (etcd or etcd-rs), for
+#                    members the scenario starts itself (start_joining_member)
+#   CLUSTER_DIR      directory for such members (run.sh stops them afterwards)
+#   CLUSTER_TOKEN    the --initial-cluster-token of the cluster
+#   CLUSTER_READY_AT epoch seconds when the cluster became healthy
+#   MASKS            masks file (lib/mask.sh) the scenario appends to
+# and the helpers in the "cluster helpers" part below.
+#
 # Transcript format (modelled on Appendix A of the spec):
-#   $ etcdctl <args as typed>            (endpoint flag omitted: it differs)
+#   $ etcdctl <args as typed>            (endpoint flag omitted: it differs;
+#                                         shown as --endpoints=... by ctl_at)
+#   [rows sorted after masking]          (only for `sorted` commands)
+#   [retried until ...]                  (only for `retry_until_*` commands)
 #   <stdout verbatim>
 #   [stderr]
 #   <stderr verbatim>                    (only if non-empty)
 #   [exit N]                             (only if N != 0)
 #   <empty line>
+# and "[check] TEXT" lines for facts the scenario derives itself.
 # A missing trailing newline on stdout is made visible explicitly, so that
 # "OK" and "OK\n" do not compare equal.
 
@@ -27,16 +42,55 @@ CTL_TIMEOUT=${CTL_TIMEOUT:-30}
 # section TITLE: a heading in the transcript (makes diffs easier to read).
 section() { printf '### %s\n\n' "$*"; }
 
+# Modifiers, set as function-local variables by the wrappers below (bash's
+# dynamic scoping makes them visible to _ctl_record):
+#   _ctl_ep       endpoint to use instead of $ENDPOINT (then shown)
+#   _ctl_sorted   1: print the "[rows sorted after masking]" marker
+#   _ctl_retry    seconds: repeat the command until it succeeds (see
+#                 retry_until_ok); _ctl_match: regex stdout must match too
+_ctl_ep=
+_ctl_sorted=
+_ctl_retry=
+_ctl_match=
+
 # _ctl_record STDIN_FILE SHOWN_SUFFIX ARGS...: run etcdctl, record everything.
 _ctl_record() {
-  local stdin=$1 suffix=$2 rc=0 shown
+  local stdin=$1 suffix=$2 rc=0 shown ep=${_ctl_ep:-$ENDPOINT} deadline
   shift 2
   local out=$SCRATCH/.stdout err=$SCRATCH/.stderr
-  timeout "$CTL_TIMEOUT" "$CTL_BIN" --endpoints="$ENDPOINT" "$@" \
-    <"$stdin" >"$out" 2>"$err" || rc=$?
+  if [[ -n $_ctl_retry ]]; then
+    deadline=$((SECONDS + _ctl_retry))
+    while :; do
+      rc=0
+      timeout "$CTL_TIMEOUT" "$CTL_BIN" --endpoints="$ep" "$@" \
+        <"$stdin" >"$out" 2>"$err" || rc=$?
+      if ((rc == 0)) && { [[ -z $_ctl_match ]] || grep -Eq -- "$_ctl_match" "$out"; }; then
+        break
+      fi
+      ((SECONDS < deadline)) || break
+      sleep 0.5
+    done
+  else
+    timeout "$CTL_TIMEOUT" "$CTL_BIN" --endpoints="$ep" "$@" \
+      <"$stdin" >"$out" 2>"$err" || rc=$?
+  fi
   # printf %q gives an unambiguous, copy-pastable rendering of the arguments.
   shown=$(printf ' %q' "$@")
+  if [[ -n $_ctl_ep ]]; then
+    shown=" --endpoints=$_ctl_ep$shown"
+  fi
   printf '$ etcdctl%s%s\n' "$shown" "$suffix"
+  if [[ -n $_ctl_sorted ]]; then
+    printf '[rows sorted after masking]\n'
+  fi
+  if [[ -n $_ctl_retry ]]; then
+    if [[ -n $_ctl_match ]]; then
+      printf '[retried until exit 0 and output matching /%s/ (up to %s s); last attempt shown]\n' \
+        "$_ctl_match" "$_ctl_retry"
+    else
+      printf '[retried until exit 0 (up to %s s); last attempt shown]\n' "$_ctl_retry"
+    fi
+  fi
   _ctl_dump "$out"
   if [[ -s $err ]]; then
     printf '[stderr]\n'
@@ -81,7 +135,7 @@ ctl_file() {
 # ctl_quiet ARGS...: run etcdctl and print its stdout for use in $(...) without
 # recording anything (e.g. to learn the current revision). Failures yield "".
 ctl_quiet() {
-  timeout "$CTL_TIMEOUT" "$CTL_BIN" --endpoints="$ENDPOINT" "$@" </dev/null 2>/dev/null || true
+  timeout "$CTL_TIMEOUT" "$CTL_BIN" --endpoints="${_ctl_ep:-$ENDPOINT}" "$@" </dev/null 2>/dev/null || true
 }
 
 # current_rev: the store revision from a Range response header. Scenarios use
@@ -99,4 +153,286 @@ current_rev() {
 make_file() {
   local name=$1 size=$2 char=${3:-x}
   head -c "$size" /dev/zero | tr '\0' "$char" >"$SCRATCH/$name"
+}
+
+# last_stdout: stdout of the last recorded command (e.g. to reuse its output).
+last_stdout() { cat -- "$SCRATCH/.stdout"; }
+
+# check TEXT: record a fact the scenario derived itself ("[check] TEXT").
+check() { printf '[check] %s\n\n' "$*"; }
+
+# sorted CMD ARGS...: run a recording helper (ctl, ctl_at, ...) and mark the
+# record so that its rows are sorted after masking (lib/normalize.awk): for
+# outputs whose row order depends on random member ids or on timing.
+sorted() {
+  local _ctl_sorted=1
+  "$@"
+}
+
+# retry_until_ok SECONDS CMD ARGS...: run a recording helper, repeating the
+# etcdctl call (unrecorded) until it exits 0 or SECONDS have passed; only the
+# last attempt is recorded. For outcomes that depend on replication progress
+# (e.g. promoting a learner that is still catching up). Use only for commands
+# whose failed attempts have no effect.
+retry_until_ok() {
+  local _ctl_retry=$1
+  shift
+  "$@"
+}
+
+# retry_until_output SECONDS REGEX CMD ARGS...: like retry_until_ok, but the
+# output must also match the extended regex REGEX.
+retry_until_output() {
+  local _ctl_retry=$1 _ctl_match=$2
+  shift 2
+  "$@"
+}
+
+# ---------------------------------------------------------------------------
+# Cluster helpers (only in scenarios with "# members: N").
+#
+# Members are referred to by their etcd name (m0, m1, ...; members the
+# scenario adds get the names it chooses). In recorded command lines their
+# ports and ids appear as real values; the masks file maps them to
+# <CPORT:NAME>, <PPORT:NAME>, <ID:NAME>, <ID_HEX:NAME>.
+
+declare -A CPORT=() PPORT=() PID=()
+MEMBER_NAMES=()
+if [[ -n ${CLUSTER_LAYOUT:-} ]]; then
+  # shellcheck source=SCRIPTDIR/servers.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
+  for _m in $CLUSTER_LAYOUT; do
+    IFS=: read -r _n _c _p _pid <<<"$_m"
+    MEMBER_NAMES+=("$_n")
+    CPORT[$_n]=$_c
+    PPORT[$_n]=$_p
+    PID[$_n]=$_pid
+    # Ports the parent handed out are in use; never hand them out again here.
+    PORTS_TAKEN[$_c]=1
+    PORTS_TAKEN[$_p]=1
+  done
+  unset _m _n _c _p _pid
+fi
+
+# ep NAME: client endpoint of member NAME.
+ep() { echo "127.0.0.1:${CPORT[$1]}"; }
+
+# ctl_at NAME ARGS...: like ctl, but sent to member NAME (shown in the record).
+ctl_at() {
+  local _ctl_ep
+  _ctl_ep=$(ep "$1")
+  shift
+  ctl "$@"
+}
+
+# quiet_at NAME ARGS...: ctl_quiet against member NAME.
+quiet_at() {
+  local _ctl_ep
+  _ctl_ep=$(ep "$1")
+  shift
+  ctl_quiet "$@"
+}
+
+# add_mask KIND VALUE [LABEL]: append a line to the masks file (lib/mask.sh).
+add_mask() { echo "$*" >>"$MASKS"; }
+
+# member_id NAME: decimal id of member NAME (from the masks file), or "".
+member_id() { awk -v n="$1" '$1 == "member" && $3 == n { print $2; exit }' "$MASKS"; }
+
+# member_hex NAME: the id in hex, as etcdctl member commands take it.
+member_hex() {
+  local id
+  id=$(member_id "$1")
+  if [[ -n $id ]]; then printf '%x\n' "$id"; fi
+}
+
+# name_of_id DEC: member name for an id, or "id DEC" if unknown.
+name_of_id() {
+  local n
+  n=$(awk -v i="$1" '$1 == "member" && $2 == i { print $3; exit }' "$MASKS")
+  echo "${n:-id $1}"
+}
+
+# _member_rows: `member list -w json` (from m0, quietly) as lines
+# "ID NAME PEER_URLS..." (NAME "-" for unstarted members).
+_member_rows() {
+  ctl_quiet -w json member list | sed -E 's/.*"members":\[//; s/\},\{/}\n{/g' |
+    while IFS= read -r obj; do
+      local id name peers
+      id=$(sed -nE 's/.*"ID":([0-9]+).*/\1/p' <<<"$obj")
+      name=$(sed -nE 's/.*"name":"([^"]*)".*/\1/p' <<<"$obj")
+      peers=$(sed -nE 's/.*"peerURLs":\[([^]]*)\].*/\1/p' <<<"$obj" | tr -d '"' | tr ',' ' ')
+      [[ -n $id ]] && echo "$id ${name:--} $peers"
+    done
+}
+
+# register_member NAME: learn NAME's id (by its peer port, from member list)
+# and add it to the masks. Needed for members the scenario adds.
+register_member() {
+  local name=$1 id rest
+  while read -r id rest; do
+    if [[ " $rest " == *":${PPORT[$name]} "* ]]; then
+      add_mask member "$id" "$name"
+      return 0
+    fi
+  done < <(_member_rows)
+  echo "register_member: no member with peer port ${PPORT[$name]} for $name" >&2
+  return 1
+}
+
+# alloc_port VAR LABEL: pick a free port into VAR and mask it as <LABEL>.
+alloc_port() {
+  take_free_port "$1"
+  add_mask port "${!1}" "$2"
+}
+
+# alloc_member NAME: choose client and peer ports for a member the scenario
+# will add (masked as <CPORT:NAME>, <PPORT:NAME>).
+alloc_member() {
+  local name=$1 _am_c _am_p
+  alloc_port _am_c "CPORT:$name"
+  alloc_port _am_p "PPORT:$name"
+  CPORT[$name]=$_am_c
+  PPORT[$name]=$_am_p
+  MEMBER_NAMES+=("$name")
+}
+
+# start_joining_member NAME INITIAL_CLUSTER: start $SERVER_BIN as member NAME
+# (ports from alloc_member) joining the running cluster: the same flags as the
+# initial members, with --initial-cluster INITIAL_CLUSTER (as printed by
+# `member add`) and --initial-cluster-state existing. Does not wait; run.sh
+# stops it after the scenario (its pid is in CLUSTER_DIR/NAME/pid).
+start_joining_member() {
+  local name=$1 initial=$2
+  launch_member "$name" "$SERVER_BIN" "$CLUSTER_DIR/$name" "${CPORT[$name]}" "${PPORT[$name]}" \
+    --name "$name" --initial-cluster "$initial" \
+    --initial-cluster-state existing --initial-cluster-token "$CLUSTER_TOKEN"
+  PID[$name]=${MEMBER_PID[$name]}
+  echo "${PID[$name]}" >"$CLUSTER_DIR/$name/pid"
+}
+
+# _status_view: sets _VIEW to "MEMBER LEADER" name pairs (one per endpoint of
+# `endpoint status --cluster`, asked through m0) and _LEADER to the leader's
+# name if every endpoint reports the same known, non-zero leader, else "".
+_status_view() {
+  local json line mid lid names=() leaders=() i
+  json=$(ctl_quiet -w json endpoint status --cluster)
+  _VIEW= _LEADER=
+  while IFS= read -r line; do
+    mid=$(sed -nE 's/.*"member_id":([0-9]+).*/\1/p' <<<"$line")
+    [[ -n $mid ]] || continue
+    lid=$(sed -nE 's/.*"leader":([0-9]+).*/\1/p' <<<"$line")
+    names+=("$(name_of_id "$mid")")
+    leaders+=("$(name_of_id "${lid:-0}")")
+  done < <(sed 's/{"Endpoint"/\n&/g' <<<"$json")
+  for i in "${!names[@]}"; do
+    _VIEW+="${_VIEW:+, }${names[i]} -> ${leaders[i]}"
+  done
+  ((${#leaders[@]})) || return 1
+  for i in "${!leaders[@]}"; do
+    [[ ${leaders[i]} == "${leaders[0]}" ]] || return 1
+  done
+  [[ ${leaders[0]} != "id "* ]] || return 1
+  _LEADER=${leaders[0]}
+}
+
+# find_leader [SECONDS]: poll (quietly, default 20 s) until all members
+# agree on a leader; sets _LEADER (empty on timeout) and _VIEW.
+find_leader() {
+  local deadline=$((SECONDS + ${1:-20}))
+  until _status_view; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.3
+  done
+}
+
+# check_leader: record which member leads, as agreed by all members'
+# `endpoint status` (or what each member reports if they do not agree).
+check_leader() {
+  if find_leader 20; then
+    check "leader: $_LEADER (all members agree)"
+  else
+    check "leader: no agreement after 20 s: ${_VIEW:-no status}"
+  fi
+}
+
+# ensure_leader NAME: quietly make NAME the leader (move-leader sent to the
+# current leader) so that later leader-dependent steps are deterministic.
+# Not recorded; follow it with check_leader.
+ensure_leader() {
+  local want=$1 attempt _ctl_ep
+  for attempt in 1 2 3 4 5; do
+    find_leader 20 || continue
+    [[ $_LEADER == "$want" ]] && return 0
+    _ctl_ep=$(ep "$_LEADER")
+    ctl_quiet move-leader "$(member_hex "$want")" >/dev/null
+    sleep 0.5
+  done
+  return 1
+}
+
+# leader_name: the name of the current leader (quiet; m0 if none), for ctl_at.
+leader_name() {
+  find_leader 20
+  echo "${_LEADER:-m0}"
+}
+
+# wait_member_status NAME [SECONDS]: quietly wait until member NAME's own
+# `endpoint status` reports a (non-zero) leader, e.g. after it joined.
+wait_member_status() {
+  local name=$1 deadline=$((SECONDS + ${2:-30}))
+  while ((SECONDS < deadline)); do
+    if quiet_at "$name" -w json endpoint status | grep -Eq '"leader":[1-9]'; then
+      return 0
+    fi
+    sleep 0.3
+  done
+  return 1
+}
+
+# wait_member_started NAME [SECONDS]: quietly wait until `member list` (from
+# m0) shows member NAME with its name published (i.e. not "unstarted").
+wait_member_started() {
+  local name=$1 deadline=$((SECONDS + ${2:-30})) id n rest
+  while ((SECONDS < deadline)); do
+    while read -r id n rest; do
+      if [[ $n == "$name" ]]; then return 0; fi
+    done < <(_member_rows)
+    sleep 0.3
+  done
+  return 1
+}
+
+# settle_cluster SECONDS: wait until the cluster has been healthy for
+# SECONDS. etcd (strict reconfig check) rejects member add with "unhealthy
+# cluster" until all peers have been connected for 5 s.
+settle_cluster() {
+  local until=$((CLUSTER_READY_AT + $1)) now
+  now=$(date +%s)
+  if ((now < until)); then sleep "$((until - now))"; fi
+}
+
+# _proc_gone PID: the process no longer exists (or is a zombie).
+_proc_gone() {
+  local state
+  [[ -r /proc/$1/stat ]] || return 0
+  state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 0
+  [[ -z $state || $state == Z || $state == X ]]
+}
+
+# check_removed_exits NAME SECONDS: record whether member NAME's server
+# process exits within SECONDS after it was removed from the cluster (etcd's
+# members stop themselves). Also tells run.sh not to expect NAME alive.
+check_removed_exits() {
+  local name=$1 secs=$2 deadline
+  echo "$name" >>"$CLUSTER_DIR/removed"
+  deadline=$((SECONDS + secs))
+  while ! _proc_gone "${PID[$name]}"; do
+    if ((SECONDS >= deadline)); then
+      check "removed member $name's server process still running after $secs s"
+      return 0
+    fi
+    sleep 0.2
+  done
+  check "removed member $name's server process exited (within $secs s)"
 }

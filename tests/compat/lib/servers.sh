@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # The globals below are set here and read by the sourcing scripts.
 # shellcheck disable=SC2034
-# Shared helpers for starting/stopping single-member etcd-compatible servers on
-# 127.0.0.1. Sourced by tests/compat/run.sh and tests/bench/run.sh.
+# Shared helpers for starting/stopping etcd-compatible servers (single members
+# or N-member clusters) on 127.0.0.1. Sourced by tests/compat/run.sh and
+# tests/bench/run.sh.
 #
 # The caller must:
 #   * set WORK to a private scratch directory (mktemp -d),
@@ -10,7 +11,9 @@
 #     so that no server outlives the script, even on error or Ctrl-C.
 #
 # Members are addressed by a short NAME (e.g. "ref", "sut"); their details are
-# kept in the associative arrays below so several members can coexist.
+# kept in the associative arrays below so several members can coexist. The
+# members of a cluster started by start_cluster CLUSTER are named CLUSTER-1 ..
+# CLUSTER-N and are ordinary members in these arrays as well.
 
 declare -gA MEMBER_PID=()    # NAME -> pid of the server process
 declare -gA MEMBER_CPORT=()  # NAME -> client port
@@ -18,6 +21,7 @@ declare -gA MEMBER_PPORT=()  # NAME -> peer port
 declare -gA MEMBER_DIR=()    # NAME -> directory holding data dir and log
 declare -gA MEMBER_LOG=()    # NAME -> server log file (stdout+stderr)
 declare -gA PORTS_TAKEN=()   # ports already handed out by this script
+declare -gA CLUSTER_MEMBERS=() # CLUSTER -> its member NAMEs, space-separated, in order
 
 # log MSG... : progress messages go to stderr so stdout stays machine-usable.
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -76,11 +80,14 @@ port_is_listening() {
   timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
 }
 
-# free_port: print a port nobody listens on and that we have not handed out
-# yet. Ports are drawn below the kernel's ephemeral range so that outgoing
-# client connections cannot grab them between our check and the server's bind.
-# (A residual race with other programs remains; start_member retries on it.)
-free_port() {
+# take_free_port VAR: set VAR to a port nobody listens on and that we have not
+# handed out yet. Ports are drawn below the kernel's ephemeral range so that
+# outgoing client connections cannot grab them between our check and the
+# server's bind. (A residual race with other programs remains; start_member and
+# start_cluster retry on it.) Assigns instead of printing because `$(...)` runs
+# in a subshell, where recording the port in PORTS_TAKEN would be lost and two
+# calls could hand out the same port.
+take_free_port() {
   local lo=10000 hi=32767 eph_lo p tries
   if read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null \
      && ((eph_lo > lo + 1000)); then
@@ -91,11 +98,19 @@ free_port() {
     [[ -n ${PORTS_TAKEN[$p]:-} ]] && continue
     if ! port_is_listening "$p"; then
       PORTS_TAKEN[$p]=1
-      echo "$p"
+      printf -v "$1" '%s' "$p"
       return 0
     fi
   done
   die "could not find a free port"
+}
+
+# free_port: print a free port (see take_free_port; in `$(free_port)` the port
+# is not remembered, so prefer take_free_port in this file).
+free_port() {
+  local port
+  take_free_port port
+  echo "$port"
 }
 
 # wait_ready NAME TIMEOUT_S: poll `etcdctl endpoint health` until the member
@@ -121,6 +136,28 @@ wait_ready() {
   return 1
 }
 
+# launch_member NAME BINARY DIR CPORT PPORT EXTRA_FLAG...: record NAME's
+# details, then start BINARY in the background with its data dir in DIR/data,
+# its log in DIR/server.log, client/peer URLs on 127.0.0.1:CPORT/PPORT and the
+# extra etcd flags (--name, --initial-cluster, ...). Does not wait for it.
+launch_member() {
+  local name=$1 bin=$2 dir=$3 cport=$4 pport=$5
+  shift 5
+  mkdir -p "$dir"
+  MEMBER_DIR[$name]=$dir
+  MEMBER_LOG[$name]=$dir/server.log
+  MEMBER_CPORT[$name]=$cport
+  MEMBER_PPORT[$name]=$pport
+  "$bin" --data-dir "$dir/data" \
+    --listen-client-urls "http://127.0.0.1:$cport" \
+    --advertise-client-urls "http://127.0.0.1:$cport" \
+    --listen-peer-urls "http://127.0.0.1:$pport" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+    "$@" </dev/null >"${MEMBER_LOG[$name]}" 2>&1 &
+  MEMBER_PID[$name]=$!
+  log "started $name: $(basename "$bin") pid ${MEMBER_PID[$name]} client 127.0.0.1:$cport peer 127.0.0.1:$pport"
+}
+
 # start_member NAME BINARY DIR: start a fresh single-member cluster with the
 # etcd flag set (etcd-rs accepts the same flags) on free 127.0.0.1 ports and
 # wait until it is healthy. Retries with new ports if the start fails because
@@ -129,23 +166,11 @@ start_member() {
   local name=$1 bin=$2 dir=$3 attempt cport pport
   [[ -x $bin ]] || die "server binary not executable: $bin"
   for attempt in 1 2 3; do
-    cport=$(free_port)
-    pport=$(free_port)
+    take_free_port cport
+    take_free_port pport
     rm -rf "$dir"
-    mkdir -p "$dir"
-    MEMBER_DIR[$name]=$dir
-    MEMBER_LOG[$name]=$dir/server.log
-    MEMBER_CPORT[$name]=$cport
-    MEMBER_PPORT[$name]=$pport
-    "$bin" --name default --data-dir "$dir/data" \
-      --listen-client-urls "http://127.0.0.1:$cport" \
-      --advertise-client-urls "http://127.0.0.1:$cport" \
-      --listen-peer-urls "http://127.0.0.1:$pport" \
-      --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-      --initial-cluster "default=http://127.0.0.1:$pport" \
-      </dev/null >"${MEMBER_LOG[$name]}" 2>&1 &
-    MEMBER_PID[$name]=$!
-    log "started $name: $(basename "$bin") pid ${MEMBER_PID[$name]} client 127.0.0.1:$cport peer 127.0.0.1:$pport"
+    launch_member "$name" "$bin" "$dir" "$cport" "$pport" \
+      --name default --initial-cluster "default=http://127.0.0.1:$pport"
     if wait_ready "$name" "${MEMBER_START_TIMEOUT:-60}"; then
       return 0
     fi
@@ -157,6 +182,94 @@ start_member() {
   done
   log "last 40 lines of $name's log (${MEMBER_LOG[$name]}):"
   tail -n 40 "${MEMBER_LOG[$name]}" >&2 || true
+  return 1
+}
+
+# cluster_endpoints CLUSTER: the members' client endpoints, comma-separated
+# (the form both etcdctl --endpoints and etcd-rs-bench --endpoints take).
+cluster_endpoints() {
+  local m eps=()
+  for m in ${CLUSTER_MEMBERS[$1]}; do
+    eps+=("127.0.0.1:${MEMBER_CPORT[$m]}")
+  done
+  local IFS=,
+  echo "${eps[*]}"
+}
+
+# wait_cluster_ready CLUSTER TIMEOUT_S: poll `etcdctl endpoint health --cluster`
+# until every member reports healthy (each check is a linearizable read, so a
+# leader exists and all members serve). Counts the healthy entries because
+# etcdctl exits 0 with an empty list while the members are still unstarted
+# (no client URLs published yet). Fails early if any member process exited.
+wait_cluster_ready() {
+  local cluster=$1 timeout_s=$2 deadline m n=0 out healthy
+  for m in ${CLUSTER_MEMBERS[$cluster]}; do n=$((n + 1)); done
+  deadline=$((SECONDS + timeout_s))
+  while ((SECONDS < deadline)); do
+    for m in ${CLUSTER_MEMBERS[$cluster]}; do
+      if ! kill -0 "${MEMBER_PID[$m]}" 2>/dev/null; then
+        local rc=0
+        wait "${MEMBER_PID[$m]}" 2>/dev/null || rc=$?
+        log "member $m (pid ${MEMBER_PID[$m]}) exited during startup with status $rc"
+        return 1
+      fi
+    done
+    if out=$("$CTL_BIN" --endpoints="$(cluster_endpoints "$cluster")" \
+               --dial-timeout=1s --command-timeout=2s -w json endpoint health --cluster 2>/dev/null); then
+      healthy=$(grep -o '"health":true' <<<"$out" | wc -l)
+      if ((healthy == n)); then
+        return 0
+      fi
+    fi
+    sleep 0.2
+  done
+  log "cluster $cluster: not all $n members healthy after ${timeout_s}s; last answer: ${out:-none}"
+  return 1
+}
+
+# start_cluster CLUSTER BINARY DIR N TOKEN: start a fresh N-member cluster on
+# free 127.0.0.1 ports (members CLUSTER-1..CLUSTER-N, etcd names member-1..
+# member-N, directories DIR/member-I) with the etcd static-bootstrap flags
+# (--initial-cluster of all members, --initial-cluster-state new,
+# --initial-cluster-token TOKEN), and wait until all members are healthy. All
+# members are started before waiting: none can elect a leader alone. Member
+# names and TOKEN do not depend on BINARY, so two clusters started with the
+# same N and TOKEN get identical flags apart from ports and directories.
+# Retries with new ports if a start fails because a port was taken meanwhile.
+start_cluster() {
+  local cluster=$1 bin=$2 dir=$3 n=$4 token=$5 attempt i initial m
+  local -a names cports pports
+  [[ -x $bin ]] || die "server binary not executable: $bin"
+  ((n >= 1)) || die "start_cluster: bad member count: $n"
+  for attempt in 1 2 3; do
+    names=() cports=() pports=() initial=
+    for ((i = 1; i <= n; i++)); do
+      names+=("$cluster-$i")
+      take_free_port "cports[$((i - 1))]"
+      take_free_port "pports[$((i - 1))]"
+      initial+="${initial:+,}member-$i=http://127.0.0.1:${pports[i - 1]}"
+    done
+    CLUSTER_MEMBERS[$cluster]="${names[*]}"
+    rm -rf "$dir"
+    for ((i = 1; i <= n; i++)); do
+      launch_member "${names[i - 1]}" "$bin" "$dir/member-$i" "${cports[i - 1]}" "${pports[i - 1]}" \
+        --name "member-$i" --initial-cluster "$initial" \
+        --initial-cluster-state new --initial-cluster-token "$token"
+    done
+    if wait_cluster_ready "$cluster" "${MEMBER_START_TIMEOUT:-60}"; then
+      log "cluster $cluster healthy: $(cluster_endpoints "$cluster")"
+      return 0
+    fi
+    stop_cluster "$cluster"
+    if ! grep -qi 'address already in use' "$dir"/member-*/server.log 2>/dev/null; then
+      break
+    fi
+    log "port collision, retrying ($attempt)"
+  done
+  for m in "${names[@]}"; do
+    log "last 20 lines of $m's log (${MEMBER_LOG[$m]}):"
+    tail -n 20 "${MEMBER_LOG[$m]}" >&2 || true
+  done
   return 1
 }
 
@@ -178,6 +291,21 @@ stop_member() {
   fi
   wait "$pid" 2>/dev/null || true
   unset "MEMBER_PID[$name]"
+}
+
+# stop_cluster CLUSTER: stop all its members. SIGTERM goes to every member
+# first so they shut down in parallel (bounded by one stop_member timeout, not
+# N of them); stop_member then waits for each, escalating to SIGKILL.
+stop_cluster() {
+  local m pid
+  for m in ${CLUSTER_MEMBERS[$1]:-}; do
+    pid=${MEMBER_PID[$m]:-}
+    if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for m in ${CLUSTER_MEMBERS[$1]:-}; do
+    stop_member "$m"
+  done
+  unset "CLUSTER_MEMBERS[$1]"
 }
 
 # stop_all_members: for the EXIT trap.
