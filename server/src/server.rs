@@ -114,9 +114,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tracing::info!("shutting down");
     publisher.abort();
     hand_off_leadership(&node).await;
-    if let Err(e) = node.raft().shutdown().await {
-        tracing::warn!(error = %e, "raft shutdown");
-    }
+    node.stop().await;
     stop_tx.send(true).ok();
     for s in servers {
         match s.await {

@@ -204,3 +204,39 @@ async fn add_promote_remove_and_move_leader() {
     let s = grpc::status(&learner.url()).await.expect("status");
     assert_eq!(s.leader, new_id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_quorum_writes_fail_with_etcds_errors_instead_of_hanging() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    put(&urls[0], "q", "1").await.expect("put with a quorum");
+    cluster.members[1].kill9();
+    cluster.members[2].kill9();
+    let started = Instant::now();
+    let err = put(&urls[0], "q", "2").await.expect_err("no quorum");
+    assert!(started.elapsed() < Duration::from_secs(15), "failed in bounded time: {:?}", started.elapsed());
+    assert!(
+        ["etcdserver: request timed out", "etcdserver: no leader", "etcdserver: leader changed"]
+            .contains(&err.message()),
+        "{err}"
+    );
+    assert_eq!(err.code(), tonic::Code::Unavailable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_with_sigterm_hands_over_leadership() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    let leader = cluster.leader().await;
+    let old = grpc::status(&urls[leader]).await.expect("status").leader;
+    assert!(cluster.members[leader].terminate(), "SIGTERM exits 0");
+    // Without a hand-off the others would wait at least an election timeout (1 s) first.
+    let started = Instant::now();
+    let survivor = &urls[(leader + 1) % 3];
+    put_eventually(survivor, "after-sigterm", "1").await;
+    let s = grpc::status(survivor).await.expect("status");
+    assert!(s.leader != 0 && s.leader != old, "a new leader: {}", s.leader);
+    assert!(started.elapsed() < Duration::from_secs(1), "hand-off took {:?}", started.elapsed());
+}

@@ -119,6 +119,16 @@ impl Node {
         self.cluster_id
     }
 
+    /// Stops Raft and makes the applied state durable.
+    pub async fn stop(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        if let Err(e) = self.sm.flush() {
+            tracing::warn!(error = %e, "flushing the state at shutdown");
+        }
+    }
+
     /// Read access to the applied state.
     pub fn read(&self) -> RwLockReadGuard<'_, StateMachine<SledBackend>> {
         self.sm.read()
@@ -215,8 +225,17 @@ impl Node {
         }
     }
 
-    /// Carries out `proposal` as the leader. `NotLeader` means nothing was done.
+    /// Carries out `proposal` as the leader, giving up after the request timeout (a leader
+    /// cut off from its quorum cannot commit). `NotLeader` means nothing was done;
+    /// `Unreachable` that the outcome is unknown.
     pub async fn execute(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.execute_now(proposal)).await {
+            Ok(done) => done,
+            Err(_) => Err(PeerError::Unreachable("no commit within the request timeout".into())),
+        }
+    }
+
+    async fn execute_now(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
         let written = match proposal {
             Proposal::Command(cmd) => self.raft.client_write(cmd.clone()).await,
             change => return self.change_members(change).await,

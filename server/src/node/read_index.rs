@@ -44,10 +44,13 @@ impl Node {
         loop {
             let leader = self.leader(deadline).await?;
             if leader == self.id {
-                match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-                    Ok(read) => return Ok(read.index()),
-                    Err(e) if e.forward_to_leader().is_none() => return Err(Error::Timeout),
-                    Err(_) => {}
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, self.raft.ensure_linearizable(ReadPolicy::ReadIndex)).await {
+                    Ok(Ok(read)) => return Ok(read.index()),
+                    Ok(Err(e)) if e.forward_to_leader().is_none() => return Err(Error::Timeout),
+                    Ok(Err(_)) => {}
+                    // A leader without its quorum cannot confirm it still leads.
+                    Err(_) => return Err(Error::Timeout),
                 }
             } else if let Some(peer) = self.peer(leader) {
                 let left = deadline.saturating_duration_since(Instant::now());

@@ -13,7 +13,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
-use crate::node::{Node, Proposal};
+use crate::node::{Node, Proposal, REQUEST_TIMEOUT};
 
 /// Metadata key carrying the sender's cluster id (hex).
 pub const CLUSTER_ID_HEADER: &str = "x-etcd-rs-cluster-id";
@@ -124,12 +124,14 @@ impl PeerRpc for PeerService {
 
     async fn read_index(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
         self.check_cluster(&request)?;
-        let out = match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-            Ok(read) => Ok(read.index()),
-            Err(e) => Err(match e.forward_to_leader() {
+        let confirm = self.raft.ensure_linearizable(ReadPolicy::ReadIndex);
+        let out = match tokio::time::timeout(REQUEST_TIMEOUT, confirm).await {
+            Ok(Ok(read)) => Ok(read.index()),
+            Ok(Err(e)) => Err(match e.forward_to_leader() {
                 Some(f) => PeerError::NotLeader(f.leader_id),
                 None => failed(e),
             }),
+            Err(_) => Err(PeerError::Unreachable("no quorum confirmed leadership in time".into())),
         };
         reply(out)
     }

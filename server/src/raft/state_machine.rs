@@ -41,6 +41,11 @@ impl<B: Backend> SmStore<B> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Makes the applied state durable (at shutdown, so a restart need not re-apply).
+    pub fn flush(&self) -> io::Result<()> {
+        self.backend.flush().map_err(io::Error::other)
+    }
+
     fn write(&self) -> RwLockWriteGuard<'_, StateMachine<B>> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
