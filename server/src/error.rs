@@ -65,6 +65,12 @@ pub enum Error {
     /// MemberPromote of a learner that is far behind.
     #[error("etcdserver: can only promote a learner member which is in sync with leader")]
     LearnerNotReady,
+    /// MemberAdd of a second learner (etcd allows one).
+    #[error("etcdserver: too many learner members in cluster")]
+    TooManyLearners,
+    /// A request a learner cannot serve.
+    #[error("etcdserver: rpc not supported for learner")]
+    NotSupportedForLearner,
     /// MoveLeader sent to a follower.
     #[error("etcdserver: not leader")]
     NotLeader,

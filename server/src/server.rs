@@ -10,6 +10,7 @@ use etcd_proto::etcdrspb::peer_server::PeerServer;
 use etcd_proto::etcdserverpb::cluster_server::ClusterServer;
 use etcd_proto::etcdserverpb::kv_server::KvServer;
 use etcd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use openraft::async_runtime::WatchReceiver;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
@@ -110,8 +111,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let publisher = tokio::spawn(publish(node.clone(), config.name.clone(), config.advertise_client_urls.clone()));
 
-    shutdown.await;
-    tracing::info!("shutting down");
+    tokio::select! {
+        _ = shutdown => tracing::info!("shutting down"),
+        _ = removed(&node) => tracing::warn!("the member has been permanently removed from the cluster; stopping"),
+    }
     publisher.abort();
     hand_off_leadership(&node).await;
     node.stop().await;
@@ -160,6 +163,24 @@ async fn publish(node: Node, name: String, client_urls: Vec<String>) {
             Err(e) => tracing::debug!(error = %e, "publishing member attributes; will retry"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Completes once this member, having been part of the cluster, is no longer in its
+/// membership: etcd stops a removed member, and so do we.
+async fn removed(node: &Node) {
+    let mut metrics = node.raft().metrics();
+    let mut seen = false;
+    loop {
+        let present = metrics.borrow_watched().membership_config.membership().get_node(&node.id()).is_some();
+        seen |= present;
+        if seen && !present {
+            return;
+        }
+        if metrics.changed().await.is_err() {
+            // Raft stopped: nothing more will change; let the other shutdown paths run.
+            std::future::pending::<()>().await;
+        }
     }
 }
 

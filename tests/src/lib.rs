@@ -164,6 +164,21 @@ impl Member {
         false
     }
 
+    /// Waits up to `timeout` for the process to exit by itself; returns whether it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.child.as_mut().map(Child::try_wait) {
+                None | Some(Ok(Some(_))) => {
+                    self.child = None;
+                    return true;
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        false
+    }
+
     /// Starts the member again on the same ports and data dir and waits until it serves.
     pub fn restart(&mut self) {
         self.kill9();

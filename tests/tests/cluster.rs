@@ -134,7 +134,7 @@ async fn every_acknowledged_write_survives_killing_all_members_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_promote_remove_and_move_leader() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(dir.path(), 3, &[]);
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
     let urls = cluster.endpoints();
     put(&urls[0], "m/0", "v").await.expect("put");
     let mut cc = client(&urls[0]).await.expect("client").cluster();
@@ -154,6 +154,16 @@ async fn add_promote_remove_and_move_leader() {
     learner.spawn();
     learner.wait_healthy();
     wait_local_count(&learner.url(), "m/", 1).await;
+    let refused = put(&learner.url(), "m/learner", "v").await.expect_err("a learner takes no writes");
+    assert_eq!(refused.message(), "etcdserver: rpc not supported for learner");
+    let second = cc
+        .member_add(MemberAddRequest {
+            peer_ur_ls: vec![format!("http://127.0.0.1:{}", free_port())],
+            is_learner: true,
+        })
+        .await
+        .expect_err("one learner at a time");
+    assert_eq!(second.message(), "etcdserver: too many learner members in cluster");
 
     // Promote it (retrying while it catches up), and check the list.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -183,6 +193,7 @@ async fn add_promote_remove_and_move_leader() {
     cc.member_remove(MemberRemoveRequest { id: victim }).await.expect("remove");
     let missing = cc.member_remove(MemberRemoveRequest { id: victim }).await.expect_err("remove twice");
     assert_eq!(missing.message(), "etcdserver: member not found");
+    assert!(cluster.members[2].wait_exit(Duration::from_secs(15)), "a removed member stops, as etcd's does");
     let list = cc.member_list(MemberListRequest::default()).await.expect("list").into_inner();
     assert_eq!(list.members.len(), 3);
     put_eventually(&learner.url(), "m/1", "v").await;

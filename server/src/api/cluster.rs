@@ -73,6 +73,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberAddRequest>,
     ) -> Result<Response<pb::MemberAddResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         if !valid_peer_urls(&req.peer_ur_ls) {
             return Err(status(Error::InvalidPeerUrls));
@@ -99,6 +100,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberRemoveRequest>,
     ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         self.submit(Proposal::RemoveMember { id: request.into_inner().id }).await?;
         Ok(Response::new(pb::MemberRemoveResponse {
             header: header_without_revision(&self.ctx),
@@ -110,6 +112,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberUpdateRequest>,
     ) -> Result<Response<pb::MemberUpdateResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         if !valid_peer_urls(&req.peer_ur_ls) {
             return Err(status(Error::InvalidPeerUrls));
@@ -122,6 +125,7 @@ impl Cluster for ClusterService {
     }
 
     async fn member_list(&self, _: Request<pb::MemberListRequest>) -> Result<Response<pb::MemberListResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         Ok(Response::new(pb::MemberListResponse {
             header: header_without_revision(&self.ctx),
             members: self.members(),
@@ -132,6 +136,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<pb::MemberPromoteRequest>,
     ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         self.submit(Proposal::PromoteMember { id: request.into_inner().id }).await?;
         Ok(Response::new(pb::MemberPromoteResponse {
             header: header_without_revision(&self.ctx),

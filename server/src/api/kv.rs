@@ -46,6 +46,7 @@ impl Kv for KvService {
         let req = convert::range_request(request.into_inner());
         check::range(&req).map_err(status)?;
         if !req.serializable {
+            self.ctx.node.refuse_if_learner().map_err(status)?;
             self.ctx.node.linearizable().await.map_err(status)?;
         }
         let resp = self.ctx.node.read().mvcc().range(&req).map_err(status)?;
@@ -54,6 +55,7 @@ impl Kv for KvService {
     }
 
     async fn put(&self, request: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         self.check_size(&req)?;
         let req = convert::put_request(req);
@@ -71,6 +73,7 @@ impl Kv for KvService {
         &self,
         request: Request<pb::DeleteRangeRequest>,
     ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         self.check_size(&req)?;
         let req = convert::delete_request(req);
@@ -85,6 +88,7 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, request: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         self.check_size(&req)?;
         let req = convert::txn_request(req);
@@ -102,6 +106,7 @@ impl Kv for KvService {
         &self,
         request: Request<pb::CompactionRequest>,
     ) -> Result<Response<pb::CompactionResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         let cmd = Command::Compact(mvcc::CompactRequest { revision: req.revision, physical: req.physical });
         match self.propose(cmd).await? {

@@ -33,6 +33,7 @@ fn not_yet(what: &str) -> Status {
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, request: Request<pb::AlarmRequest>) -> Result<Response<pb::AlarmResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         match AlarmAction::try_from(request.into_inner().action) {
             // No alarm can be raised yet (no quota), so the list is truly empty.
             Ok(AlarmAction::Get) => Ok(Response::new(pb::AlarmResponse::default())),
@@ -75,6 +76,7 @@ impl Maintenance for MaintenanceService {
     }
 
     async fn hash_kv(&self, request: Request<pb::HashKvRequest>) -> Result<Response<pb::HashKvResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         let (hash, compact_revision, revision) = {
             let state = self.ctx.node.read();
             let (hash, compacted) = state.mvcc().hash_kv(request.into_inner().revision).map_err(status)?;
@@ -93,6 +95,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<pb::MoveLeaderRequest>,
     ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
         self.ctx.node.move_leader(request.into_inner().target_id).await.map_err(super::status::status)?;
         // etcd 3.4 sends no header here.
         Ok(Response::new(pb::MoveLeaderResponse::default()))

@@ -18,6 +18,7 @@ pub fn code(e: &Error) -> Code {
         Error::PeerUrlExists
         | Error::MemberIdExists
         | Error::NotALearner
+        | Error::TooManyLearners
         | Error::LearnerNotReady
         | Error::NotLeader
         | Error::BadLeaderTransferee => Code::FailedPrecondition,
@@ -25,7 +26,9 @@ pub fn code(e: &Error) -> Code {
         Error::Membership(_) => Code::Unknown,
         Error::Compacted | Error::FutureRevision => Code::OutOfRange,
         Error::LeaseNotFound => Code::NotFound,
-        Error::Stopped | Error::NoLeader | Error::LeaderChanged | Error::Timeout => Code::Unavailable,
+        Error::Stopped | Error::NotSupportedForLearner | Error::NoLeader | Error::LeaderChanged | Error::Timeout => {
+            Code::Unavailable
+        }
         Error::Storage(_) => Code::Unknown,
     }
 }

@@ -67,6 +67,9 @@ impl Node {
         if url_taken(nodes, peer_urls, None) {
             return Err(Error::PeerUrlExists);
         }
+        if learner && !self.members().1.is_empty() {
+            return Err(Error::TooManyLearners);
+        }
         let node = PeerNode { name: String::new(), peer_urls: peer_urls.to_vec() };
         // Not blocking: the new member is usually not running yet.
         let added = self.raft.add_learner(id, node, false).await.map_err(membership_error)?;

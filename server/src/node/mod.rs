@@ -155,6 +155,14 @@ impl Node {
         self.raft.metrics().borrow_watched().current_term
     }
 
+    /// Fails with etcd's learner error if this member is a learner: a learner serves only
+    /// Status and serializable reads.
+    pub fn refuse_if_learner(&self) -> Result<()> {
+        let learner =
+            self.raft.metrics().borrow_watched().membership_config.membership().learner_ids().any(|l| l == self.id);
+        if learner { Err(Error::NotSupportedForLearner) } else { Ok(()) }
+    }
+
     /// Ids of the voting members.
     pub fn voters(&self) -> Vec<u64> {
         self.metrics().membership_config.membership().voter_ids().collect()

@@ -37,6 +37,7 @@ start_compat_cluster() {
       take_free_port "pports[$i]"
       initial+="${initial:+,}m$i=http://127.0.0.1:${pports[i]}"
     done
+    # shellcheck disable=SC2004  # associative array (declared in servers.sh)
     CLUSTER_MEMBERS[$side]="${names[*]}"
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -101,7 +102,7 @@ _scenario_pid_ok() {
   local pid
   pid=$(cat "$1" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2/data" || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$2/data" || return 1
   echo "$pid"
 }
 
