@@ -22,6 +22,7 @@ pub mod raft;
 pub mod server;
 pub mod state_machine;
 pub mod storage;
+pub mod transport;
 
 /// The etcd release whose API etcd-rs serves; clients read it from Status and /version.
 pub const ETCD_VERSION: &str = "3.4.23";

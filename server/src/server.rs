@@ -24,6 +24,7 @@ use crate::raft::network::MAX_PEER_MESSAGE;
 use crate::raft::peer::PeerService;
 use crate::raft::{self, Settings, Stores, join};
 use crate::storage::SledBackend;
+use crate::transport::authority::FixingListener;
 
 /// gRPC lets a message through if it is this much above `max-request-bytes`, so the
 /// request-size check can answer with etcd's own error (etcd's `grpcOverheadBytes`).
@@ -140,17 +141,22 @@ async fn serve(
         .await
         .map_err(|e| ServerError::Setup(format!("cannot listen on {}: {e}", url.url)))?;
     tracing::info!(url = %url.url, "serving {what} requests");
-    let listener = listener.tap_io(|tcp| {
-        // Small request/response pairs: Nagle would add latency to every one.
-        tcp.set_nodelay(true).ok();
-    });
-    Ok(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                stop.wait_for(|s| *s).await.ok();
-            })
-            .await
-    }))
+    let stopped = async move {
+        stop.wait_for(|s| *s).await.ok();
+    };
+    Ok(match what {
+        // Clients: etcdctl may send a URL as the HTTP/2 authority (see `transport::authority`).
+        "client" => {
+            tokio::spawn(axum::serve(FixingListener(listener), app).with_graceful_shutdown(stopped).into_future())
+        }
+        _ => {
+            let listener = listener.tap_io(|tcp| {
+                // Small request/response pairs: Nagle would add latency to every one.
+                tcp.set_nodelay(true).ok();
+            });
+            tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped).into_future())
+        }
+    })
 }
 
 /// Announces this member's name and client URLs through the log (as etcd publishes its

@@ -1,0 +1,3 @@
+//! Byte-level transport adapters for the client port.
+
+pub mod authority;
