@@ -10,7 +10,6 @@ use etcd_proto::etcdrspb::peer_server::PeerServer;
 use etcd_proto::etcdserverpb::cluster_server::ClusterServer;
 use etcd_proto::etcdserverpb::kv_server::KvServer;
 use etcd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
-use openraft::async_runtime::WatchReceiver;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
@@ -21,7 +20,8 @@ use crate::config::{ClusterState, Config, ListenUrl};
 use crate::membership::{self, Identity};
 use crate::node::Node;
 use crate::raft::network::MAX_PEER_MESSAGE;
-use crate::raft::peer::PeerService;
+use crate::raft::network::Peer;
+use crate::raft::peer::{ClusterInfo, PeerService};
 use crate::raft::{self, Settings, Stores, join};
 use crate::storage::SledBackend;
 use crate::transport::authority::FixingListener;
@@ -172,20 +172,38 @@ async fn publish(node: Node, name: String, client_urls: Vec<String>) {
     }
 }
 
-/// Completes once this member, having been part of the cluster, is no longer in its
-/// membership: etcd stops a removed member, and so do we.
+/// Completes once this member is no longer in the cluster: etcd stops a removed member,
+/// and so do we. The leader stops replicating to a member it removes, so the member may
+/// never see its removal in its own log; it also asks the others, and believes a leader.
 async fn removed(node: &Node) {
-    let mut metrics = node.raft().metrics();
+    // A joining member catches up through older membership entries that do not name it
+    // yet; only once it has seen itself can its absence mean removal.
     let mut seen = false;
     loop {
-        let present = metrics.borrow_watched().membership_config.membership().get_node(&node.id()).is_some();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (nodes, _) = node.members();
+        let present = nodes.contains_key(&node.id());
         seen |= present;
-        if seen && !present {
+        if !seen {
+            continue;
+        }
+        if !present {
             return;
         }
-        if metrics.changed().await.is_err() {
-            // Raft stopped: nothing more will change; let the other shutdown paths run.
-            std::future::pending::<()>().await;
+        for (id, peer_node) in nodes.iter().filter(|(id, _)| **id != node.id()) {
+            let peer = Peer::new(node.cluster_id(), *id, peer_node);
+            let asked = peer.call::<_, ClusterInfo, _, _>(&(), Duration::from_secs(1), |mut c, r| async move {
+                c.get_cluster(r).await
+            });
+            if let Ok(info) = asked.await
+                && info.from_leader
+                && info.cluster_id == node.cluster_id()
+            {
+                if !info.members.contains_key(&node.id()) {
+                    return;
+                }
+                break;
+            }
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct ClusterInfo {
     pub cluster_id: u64,
     /// Every member with its peer URLs.
     pub members: BTreeMap<u64, PeerNode>,
+    /// The member that answered, and whether it leads (only a leader's view is current).
+    pub from: u64,
+    /// Whether `from` is the leader.
+    pub from_leader: bool,
 }
 
 /// Serves the peer protocol for one member.
@@ -140,6 +144,8 @@ impl PeerRpc for PeerService {
         // No cluster check: a joining member does not know the id yet; that is what it asks.
         let metrics = self.raft.metrics().borrow_watched().clone();
         let members = metrics.membership_config.nodes().map(|(id, n)| (*id, n.clone())).collect();
-        reply(Ok::<_, PeerError>(ClusterInfo { cluster_id: self.cluster_id, members }))
+        let from = self.node.id();
+        let from_leader = metrics.current_leader == Some(from) && self.raft.is_leader();
+        reply(Ok::<_, PeerError>(ClusterInfo { cluster_id: self.cluster_id, members, from, from_leader }))
     }
 }
