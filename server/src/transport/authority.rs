@@ -5,10 +5,12 @@
 //! between the socket and the HTTP server and rewrites `:authority: http://host:port` to
 //! `host:port` before `h2` sees it. Everything else passes through untouched.
 //!
-//! Header blocks are HPACK-compressed against a dynamic table the client maintains, so once
-//! one block is rewritten every later block must be too: the adapter decodes every inbound
-//! header block with the client's table and re-encodes it with its own encoder, whose table
-//! the server's decoder then mirrors.
+//! A client uses one authority per connection, so the first header block decides: if its
+//! authority is fine, the connection passes through untouched from then on (no cost for
+//! ordinary clients). Otherwise every header block of the connection is rewritten: header
+//! blocks are HPACK-compressed against a dynamic table the client maintains, so once one is
+//! rewritten all later ones must be too. The adapter decodes each with the client's table
+//! and re-encodes it with its own encoder, whose table the server's decoder then mirrors.
 
 use std::io;
 use std::pin::Pin;
@@ -37,8 +39,11 @@ enum Mode {
     Undecided,
     /// HTTP/1: passed through untouched.
     Passthrough,
-    /// HTTP/2: frames are parsed and header blocks rewritten.
+    /// HTTP/2: frames are parsed until the first header block shows whether rewriting is
+    /// needed.
     Http2,
+    /// HTTP/2 with a URL authority: every header block is rewritten.
+    Rewrite,
 }
 
 /// A header block split over HEADERS and CONTINUATION frames, being collected.
@@ -109,6 +114,12 @@ impl InboundRewriter {
                 _ => out.extend_from_slice(&self.raw[at..at + FRAME_HEADER + len]),
             }
             at += FRAME_HEADER + len;
+            if let Mode::Passthrough = self.mode {
+                // The first header block was fine: forward the rest as it comes.
+                out.extend_from_slice(&self.raw[at..]);
+                self.raw.clear();
+                return Ok(());
+            }
         }
         self.raw.drain(..at);
         Ok(())
@@ -153,33 +164,47 @@ impl InboundRewriter {
     /// HEADERS (+ CONTINUATION) frames.
     fn emit(&mut self, block: PendingBlock, out: &mut Vec<u8>) -> io::Result<()> {
         let mut headers = self.decoder.decode(&block.fragment).map_err(|e| bad(format!("HPACK: {e:?}")))?;
+        let mut fixed = false;
         for (name, value) in headers.iter_mut() {
             if name.as_slice() == b":authority"
                 && let Some(at) = value.windows(3).position(|w| w == b"://")
             {
                 *value = value[at + 3..].to_vec();
+                fixed = true;
             }
         }
+        if let (Mode::Http2, false) = (&self.mode, fixed) {
+            // The first block needs no change: send it as it came, and stop looking.
+            self.mode = Mode::Passthrough;
+            write_block(out, &block, &block.fragment);
+            return Ok(());
+        }
+        self.mode = Mode::Rewrite;
         let encoded = self.encoder.encode(headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
-        let prio = block.priority.map_or(0, |_| 5);
-        let first_len = encoded.len().min(MAX_FRAME - prio);
-        let (first, mut rest) = encoded.split_at(first_len);
-        let mut flags = block.flags & !END_HEADERS;
-        if rest.is_empty() {
-            flags |= END_HEADERS;
-        }
-        frame_header(out, first.len() + prio, HEADERS, flags, block.stream);
-        if let Some(p) = block.priority {
-            out.extend_from_slice(&p);
-        }
-        out.extend_from_slice(first);
-        while !rest.is_empty() {
-            let (chunk, tail) = rest.split_at(rest.len().min(MAX_FRAME));
-            frame_header(out, chunk.len(), CONTINUATION, if tail.is_empty() { END_HEADERS } else { 0 }, block.stream);
-            out.extend_from_slice(chunk);
-            rest = tail;
-        }
+        write_block(out, &block, &encoded);
         Ok(())
+    }
+}
+
+/// Writes a header block as HEADERS (+ CONTINUATION) frames that fit the frame size.
+fn write_block(out: &mut Vec<u8>, block: &PendingBlock, encoded: &[u8]) {
+    let prio = block.priority.map_or(0, |_| 5);
+    let first_len = encoded.len().min(MAX_FRAME - prio);
+    let (first, mut rest) = encoded.split_at(first_len);
+    let mut flags = block.flags & !END_HEADERS;
+    if rest.is_empty() {
+        flags |= END_HEADERS;
+    }
+    frame_header(out, first.len() + prio, HEADERS, flags, block.stream);
+    if let Some(p) = block.priority {
+        out.extend_from_slice(&p);
+    }
+    out.extend_from_slice(first);
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(rest.len().min(MAX_FRAME));
+        frame_header(out, chunk.len(), CONTINUATION, if tail.is_empty() { END_HEADERS } else { 0 }, block.stream);
+        out.extend_from_slice(chunk);
+        rest = tail;
     }
 }
 
@@ -335,6 +360,18 @@ mod tests {
             assert_eq!(auth, Some(b"127.0.0.1:2379".to_vec()));
         }
         assert_eq!(fs[1].1 & 0x1, 0x1, "END_STREAM is kept");
+    }
+
+    #[test]
+    fn a_connection_whose_first_authority_is_fine_passes_through_byte_for_byte() {
+        let mut client = Encoder::new();
+        let mut input = PREFACE.to_vec();
+        input.extend(headers_frame(&mut client, b"127.0.0.1:2379", END_HEADERS));
+        input.extend(headers_frame(&mut client, b"127.0.0.1:2379", END_HEADERS));
+        let mut rw = InboundRewriter::default();
+        let mut out = Vec::new();
+        rw.feed(&input, &mut out).expect("feed");
+        assert_eq!(out, input);
     }
 
     #[test]
