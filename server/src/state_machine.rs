@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandResponse, Reply};
 use crate::error::Error;
-use crate::mvcc::{MvccSnapshot, MvccStore};
+use crate::mvcc::{MvccSnapshot, MvccStore, Revisions};
 use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
-/// Meta key: log id of the last applied entry.
-const META_APPLIED: &[u8] = b"raft.applied";
+/// Meta key: [`Progress`], written last for every applied entry.
+const META_PROGRESS: &[u8] = b"progress";
 /// Meta key: the last applied membership.
 const META_MEMBERSHIP: &[u8] = b"raft.membership";
 /// Meta key: what members published about themselves.
@@ -30,6 +30,15 @@ pub struct Published {
     pub name: String,
     /// Its client URLs.
     pub client_urls: Vec<String>,
+}
+
+/// How far the state has got: the commit marker of every applied entry. It is written
+/// after the entry's other writes, so whatever a crash left of an unfinished entry is
+/// recognised (records above `revisions.current`) and the entry is applied again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Progress {
+    applied: Option<LogId>,
+    revisions: Revisions,
 }
 
 /// The whole replicated state, as a snapshot carries it.
@@ -63,11 +72,12 @@ fn storage(e: std::io::Error) -> Error {
 impl<B: Backend> StateMachine<B> {
     /// Loads the state from `backend`.
     pub fn open(backend: Arc<B>) -> Result<Self, Error> {
+        let progress: Progress = meta(&*backend, META_PROGRESS)?.unwrap_or_default();
         Ok(Self {
-            applied: meta::<B, Option<LogId>>(&*backend, META_APPLIED)?.flatten(),
+            applied: progress.applied,
             membership: meta(&*backend, META_MEMBERSHIP)?.unwrap_or_default(),
             published: meta(&*backend, META_PUBLISHED)?.unwrap_or_default(),
-            mvcc: MvccStore::open(backend)?,
+            mvcc: MvccStore::open(backend, progress.revisions)?,
         })
     }
 
@@ -125,8 +135,9 @@ impl<B: Backend> StateMachine<B> {
                 out
             }
         };
-        batch.put(Tree::Meta, META_APPLIED, encode(&Some(entry.log_id)).map_err(storage)?);
-        self.mvcc.backend().write(batch)?;
+        let progress = Progress { applied: Some(entry.log_id), revisions: self.mvcc.revisions() };
+        batch.put(Tree::Meta, META_PROGRESS, encode(&progress).map_err(storage)?);
+        self.mvcc.backend().write_in_order(batch)?;
         self.applied = Some(entry.log_id);
         Ok(reply)
     }
@@ -144,7 +155,8 @@ impl<B: Backend> StateMachine<B> {
         membership: StoredMembership,
     ) -> Result<(), Error> {
         let mut batch = WriteBatch::default();
-        batch.put(Tree::Meta, META_APPLIED, encode(&applied).map_err(storage)?);
+        let revisions = Revisions { current: snap.mvcc.current(), compacted: snap.mvcc.compacted() };
+        batch.put(Tree::Meta, META_PROGRESS, encode(&Progress { applied, revisions }).map_err(storage)?);
         batch.put(Tree::Meta, META_MEMBERSHIP, encode(&membership).map_err(storage)?);
         batch.put(Tree::Meta, META_PUBLISHED, encode(&snap.published).map_err(storage)?);
         self.mvcc = MvccStore::import(self.mvcc.backend().clone(), snap.mvcc, batch)?;

@@ -20,7 +20,7 @@ pub use key_range::KeyRange;
 pub use key_value::{KeyValue, Record};
 pub use request::*;
 pub use revision::Revision;
-pub use store::{MvccSnapshot, MvccStore};
+pub use store::{MvccSnapshot, MvccStore, Revisions};
 pub use write::WriteTxn;
 
 #[cfg(test)]

@@ -11,15 +11,23 @@ use super::{KeyRange, KeyValue, RangeRequest, RangeResponse, Record, Revision};
 use crate::error::{Error, Result};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
-/// Meta key: the current store revision.
-pub(super) const META_CURRENT: &[u8] = b"mvcc.current_revision";
-/// Meta key: the compacted revision.
-pub(super) const META_COMPACTED: &[u8] = b"mvcc.compacted_revision";
+/// The store's revision counters. The owner persists them with its own progress marker,
+/// written after the records of a change, so after a crash they never run ahead of the
+/// records and records ahead of them are recognised as an unfinished change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Revisions {
+    /// The current revision.
+    pub current: i64,
+    /// The compacted revision, or -1.
+    pub compacted: i64,
+}
 
-/// The revision a fresh store reports, as etcd does.
-const FIRST_REVISION: i64 = 1;
-/// The compacted revision of a store that was never compacted (etcd's `compactMainRev`).
-const NEVER_COMPACTED: i64 = -1;
+impl Default for Revisions {
+    /// A fresh store: revision 1 (as etcd reports), never compacted (etcd's -1).
+    fn default() -> Self {
+        Self { current: 1, compacted: -1 }
+    }
+}
 
 /// Multi-version key-value state. Reads take `&self`; writes go through [`MvccStore::write`].
 pub struct MvccStore<B> {
@@ -30,20 +38,31 @@ pub struct MvccStore<B> {
 }
 
 impl<B: Backend> MvccStore<B> {
-    /// Loads the store from `backend`, rebuilding the index from the stored records.
-    pub fn open(backend: Arc<B>) -> Result<Self> {
+    /// Loads the store at `revs` from `backend`, rebuilding the index from the stored
+    /// records. Records above `revs.current` belong to a change that a crash interrupted;
+    /// they are removed, and the change will be applied again.
+    pub fn open(backend: Arc<B>, revs: Revisions) -> Result<Self> {
         let mut index: BTreeMap<Vec<u8>, KeyHistory> = BTreeMap::new();
-        let mut last = FIRST_REVISION;
+        let mut unfinished = WriteBatch::default();
         backend.scan(Tree::Kv, .., &mut |k, v| {
             let rev = Revision::from_bytes(k).ok_or_else(|| corrupt("bad revision key"))?;
+            if rev.main > revs.current {
+                unfinished.delete(Tree::Kv, k.to_vec());
+                return Ok(true);
+            }
             let rec = Record::decode(v).map_err(corrupt)?;
             index.entry(rec.kv.key).or_default().push(rev, rec.tombstone);
-            last = last.max(rev.main);
             Ok(true)
         })?;
-        let current = read_i64(&*backend, META_CURRENT)?.unwrap_or(FIRST_REVISION).max(last);
-        let compacted = read_i64(&*backend, META_COMPACTED)?.unwrap_or(NEVER_COMPACTED);
-        Ok(Self { backend, index, current, compacted })
+        if !unfinished.is_empty() {
+            backend.write(unfinished)?;
+        }
+        Ok(Self { backend, index, current: revs.current, compacted: revs.compacted })
+    }
+
+    /// The revision counters, for the owner to persist.
+    pub fn revisions(&self) -> Revisions {
+        Revisions { current: self.current, compacted: self.compacted }
     }
 
     /// The latest revision.
@@ -117,16 +136,6 @@ impl<B: Backend> MvccStore<B> {
     }
 }
 
-fn read_i64<B: Backend>(b: &B, key: &[u8]) -> Result<Option<i64>> {
-    match b.get(Tree::Meta, key)? {
-        None => Ok(None),
-        Some(v) => {
-            let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| corrupt("bad meta integer"))?;
-            Ok(Some(i64::from_be_bytes(bytes)))
-        }
-    }
-}
-
 fn corrupt(reason: impl Into<String>) -> StorageError {
     StorageError::Corrupt { tree: Tree::Kv.name(), reason: reason.into() }
 }
@@ -137,6 +146,18 @@ pub struct MvccSnapshot {
     records: Vec<(Vec<u8>, Vec<u8>)>,
     current: i64,
     compacted: i64,
+}
+
+impl MvccSnapshot {
+    /// The current revision the snapshot was taken at.
+    pub fn current(&self) -> i64 {
+        self.current
+    }
+
+    /// Its compacted revision.
+    pub fn compacted(&self) -> i64 {
+        self.compacted
+    }
 }
 
 impl<B: Backend> MvccStore<B> {
@@ -150,8 +171,8 @@ impl<B: Backend> MvccStore<B> {
         Ok(MvccSnapshot { records, current: self.current, compacted: self.compacted })
     }
 
-    /// Replaces the stored state with `snap` (plus whatever `batch` already holds, in the
-    /// same atomic write) and loads it.
+    /// Replaces the stored records with `snap`'s (plus whatever `batch` already holds, in
+    /// the same atomic write) and loads them at `snap`'s revisions.
     pub fn import(backend: Arc<B>, snap: MvccSnapshot, mut batch: WriteBatch) -> Result<Self> {
         backend.scan(Tree::Kv, .., &mut |k, _| {
             batch.delete(Tree::Kv, k.to_vec());
@@ -160,10 +181,8 @@ impl<B: Backend> MvccStore<B> {
         for (k, v) in snap.records {
             batch.put(Tree::Kv, k, v);
         }
-        batch.put(Tree::Meta, META_CURRENT, snap.current.to_be_bytes());
-        batch.put(Tree::Meta, META_COMPACTED, snap.compacted.to_be_bytes());
         backend.write(batch)?;
-        Self::open(backend)
+        Self::open(backend, Revisions { current: snap.current, compacted: snap.compacted })
     }
 }
 

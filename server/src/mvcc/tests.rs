@@ -10,7 +10,7 @@ type Store = MvccStore<SledBackend>;
 
 fn store() -> Store {
     let b = SledBackend::temporary().expect("temporary sled");
-    MvccStore::open(Arc::new(b)).expect("open store")
+    MvccStore::open(Arc::new(b), Revisions::default()).expect("open store")
 }
 
 /// Runs `f` as one change and writes its batch, as the state machine does.
@@ -218,17 +218,22 @@ fn put_with_unknown_lease_or_ignore_flags_on_missing_key() {
 #[test]
 fn reopen_rebuilds_the_index() {
     let dir = tempfile::tempdir().expect("tempdir");
-    {
+    let revs = {
         let b = Arc::new(SledBackend::open(dir.path()).expect("open"));
-        let mut s = MvccStore::open(b.clone()).expect("store");
+        let mut s = MvccStore::open(b.clone(), Revisions::default()).expect("store");
         put(&mut s, "a", "1");
         put(&mut s, "a", "2");
         del(&mut s, "a", "");
         put(&mut s, "b", "1");
         change(&mut s, |w| w.compact(&CompactRequest { revision: 3, physical: false })).expect("compact");
+        let revs = s.revisions();
+        // A change the crash interrupted: its record landed, its revisions did not.
+        put(&mut s, "c", "unfinished");
         b.flush().expect("flush");
-    }
-    let s = MvccStore::open(Arc::new(SledBackend::open(dir.path()).expect("reopen"))).expect("store");
+        revs
+    };
+    let s = MvccStore::open(Arc::new(SledBackend::open(dir.path()).expect("reopen")), revs).expect("store");
+    assert!(get(&s, "c", "", 0).expect("c").kvs.is_empty(), "records above the current revision are dropped");
     assert_eq!((s.current_revision(), s.compacted_revision()), (5, 3));
     assert_eq!(get(&s, "a", "", 3).expect("a at 3").kvs[0].value, b"2");
     assert!(get(&s, "a", "", 0).expect("a now").kvs.is_empty());

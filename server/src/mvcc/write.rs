@@ -3,7 +3,7 @@
 
 use super::compare;
 use super::range_query;
-use super::store::{META_COMPACTED, META_CURRENT, MvccStore};
+use super::store::MvccStore;
 use super::{
     CompactRequest, CompactResponse, DeleteRangeRequest, DeleteRangeResponse, KeyRange, KeyValue, PutRequest,
     PutResponse, RangeRequest, RangeResponse, Record, RequestOp, ResponseOp, Revision, TxnRequest, TxnResponse,
@@ -212,16 +212,15 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         for key in emptied {
             self.store.index.remove(&key);
         }
-        self.batch.put(Tree::Meta, META_COMPACTED, req.revision.to_be_bytes());
         Ok(CompactResponse { revision: self.store.current })
     }
 
-    /// Finishes the change: advances the revision if anything was written and queues the
-    /// store's metadata. Returns the store revision after the change.
+    /// Finishes the change: advances the revision if anything was written. Returns the store
+    /// revision after the change; the owner persists [`MvccStore::revisions`] after the
+    /// batch's records.
     pub fn end(self) -> i64 {
         if !self.pending.is_empty() {
             self.store.current = self.begin + 1;
-            self.batch.put(Tree::Meta, META_CURRENT, self.store.current.to_be_bytes());
         }
         self.store.current
     }

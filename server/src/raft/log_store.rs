@@ -146,7 +146,9 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
         for e in entries {
             batch.put(Tree::Log, index_key(e.index()), encode(&e)?);
         }
-        self.write(batch)?;
+        // In order, not atomic: a crash keeps a prefix of the entries, which is still a
+        // log without holes, and the flush below makes them durable anyway.
+        self.backend.write_in_order(batch).map_err(io::Error::other)?;
         // Visible now; durable (and acknowledged) with the next group flush, which every
         // append queued meanwhile shares.
         self.flusher.after_flush(Box::new(move |r| callback.io_completed(r.map_err(io::Error::other))));

@@ -116,6 +116,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Applies every write of `batch` atomically.
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError>;
 
+    /// Applies the writes of `batch` one at a time, in order. Not atomic: after a crash, a
+    /// prefix of them survives. Cheaper than [`Backend::write`] where the caller writes a
+    /// commit marker last and can recognise an unfinished batch by its absence.
+    fn write_in_order(&self, batch: WriteBatch) -> Result<(), StorageError>;
+
     /// Makes every write so far durable (fsync).
     fn flush(&self) -> Result<(), StorageError>;
 
