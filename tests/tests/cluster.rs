@@ -251,3 +251,29 @@ async fn a_leader_stopped_with_sigterm_hands_over_leadership() {
     assert!(s.leader != 0 && s.leader != old, "a new leader: {}", s.leader);
     assert!(started.elapsed() < Duration::from_secs(1), "hand-off took {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_members_survive_losing_two_including_the_leader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 5, &[]);
+    let urls = cluster.endpoints();
+    for (i, url) in urls.iter().enumerate() {
+        put(url, &format!("five/{i}"), "v").await.expect("put through every member");
+    }
+    let leader = cluster.leader().await;
+    let other = (leader + 1) % 5;
+    cluster.members[leader].kill9();
+    cluster.members[other].kill9();
+    let alive: Vec<usize> = (0..5).filter(|i| *i != leader && *i != other).collect();
+    for (n, i) in alive.iter().cycle().take(15).enumerate() {
+        put_eventually(&urls[*i], &format!("five/after/{n}"), "v").await;
+    }
+    for i in [leader, other] {
+        cluster.members[i].restart();
+        wait_local_count(&urls[i], "five/after/", 15).await;
+    }
+    for url in &urls {
+        let r = get_prefix(url, "five/", false).await.expect("linearizable read");
+        assert_eq!(r.count, 20, "{url} has every write");
+    }
+}
