@@ -12,7 +12,6 @@ use tonic::{Request, Response, Status};
 use super::Context;
 use super::status::status;
 use crate::ETCD_VERSION;
-use crate::storage::Backend;
 
 /// The Maintenance service.
 pub struct MaintenanceService {
@@ -43,11 +42,8 @@ impl Maintenance for MaintenanceService {
 
     async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         let raft = self.ctx.node.status();
-        let (revision, db_size) = {
-            let state = self.ctx.node.read();
-            let size = state.mvcc().backend().size_on_disk().map_err(|e| Status::unknown(e.to_string()))?;
-            (state.mvcc().current_revision(), size as i64)
-        };
+        let db_size = self.ctx.node.db_size().map_err(status)? as i64;
+        let revision = self.ctx.node.read().mvcc().current_revision();
         let mut errors = Vec::new();
         if raft.leader == 0 {
             errors.push(crate::error::Error::NoLeader.to_string());

@@ -75,6 +75,7 @@ pub async fn start(
     .validate()
     .map_err(|e| Error::Storage(format!("raft configuration: {e}")))?;
     let sm = SmStore::open(stores.state)?;
+    let log_db = stores.log.clone();
     let log = LogStore::new(stores.log).map_err(|e| Error::Storage(e.to_string()))?;
     let raft = Raft::new(id, Arc::new(config), Network { cluster_id }, log, sm.clone())
         .await
@@ -89,7 +90,7 @@ pub async fn start(
             }
         }
     }
-    Ok(Node::new(raft, sm, id, cluster_id))
+    Ok(Node::new(raft, sm, log_db, id, cluster_id))
 }
 
 #[cfg(test)]

@@ -41,6 +41,11 @@ impl<B: Backend> SmStore<B> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Bytes the state database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, crate::storage::StorageError> {
+        self.backend.size_on_disk()
+    }
+
     /// Makes the applied state durable (at shutdown, so a restart need not re-apply).
     pub fn flush(&self) -> io::Result<()> {
         self.backend.flush().map_err(io::Error::other)
