@@ -83,6 +83,14 @@ fn input<T: serde::de::DeserializeOwned>(p: Payload) -> Result<T, Status> {
     decode(&p.data).map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
+impl PeerService {
+    /// Checks the sender's cluster and decodes the request.
+    fn accept<T: serde::de::DeserializeOwned>(&self, request: Request<Payload>) -> Result<T, Status> {
+        self.check_cluster(&request)?;
+        input(request.into_inner())
+    }
+}
+
 fn failed(e: impl std::fmt::Display) -> PeerError {
     PeerError::Failed(e.to_string())
 }
@@ -90,14 +98,12 @@ fn failed(e: impl std::fmt::Display) -> PeerError {
 #[tonic::async_trait]
 impl PeerRpc for PeerService {
     async fn append_entries(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        self.check_cluster(&request)?;
-        let rpc: AppendEntriesRequest<super::types::TypeConfig> = input(request.into_inner())?;
+        let rpc: AppendEntriesRequest<super::types::TypeConfig> = self.accept(request)?;
         reply(self.raft.append_entries(rpc).await.map_err(failed))
     }
 
     async fn vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        self.check_cluster(&request)?;
-        let rpc: VoteRequest<super::types::TypeConfig> = input(request.into_inner())?;
+        let rpc: VoteRequest<super::types::TypeConfig> = self.accept(request)?;
         reply(self.raft.vote(rpc).await.map_err(failed))
     }
 
@@ -115,14 +121,12 @@ impl PeerRpc for PeerService {
     }
 
     async fn transfer_leader(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        self.check_cluster(&request)?;
-        let req: TransferLeaderRequest<super::types::TypeConfig> = input(request.into_inner())?;
+        let req: TransferLeaderRequest<super::types::TypeConfig> = self.accept(request)?;
         reply(self.raft.handle_transfer_leader(req).await.map_err(failed))
     }
 
     async fn forward(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        self.check_cluster(&request)?;
-        let proposal: Proposal = input(request.into_inner())?;
+        let proposal: Proposal = self.accept(request)?;
         reply(self.node.execute(&proposal).await)
     }
 
