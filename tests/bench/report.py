@@ -407,19 +407,16 @@ def render_section(meta, results, rss, status_rows):
                       "error": r.get("error"), "result": r.get("result")},
                      sort_keys=False))
     w("```")
-    w("")
-    w("Memory samples:")
-    w("")
-    w("```json")
-    for r in rss:
-        w(json.dumps(r))
-    w("```")
+    samples = [("Memory samples:", rss)]
     if status_rows:
+        samples.append(("Cluster status samples (`etcdctl endpoint status`, "
+                        "one entry per answering member):", status_rows))
+    for caption, rows in samples:
         w("")
-        w("Cluster status samples (`etcdctl endpoint status`, one entry per answering member):")
+        w(caption)
         w("")
         w("```json")
-        for r in status_rows:
+        for r in rows:
             w(json.dumps(r))
         w("```")
     w("")

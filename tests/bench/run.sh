@@ -99,20 +99,8 @@ sanitize_env
 ensure_etcd_tools
 command -v python3 >/dev/null 2>&1 || apt_install python3
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/etcd-rs-bench.XXXXXX")
-cleanup() {
-  local rc=$?
-  stop_all_members
-  if ((KEEP)); then
-    log "scratch directory kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Scratch directory and EXIT/INT/TERM traps that stop the servers (lib/servers.sh).
+init_workdir etcd-rs-bench
 
 # ---- the loads --------------------------------------------------------------
 # Totals are the full-run values; --quick divides them by 10.
@@ -120,40 +108,32 @@ div=1
 ((QUICK)) && div=10
 RANGE_KEY=bench-range-key
 PUT_ARGS="--key-size 8 --val-size 256 --key-space-size 100000"
-declare -A LOAD_DESC LOAD_ARGS
+# Every load once; a suite picks its loads (and their order) by name.
+declare -A LOAD_DESC=(
+  [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
+  [put-64]="put, 64 clients / 8 connections, 8-byte keys, 256-byte values"
+  [put-256]="put, 256 clients / 16 connections, 8-byte keys, 256-byte values"
+  [range-1]="linearizable range of one key, 1 client / 1 connection"
+  [range-64]="linearizable range of one key, 64 clients / 8 connections"
+  [range-l-64]="linearizable range of one key, 64 clients / 8 connections"
+  [range-s-64]="serializable range of one key, 64 clients / 8 connections"
+)
+declare -A LOAD_ARGS=(
+  [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
+  [put-64]="--conns 8 --clients 64 put --total $((20000 / div)) $PUT_ARGS"
+  [put-256]="--conns 16 --clients 256 put --total $((40000 / div)) $PUT_ARGS"
+  [range-1]="--conns 1 --clients 1 range $RANGE_KEY --total $((2000 / div)) --consistency l"
+  [range-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
+  [range-l-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
+  [range-s-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency s"
+)
 if [[ $SUITE == single ]]; then
   LOAD_NAMES=(put-1 put-64 range-1 range-64)
-  LOAD_DESC=(
-    [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
-    [put-64]="put, 64 clients / 8 connections, 8-byte keys, 256-byte values"
-    [range-1]="linearizable range of one key, 1 client / 1 connection"
-    [range-64]="linearizable range of one key, 64 clients / 8 connections"
-  )
-  LOAD_ARGS=(
-    [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
-    [put-64]="--conns 8 --clients 64 put --total $((20000 / div)) $PUT_ARGS"
-    [range-1]="--conns 1 --clients 1 range $RANGE_KEY --total $((2000 / div)) --consistency l"
-    [range-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
-  )
 else
   # The cluster set: write scaling from 1 to 256 clients, and both read paths
   # (a linearizable read needs the leader's confirmation; a serializable one
   # is answered by whichever member receives it).
   LOAD_NAMES=(put-1 put-64 put-256 range-l-64 range-s-64)
-  LOAD_DESC=(
-    [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
-    [put-64]="put, 64 clients / 8 connections, 8-byte keys, 256-byte values"
-    [put-256]="put, 256 clients / 16 connections, 8-byte keys, 256-byte values"
-    [range-l-64]="linearizable range of one key, 64 clients / 8 connections"
-    [range-s-64]="serializable range of one key, 64 clients / 8 connections"
-  )
-  LOAD_ARGS=(
-    [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
-    [put-64]="--conns 8 --clients 64 put --total $((20000 / div)) $PUT_ARGS"
-    [put-256]="--conns 16 --clients 256 put --total $((40000 / div)) $PUT_ARGS"
-    [range-l-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
-    [range-s-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency s"
-  )
 fi
 
 RESULTS=$WORK/results.jsonl

@@ -86,22 +86,10 @@ sanitize_env
 ensure_etcd_tools
 command -v diff >/dev/null 2>&1 || apt_install diffutils
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/etcd-rs-compat.XXXXXX")
-cleanup() {
-  local rc=$?
-  stop_all_scenario_members
-  stop_all_members
-  if ((KEEP)); then
-    log "scratch directory kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-# Turn signals into a normal exit so the EXIT trap stops the servers.
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Scratch directory and EXIT/INT/TERM traps (lib/servers.sh); members that
+# scenarios started themselves are not children of this shell, so the hook
+# stops them too.
+init_workdir etcd-rs-compat stop_all_scenario_members
 
 log "reference: $REF_ETCD_BIN ($("$REF_ETCD_BIN" --version 2>/dev/null | head -n 1))"
 log "under test: $SUT_BIN"

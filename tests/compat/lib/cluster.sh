@@ -1,12 +1,12 @@
 # shellcheck shell=bash
 # Cluster support for tests/compat/run.sh (scenarios with "# members: N").
-# Needs lib/servers.sh (take_free_port, launch_member, wait_cluster_ready,
-# stop_cluster, stop_member, CLUSTER_MEMBERS, MEMBER_*).
+# Needs lib/servers.sh (start_cluster, stop_cluster, term_then_kill,
+# CLUSTER_MEMBERS, MEMBER_*).
 #
 # A side ("ref" = real etcd, "sut" = server under test) gets an N-member
-# cluster whose members are MEMBER_* entries SIDE-m0 .. SIDE-m{N-1} with etcd
-# names m0 .. m{N-1}; both sides get identical flags apart from ports and
-# directories (the same names and --initial-cluster-token). Members a
+# cluster whose members are MEMBER_* entries SIDE-0 .. SIDE-{N-1} with etcd
+# names m0 .. m{N-1} (MEMBER_ETCD_NAME); both sides get identical flags apart
+# from ports and directories (the same names and --initial-cluster-token). Members a
 # scenario starts itself live in DIR/<name> with a pid file; they are stopped
 # by stop_compat_cluster (and stop_scenario_members from the EXIT trap).
 
@@ -21,54 +21,23 @@ scenario_members() {
   echo "${n:-1}"
 }
 
-# start_compat_cluster SIDE BINARY DIR N: start the cluster of SIDE and wait
-# until `endpoint health --cluster` reports all N members healthy. Retries with
-# new ports if a start failed because a port was taken meanwhile.
+# start_compat_cluster SIDE BINARY DIR N: start the cluster of SIDE with
+# start_cluster (members SIDE-0 .. SIDE-{N-1}, etcd names and directories
+# m0 .. m{N-1}, which retries on port collisions) and record when it became
+# healthy. DIR is registered first so the EXIT trap also stops members a
+# scenario started there.
 start_compat_cluster() {
-  local side=$1 bin=$2 dir=$3 n=$4 attempt i initial m
-  local -a names=() cports=() pports=()
-  [[ -x $bin ]] || die "server binary not executable: $bin"
+  local side=$1 bin=$2 dir=$3 n=$4
   SCENARIO_MEMBER_DIRS+=("$dir")
-  for attempt in 1 2 3; do
-    names=() cports=() pports=() initial=
-    for ((i = 0; i < n; i++)); do
-      names+=("$side-m$i")
-      take_free_port "cports[$i]"
-      take_free_port "pports[$i]"
-      initial+="${initial:+,}m$i=http://127.0.0.1:${pports[i]}"
-    done
-    # shellcheck disable=SC2004  # associative array (declared in servers.sh)
-    CLUSTER_MEMBERS[$side]="${names[*]}"
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    for ((i = 0; i < n; i++)); do
-      launch_member "${names[i]}" "$bin" "$dir/m$i" "${cports[i]}" "${pports[i]}" \
-        --name "m$i" --initial-cluster "$initial" \
-        --initial-cluster-state new --initial-cluster-token "$COMPAT_CLUSTER_TOKEN"
-    done
-    if wait_cluster_ready "$side" "${MEMBER_START_TIMEOUT:-60}"; then
-      log "cluster $side healthy: $(cluster_endpoints "$side")"
-      date +%s >"$dir/ready-at"
-      return 0
-    fi
-    for m in "${names[@]}"; do
-      log "last 20 lines of $m's log (${MEMBER_LOG[$m]}):"
-      tail -n 20 "${MEMBER_LOG[$m]}" >&2 || true
-    done
-    stop_cluster "$side"
-    if ! grep -qi 'address already in use' "$dir"/m*/server.log 2>/dev/null; then
-      break
-    fi
-    log "port collision, retrying ($attempt)"
-  done
-  return 1
+  start_cluster "$side" "$bin" "$dir" "$n" "$COMPAT_CLUSTER_TOKEN" m 0 || return 1
+  date +%s >"$dir/ready-at"
 }
 
 # cluster_layout SIDE: "m0:CPORT:PPORT:PID m1:..." for the scenario process.
 cluster_layout() {
   local m out=()
   for m in ${CLUSTER_MEMBERS[$1]}; do
-    out+=("${m#"$1"-}:${MEMBER_CPORT[$m]}:${MEMBER_PPORT[$m]}:${MEMBER_PID[$m]}")
+    out+=("${MEMBER_ETCD_NAME[$m]}:${MEMBER_CPORT[$m]}:${MEMBER_PPORT[$m]}:${MEMBER_PID[$m]}")
   done
   echo "${out[*]}"
 }
@@ -80,7 +49,7 @@ write_cluster_masks() {
   local side=$1 masks=$2 m name json objs obj id oname cid
   : >"$masks"
   for m in ${CLUSTER_MEMBERS[$side]}; do
-    name=${m#"$side"-}
+    name=${MEMBER_ETCD_NAME[$m]}
     echo "port ${MEMBER_CPORT[$m]} CPORT:$name" >>"$masks"
     echo "port ${MEMBER_PPORT[$m]} PPORT:$name" >>"$masks"
   done
@@ -109,19 +78,11 @@ _scenario_pid_ok() {
 # stop_scenario_members DIR: stop the members a scenario started under DIR
 # (SIGTERM, up to 10 s, then SIGKILL). They are not children of this shell.
 stop_scenario_members() {
-  local dir=$1 f pid i
+  local dir=$1 f pid
   for f in "$dir"/*/pid; do
     [[ -f $f ]] || continue
     pid=$(_scenario_pid_ok "$f" "$(dirname "$f")") || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "scenario member $(basename "$(dirname "$f")") (pid $pid) ignored SIGTERM, killing"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    term_then_kill "$pid" "scenario member $(basename "$(dirname "$f")")"
   done
 }
 
@@ -139,7 +100,7 @@ stop_all_scenario_members() {
 check_cluster_alive() {
   local side=$1 dir=$2 m name f ok=0
   for m in ${CLUSTER_MEMBERS[$side]}; do
-    name=${m#"$side"-}
+    name=${MEMBER_ETCD_NAME[$m]}
     if grep -qxF -- "$name" "$dir/removed" 2>/dev/null; then continue; fi
     if ! kill -0 "${MEMBER_PID[$m]}" 2>/dev/null; then
       log "member $m died during the scenario; log tail:"

@@ -5,21 +5,21 @@
 # or N-member clusters) on 127.0.0.1. Sourced by tests/compat/run.sh and
 # tests/bench/run.sh.
 #
-# The caller must:
-#   * set WORK to a private scratch directory (mktemp -d),
-#   * install `trap stop_all_members EXIT` (or call it from its own EXIT trap)
-#     so that no server outlives the script, even on error or Ctrl-C.
+# The caller must call init_workdir (below) before starting servers: it sets
+# WORK to a private scratch directory and installs the EXIT trap that stops
+# all members, so that no server outlives the script, even on error or Ctrl-C.
 #
 # Members are addressed by a short NAME (e.g. "ref", "sut"); their details are
 # kept in the associative arrays below so several members can coexist. The
-# members of a cluster started by start_cluster CLUSTER are named CLUSTER-1 ..
-# CLUSTER-N and are ordinary members in these arrays as well.
+# members of a cluster started by start_cluster CLUSTER are named CLUSTER-I
+# (I = 1..N by default) and are ordinary members in these arrays as well.
 
 declare -gA MEMBER_PID=()    # NAME -> pid of the server process
 declare -gA MEMBER_CPORT=()  # NAME -> client port
 declare -gA MEMBER_PPORT=()  # NAME -> peer port
 declare -gA MEMBER_DIR=()    # NAME -> directory holding data dir and log
 declare -gA MEMBER_LOG=()    # NAME -> server log file (stdout+stderr)
+declare -gA MEMBER_ETCD_NAME=() # NAME -> the member's etcd --name
 declare -gA PORTS_TAKEN=()   # ports already handed out by this script
 declare -gA CLUSTER_MEMBERS=() # CLUSTER -> its member NAMEs, space-separated, in order
 
@@ -29,6 +29,33 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # die MSG... : fatal harness error (exit code 2 distinguishes "harness broken"
 # from "comparison failed" = 1).
 die() { log "ERROR: $*"; exit 2; }
+
+# init_workdir PREFIX [HOOK]: create the scratch directory WORK
+# (${TMPDIR:-/tmp}/PREFIX.XXXXXX) and install the traps. On exit the EXIT trap
+# runs HOOK if given (a command for extra cleanup, e.g. stopping processes that
+# are not in MEMBER_PID), stops all members, then removes WORK, or only logs
+# its path if the caller set KEEP=1; the exit status is preserved. INT/TERM
+# are turned into a normal exit so that the EXIT trap stops the servers.
+init_workdir() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  WORK_CLEANUP_HOOK=${2:-}
+  trap _cleanup_workdir EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# _cleanup_workdir: the EXIT trap installed by init_workdir.
+_cleanup_workdir() {
+  local rc=$?
+  if [[ -n $WORK_CLEANUP_HOOK ]]; then "$WORK_CLEANUP_HOOK"; fi
+  stop_all_members
+  if ((${KEEP:-0})); then
+    log "scratch directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
 
 # apt_install PKG... : install Debian packages non-interactively. CI runs as
 # root on a fresh machine; locally we use sudo if we are not root.
@@ -169,6 +196,7 @@ start_member() {
     take_free_port cport
     take_free_port pport
     rm -rf "$dir"
+    MEMBER_ETCD_NAME[$name]=default
     launch_member "$name" "$bin" "$dir" "$cport" "$pport" \
       --name default --initial-cluster "default=http://127.0.0.1:$pport"
     if wait_ready "$name" "${MEMBER_START_TIMEOUT:-60}"; then
@@ -227,33 +255,38 @@ wait_cluster_ready() {
   return 1
 }
 
-# start_cluster CLUSTER BINARY DIR N TOKEN: start a fresh N-member cluster on
-# free 127.0.0.1 ports (members CLUSTER-1..CLUSTER-N, etcd names member-1..
-# member-N, directories DIR/member-I) with the etcd static-bootstrap flags
-# (--initial-cluster of all members, --initial-cluster-state new,
-# --initial-cluster-token TOKEN), and wait until all members are healthy. All
-# members are started before waiting: none can elect a leader alone. Member
-# names and TOKEN do not depend on BINARY, so two clusters started with the
-# same N and TOKEN get identical flags apart from ports and directories.
-# Retries with new ports if a start fails because a port was taken meanwhile.
+# start_cluster CLUSTER BINARY DIR N TOKEN [NAME_PREFIX [FIRST]]: start a
+# fresh N-member cluster on free 127.0.0.1 ports with the etcd static-bootstrap
+# flags (--initial-cluster of all members, --initial-cluster-state new,
+# --initial-cluster-token TOKEN), and wait until all members are healthy. For
+# I = FIRST..FIRST+N-1 (FIRST defaults to 1) member CLUSTER-I gets the etcd
+# name NAME_PREFIX<I> (NAME_PREFIX defaults to "member-") and the directory
+# DIR/NAME_PREFIX<I>. All members are started before waiting: none can elect a
+# leader alone. Member names and TOKEN do not depend on BINARY, so two clusters
+# started with the same N, TOKEN and names get identical flags apart from
+# ports and directories. Retries with new ports if a start fails because a
+# port was taken meanwhile.
 start_cluster() {
-  local cluster=$1 bin=$2 dir=$3 n=$4 token=$5 attempt i initial m
-  local -a names cports pports
+  local cluster=$1 bin=$2 dir=$3 n=$4 token=$5 prefix=${6:-member-} first=${7:-1}
+  local attempt i initial m
+  local -a names etcd_names cports pports
   [[ -x $bin ]] || die "server binary not executable: $bin"
   ((n >= 1)) || die "start_cluster: bad member count: $n"
   for attempt in 1 2 3; do
-    names=() cports=() pports=() initial=
-    for ((i = 1; i <= n; i++)); do
-      names+=("$cluster-$i")
-      take_free_port "cports[$((i - 1))]"
-      take_free_port "pports[$((i - 1))]"
-      initial+="${initial:+,}member-$i=http://127.0.0.1:${pports[i - 1]}"
+    names=() etcd_names=() cports=() pports=() initial=
+    for ((i = 0; i < n; i++)); do
+      names+=("$cluster-$((first + i))")
+      etcd_names+=("$prefix$((first + i))")
+      take_free_port "cports[$i]"
+      take_free_port "pports[$i]"
+      initial+="${initial:+,}${etcd_names[i]}=http://127.0.0.1:${pports[i]}"
     done
     CLUSTER_MEMBERS[$cluster]="${names[*]}"
     rm -rf "$dir"
-    for ((i = 1; i <= n; i++)); do
-      launch_member "${names[i - 1]}" "$bin" "$dir/member-$i" "${cports[i - 1]}" "${pports[i - 1]}" \
-        --name "member-$i" --initial-cluster "$initial" \
+    for ((i = 0; i < n; i++)); do
+      MEMBER_ETCD_NAME[${names[i]}]=${etcd_names[i]}
+      launch_member "${names[i]}" "$bin" "$dir/${etcd_names[i]}" "${cports[i]}" "${pports[i]}" \
+        --name "${etcd_names[i]}" --initial-cluster "$initial" \
         --initial-cluster-state new --initial-cluster-token "$token"
     done
     if wait_cluster_ready "$cluster" "${MEMBER_START_TIMEOUT:-60}"; then
@@ -261,7 +294,7 @@ start_cluster() {
       return 0
     fi
     stop_cluster "$cluster"
-    if ! grep -qi 'address already in use' "$dir"/member-*/server.log 2>/dev/null; then
+    if ! grep -qi 'address already in use' "$dir/$prefix"*/server.log 2>/dev/null; then
       break
     fi
     log "port collision, retrying ($attempt)"
@@ -273,21 +306,29 @@ start_cluster() {
   return 1
 }
 
+# term_then_kill PID LABEL: SIGTERM, wait up to 10 s for PID to exit, then
+# SIGKILL (logged as "LABEL (pid PID) ignored SIGTERM"). Does not reap: PID
+# need not be a child of this shell.
+term_then_kill() {
+  local pid=$1 label=$2 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$label (pid $pid) ignored SIGTERM, killing"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
+
 # stop_member NAME: SIGTERM, wait up to 10 s, then SIGKILL; always reaps.
 stop_member() {
-  local name=$1 pid i
+  local name=$1 pid
   pid=${MEMBER_PID[$name]:-}
   [[ -n $pid ]] || return 0
   if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "member $name (pid $pid) ignored SIGTERM, killing"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    term_then_kill "$pid" "member $name"
   fi
   wait "$pid" 2>/dev/null || true
   unset "MEMBER_PID[$name]"
