@@ -120,59 +120,44 @@ impl Printer {
         KvStyle { hex: self.hex, value_only: false }
     }
 
-    /// `get` output; `value_only` (`--print-value-only`) applies to the simple format.
-    pub fn get(&self, resp: &RangeResponse, value_only: bool) -> Result<Vec<u8>, CtlError> {
+    /// Output of a response that has no table form, in the chosen format.
+    fn output<M: Message>(
+        &self,
+        resp: &M,
+        simple: impl FnOnce(&mut Vec<u8>),
+        json: impl FnOnce() -> String,
+        fields: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Vec<u8>, CtlError> {
         let mut out = Vec::new();
         match self.format {
-            Format::Simple => {
-                let style = KvStyle { value_only, ..self.style() };
-                simple::get(&mut out, resp, style);
-            }
-            Format::Json => out = json_line(json::get(resp)),
-            Format::Fields => fields::get(&mut out, resp),
+            Format::Simple => simple(&mut out),
+            Format::Json => out = json_line(json()),
+            Format::Fields => fields(&mut out),
             Format::Protobuf => out = resp.encode_to_vec(),
             Format::Table => return Err(self.format.unsupported()),
         }
         Ok(out)
+    }
+
+    /// `get` output; `value_only` (`--print-value-only`) applies to the simple format.
+    pub fn get(&self, resp: &RangeResponse, value_only: bool) -> Result<Vec<u8>, CtlError> {
+        let style = KvStyle { value_only, ..self.style() };
+        self.output(resp, |o| simple::get(o, resp, style), || json::get(resp), |o| fields::get(o, resp))
     }
 
     /// `put` output.
     pub fn put(&self, resp: &PutResponse) -> Result<Vec<u8>, CtlError> {
-        let mut out = Vec::new();
-        match self.format {
-            Format::Simple => simple::put(&mut out, resp, self.style()),
-            Format::Json => out = json_line(json::put(resp)),
-            Format::Fields => fields::put(&mut out, resp),
-            Format::Protobuf => out = resp.encode_to_vec(),
-            Format::Table => return Err(self.format.unsupported()),
-        }
-        Ok(out)
+        self.output(resp, |o| simple::put(o, resp, self.style()), || json::put(resp), |o| fields::put(o, resp))
     }
 
     /// `del` output.
     pub fn del(&self, resp: &DeleteRangeResponse) -> Result<Vec<u8>, CtlError> {
-        let mut out = Vec::new();
-        match self.format {
-            Format::Simple => simple::del(&mut out, resp, self.style()),
-            Format::Json => out = json_line(json::del(resp)),
-            Format::Fields => fields::del(&mut out, resp),
-            Format::Protobuf => out = resp.encode_to_vec(),
-            Format::Table => return Err(self.format.unsupported()),
-        }
-        Ok(out)
+        self.output(resp, |o| simple::del(o, resp, self.style()), || json::del(resp), |o| fields::del(o, resp))
     }
 
     /// `txn` output.
     pub fn txn(&self, resp: &TxnResponse) -> Result<Vec<u8>, CtlError> {
-        let mut out = Vec::new();
-        match self.format {
-            Format::Simple => simple::txn(&mut out, resp, self.style()),
-            Format::Json => out = json_line(json::txn(resp)),
-            Format::Fields => fields::txn(&mut out, resp),
-            Format::Protobuf => out = resp.encode_to_vec(),
-            Format::Table => return Err(self.format.unsupported()),
-        }
-        Ok(out)
+        self.output(resp, |o| simple::txn(o, resp, self.style()), || json::txn(resp), |o| fields::txn(o, resp))
     }
 
     /// `member list` output.
