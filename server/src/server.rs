@@ -22,7 +22,7 @@ use crate::node::Node;
 use crate::raft::network::MAX_PEER_MESSAGE;
 use crate::raft::network::Peer;
 use crate::raft::peer::{ClusterInfo, PeerService};
-use crate::raft::{self, Settings, Stores, join};
+use crate::raft::{self, Settings, join};
 use crate::storage::SledBackend;
 use crate::transport::authority::FixingListener;
 
@@ -55,14 +55,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let dir = config.data_dir.join("member");
     std::fs::create_dir_all(&dir)
         .map_err(|e| ServerError::Setup(format!("cannot create data dir {}: {e}", dir.display())))?;
-    let open = |name: &str| {
-        let path = dir.join(name);
-        SledBackend::open(&path)
-            .map(Arc::new)
-            .map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))
-    };
-    let stores = Stores { log: open("wal")?, state: open("db")? };
-    let backend = stores.log.clone();
+    let path = dir.join("db");
+    let backend = Arc::new(
+        SledBackend::open(&path).map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))?,
+    );
     let (identity, bootstrap) = match membership::load(&*backend)? {
         // A restart: the stored identity wins and bootstrap settings are ignored.
         Some(id) => (id, None),
@@ -90,7 +86,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         election_ms: config.election_timeout_ms,
         snapshot_count: config.snapshot_count,
     };
-    let node = raft::start(stores, member_id, cluster_id, settings, bootstrap).await?;
+    let node = raft::start(backend, member_id, cluster_id, settings, bootstrap).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();

@@ -6,7 +6,7 @@
 //! and then read the local state once it has applied that far.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLockReadGuard};
+use std::sync::RwLockReadGuard;
 use std::time::{Duration, Instant};
 
 use openraft::async_runtime::WatchReceiver;
@@ -24,7 +24,7 @@ use crate::raft::peer::PeerError;
 use crate::raft::state_machine::SmStore;
 use crate::raft::types::{PeerNode, Raft, TypeConfig};
 use crate::state_machine::StateMachine;
-use crate::storage::{Backend, SledBackend};
+use crate::storage::SledBackend;
 
 /// How long a request may wait for a leader, a commit or a read index (etcd's default
 /// request timeout is 5 s plus two election timeouts).
@@ -75,8 +75,6 @@ pub enum Proposal {
 pub struct Node {
     raft: Raft,
     sm: SmStore<SledBackend>,
-    /// The log database, for its size on disk.
-    log_db: Arc<SledBackend>,
     id: u64,
     cluster_id: u64,
     reads: mpsc::UnboundedSender<ReadWaiter>,
@@ -99,9 +97,9 @@ pub struct RaftStatus {
 
 impl Node {
     /// Wraps a started Raft instance and its state machine.
-    pub fn new(raft: Raft, sm: SmStore<SledBackend>, log_db: Arc<SledBackend>, id: u64, cluster_id: u64) -> Self {
+    pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64) -> Self {
         let (reads, rx) = mpsc::unbounded_channel();
-        let node = Self { raft, sm, log_db, id, cluster_id, reads };
+        let node = Self { raft, sm, id, cluster_id, reads };
         tokio::spawn(node.clone().read_index_rounds(rx));
         node
     }
@@ -131,9 +129,9 @@ impl Node {
         }
     }
 
-    /// Bytes both databases occupy on disk (etcd's db size covers all it stores).
+    /// Bytes the member's database occupies on disk.
     pub fn db_size(&self) -> Result<u64> {
-        Ok(self.sm.size_on_disk()? + self.log_db.size_on_disk()?)
+        Ok(self.sm.size_on_disk()?)
     }
 
     /// Read access to the applied state.

@@ -20,9 +20,9 @@ impl StoreBuilder<TypeConfig, LogStore<SledBackend>, SmStore<SledBackend>, tempf
         let io =
             |e: String| StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Read, std::io::Error::other(e));
         let dir = tempfile::tempdir().map_err(|e| io(e.to_string()))?;
-        let open = |name: &str| SledBackend::open(&dir.path().join(name)).map(Arc::new).map_err(|e| io(e.to_string()));
-        let sm = SmStore::open(open("db")?).map_err(|e| io(e.to_string()))?;
-        let log = LogStore::new(open("wal")?).map_err(|e| io(e.to_string()))?;
+        let db = SledBackend::open(dir.path()).map(Arc::new).map_err(|e| io(e.to_string()))?;
+        let sm = SmStore::open(db.clone()).map_err(|e| io(e.to_string()))?;
+        let log = LogStore::new(db).map_err(|e| io(e.to_string()))?;
         Ok((dir, log, sm))
     }
 }

@@ -39,20 +39,13 @@ pub struct Settings {
     pub snapshot_count: u64,
 }
 
-/// The two databases of a member, as etcd has a WAL and a backend: the log is flushed on
-/// every append (the durability point), the state lazily (a restart re-applies the log).
-pub struct Stores {
-    /// Raft log, vote, and identity.
-    pub log: Arc<SledBackend>,
-    /// The state machine: MVCC data, applied index, membership, snapshots.
-    pub state: Arc<SledBackend>,
-}
-
-/// Starts Raft for member `id` on `stores`. `bootstrap` holds the initial members of a
+/// Starts Raft for member `id` on `db`, which holds the log (flushed on every append: the
+/// durability point) and the state (its writes become durable with those flushes; a restart
+/// re-applies the log past the last progress marker). `bootstrap` holds the initial members of a
 /// new cluster; it is used only if this member's log is still empty, so a restarted
 /// member ignores it, as etcd ignores its bootstrap flags.
 pub async fn start(
-    stores: Stores,
+    db: Arc<SledBackend>,
     id: u64,
     cluster_id: u64,
     settings: Settings,
@@ -74,9 +67,8 @@ pub async fn start(
     }
     .validate()
     .map_err(|e| Error::Storage(format!("raft configuration: {e}")))?;
-    let sm = SmStore::open(stores.state)?;
-    let log_db = stores.log.clone();
-    let log = LogStore::new(stores.log).map_err(|e| Error::Storage(e.to_string()))?;
+    let sm = SmStore::open(db.clone())?;
+    let log = LogStore::new(db).map_err(|e| Error::Storage(e.to_string()))?;
     let raft = Raft::new(id, Arc::new(config), Network { cluster_id }, log, sm.clone())
         .await
         .map_err(|e| Error::Storage(e.to_string()))?;
@@ -90,7 +82,7 @@ pub async fn start(
             }
         }
     }
-    Ok(Node::new(raft, sm, log_db, id, cluster_id))
+    Ok(Node::new(raft, sm, id, cluster_id))
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ impl<B: Backend> SmStore<B> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Bytes the state database occupies on disk.
+    /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, crate::storage::StorageError> {
         self.backend.size_on_disk()
     }
