@@ -20,7 +20,6 @@ use crate::config::{ClusterState, Config, ListenUrl};
 use crate::membership::{self, Identity};
 use crate::node::Node;
 use crate::raft::network::MAX_PEER_MESSAGE;
-use crate::raft::network::Peer;
 use crate::raft::peer::{ClusterInfo, PeerService};
 use crate::raft::{self, Settings, join};
 use crate::storage::SledBackend;
@@ -186,8 +185,8 @@ async fn removed(node: &Node) {
         if !present {
             return;
         }
-        for (id, peer_node) in nodes.iter().filter(|(id, _)| **id != node.id()) {
-            let peer = Peer::new(node.cluster_id(), *id, peer_node);
+        for id in nodes.keys().filter(|id| **id != node.id()) {
+            let Some(peer) = node.peer(*id) else { continue };
             let asked = peer.call::<_, ClusterInfo, _, _>(&(), Duration::from_secs(1), |mut c, r| async move {
                 c.get_cluster(r).await
             });

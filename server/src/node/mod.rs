@@ -5,8 +5,8 @@
 //! index from the leader (one round serves every read that was waiting when it started)
 //! and then read the local state once it has applied that far.
 
-use std::collections::BTreeMap;
-use std::sync::RwLockReadGuard;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use openraft::async_runtime::WatchReceiver;
@@ -78,6 +78,8 @@ pub struct Node {
     id: u64,
     cluster_id: u64,
     reads: mpsc::UnboundedSender<ReadWaiter>,
+    /// Connections to other members, reused across forwarded requests and read indexes.
+    peers: Arc<Mutex<HashMap<u64, (PeerNode, Peer)>>>,
 }
 
 /// Raft-level facts for Status and response headers.
@@ -99,7 +101,7 @@ impl Node {
     /// Wraps a started Raft instance and its state machine.
     pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64) -> Self {
         let (reads, rx) = mpsc::unbounded_channel();
-        let node = Self { raft, sm, id, cluster_id, reads };
+        let node = Self { raft, sm, id, cluster_id, reads, peers: Arc::default() };
         tokio::spawn(node.clone().read_index_rounds(rx));
         node
     }
@@ -182,8 +184,17 @@ impl Node {
 
     /// A client for member `id`, if it is in the membership.
     pub fn peer(&self, id: u64) -> Option<Peer> {
-        let m = self.metrics();
-        m.membership_config.membership().get_node(&id).map(|n| Peer::new(self.cluster_id, id, n))
+        let node = self.raft.metrics().borrow_watched().membership_config.membership().get_node(&id).cloned()?;
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        match peers.get(&id) {
+            // Same URLs as when we connected: reuse the connection.
+            Some((known, peer)) if *known == node => Some(peer.clone()),
+            _ => {
+                let peer = Peer::new(self.cluster_id, id, &node);
+                peers.insert(id, (node, peer.clone()));
+                Some(peer)
+            }
+        }
     }
 
     /// Waits until someone leads, or the deadline passes.
