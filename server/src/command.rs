@@ -6,6 +6,7 @@ use crate::mvcc::{
     CompactRequest, CompactResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, TxnRequest,
     TxnResponse,
 };
+use crate::v2store::{Event, V2Write};
 
 /// A change, proposed to the log and applied in log order on every member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +19,16 @@ pub enum Command {
     Txn(TxnRequest),
     /// v3 Compact.
     Compact(CompactRequest),
+    /// A v2 write.
+    V2(V2Write),
+    /// The leader found the TTL of the v2 node at `path` run out at `now` (milliseconds
+    /// since the Unix epoch).
+    V2Expire {
+        /// The node.
+        path: String,
+        /// The leader's clock.
+        now: u64,
+    },
     /// A member announces the name and client URLs it serves (etcd publishes these
     /// through the log too, so every member lists the same).
     PublishMember {
@@ -37,6 +48,8 @@ impl std::fmt::Display for Command {
             Command::DeleteRange(r) => write!(f, "delete {}", String::from_utf8_lossy(&r.key)),
             Command::Txn(r) => write!(f, "txn ({} compares)", r.compare.len()),
             Command::Compact(r) => write!(f, "compact {}", r.revision),
+            Command::V2(w) => write!(f, "v2 {:?} {}", w.method, w.path),
+            Command::V2Expire { path, .. } => write!(f, "v2 expire {path}"),
             Command::PublishMember { id, .. } => write!(f, "publish member {id:x}"),
         }
     }
@@ -53,6 +66,8 @@ pub enum CommandResponse {
     Txn(TxnResponse),
     /// From a compaction.
     Compact(CompactResponse),
+    /// From a v2 write or expiry.
+    V2(Event),
     /// From a member publication.
     Published,
     /// From a log entry that carries no command (a new leader's blank entry, or a

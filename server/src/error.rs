@@ -83,6 +83,9 @@ pub enum Error {
     /// The member is shutting down.
     #[error("etcdserver: server stopped")]
     Stopped,
+    /// A v2 store error (the v2 API renders it; gRPC never meets one).
+    #[error(transparent)]
+    V2(#[from] crate::v2store::V2Error),
     /// The storage engine failed; the request may not have been applied.
     #[error("{0}")]
     Storage(String),

@@ -23,6 +23,7 @@ pub mod server;
 pub mod state_machine;
 pub mod storage;
 pub mod transport;
+pub mod v2store;
 
 /// The etcd release whose API etcd-rs serves; clients read it from Status and /version.
 pub const ETCD_VERSION: &str = "3.4.23";

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
 
-use crate::api::{self, ClusterService, Context, KvService, MaintenanceService};
+use crate::api::{self, ClusterService, Context, KvService, MaintenanceService, V2Api};
 use crate::command::Command;
 use crate::config::{ClusterState, Config, ListenUrl};
 use crate::membership::{self, Identity};
@@ -101,17 +101,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let ctx =
         Context { node: node.clone(), max_request_bytes: config.max_request_bytes, max_txn_ops: config.max_txn_ops };
-    let client_router = client_router(ctx, config.max_request_bytes + GRPC_OVERHEAD_BYTES);
+    let v2 = config.enable_v2.then(|| V2Api {
+        node: node.clone(),
+        stop: stop_rx.clone(),
+        name: config.name.clone(),
+        started_ms: api::now_ms(),
+    });
+    let client_router = client_router(ctx, v2, config.max_request_bytes + GRPC_OVERHEAD_BYTES);
     for url in &config.listen_client_urls {
         servers.push(serve(url, "client", client_router.clone(), stop_rx.clone()).await?);
     }
     let publisher = tokio::spawn(publish(node.clone(), config.name.clone(), config.advertise_client_urls.clone()));
+    let expiry = tokio::spawn(expire_v2_ttls(node.clone()));
 
     tokio::select! {
         _ = shutdown => tracing::info!("shutting down"),
         _ = removed(&node) => tracing::warn!("the member has been permanently removed from the cluster; stopping"),
     }
     publisher.abort();
+    expiry.abort();
     hand_off_leadership(&node).await;
     node.stop().await;
     stop_tx.send(true).ok();
@@ -164,6 +172,30 @@ async fn publish(node: Node, name: String, client_urls: Vec<String>) {
             Err(e) => tracing::debug!(error = %e, "publishing member attributes; will retry"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// How often the leader looks for v2 TTLs that ran out (etcd's SYNC interval).
+const V2_EXPIRY_INTERVAL: Duration = Duration::from_millis(500);
+
+/// On the leader, proposes the removal of every v2 node whose TTL ran out: the leader's
+/// clock decides, and every member applies the same removal at the same index.
+async fn expire_v2_ttls(node: Node) {
+    let mut tick = tokio::time::interval(V2_EXPIRY_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if node.status().leader != node.id() {
+            continue;
+        }
+        let now = api::now_ms();
+        let expired = node.read().v2().expired(now);
+        for path in expired {
+            if let Err(e) = node.propose(Command::V2Expire { path, now }).await {
+                tracing::debug!(error = %e, "expiring v2 keys; will retry");
+                break;
+            }
+        }
     }
 }
 
@@ -226,11 +258,14 @@ async fn hand_off_leadership(node: &Node) {
 
 /// gRPC services and HTTP endpoints on one router: gRPC paths go to the services, the
 /// rest to the HTTP routes, whose fallback also answers gRPC calls to unknown services.
-fn client_router(ctx: Context, max_message: usize) -> axum::Router {
+fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::Router {
     let kv = KvServer::new(KvService::new(ctx.clone())).max_decoding_message_size(max_message);
     let maintenance =
         MaintenanceServer::new(MaintenanceService::new(ctx.clone())).max_decoding_message_size(max_message);
-    let http = api::http_router(ctx.node.clone());
+    let mut http = api::http_router(ctx.node.clone());
+    if let Some(v2) = v2 {
+        http = http.merge(api::v2_router(v2));
+    }
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
     Routes::from(http).add_service(kv).add_service(maintenance).add_service(cluster).prepare().into_axum_router()
 }

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::mvcc::{MvccSnapshot, MvccStore, Revisions};
 use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
+use crate::v2store::{Record, V2Store};
 
 /// Meta key: [`Progress`], written last for every applied entry.
 const META_PROGRESS: &[u8] = b"progress";
@@ -46,11 +47,13 @@ struct Progress {
 pub struct StateSnapshot {
     mvcc: MvccSnapshot,
     published: BTreeMap<u64, Published>,
+    v2: Vec<(String, Record)>,
 }
 
 /// A member's replicated state.
 pub struct StateMachine<B> {
     mvcc: MvccStore<B>,
+    v2: V2Store,
     applied: Option<LogId>,
     membership: StoredMembership,
     published: BTreeMap<u64, Published>,
@@ -73,7 +76,9 @@ impl<B: Backend> StateMachine<B> {
     /// Loads the state from `backend`.
     pub fn open(backend: Arc<B>) -> Result<Self, Error> {
         let progress: Progress = meta(&*backend, META_PROGRESS)?.unwrap_or_default();
+        let v2 = V2Store::open(&*backend, progress.applied.map_or(0, |l| l.index))?;
         Ok(Self {
+            v2,
             applied: progress.applied,
             membership: meta(&*backend, META_MEMBERSHIP)?.unwrap_or_default(),
             published: meta(&*backend, META_PUBLISHED)?.unwrap_or_default(),
@@ -84,6 +89,16 @@ impl<B: Backend> StateMachine<B> {
     /// The v3 key space.
     pub fn mvcc(&self) -> &MvccStore<B> {
         &self.mvcc
+    }
+
+    /// The v2 key space.
+    pub fn v2(&self) -> &V2Store {
+        &self.v2
+    }
+
+    /// The index of the last applied entry: the v2 store's current index.
+    pub fn applied_index(&self) -> u64 {
+        self.applied.map_or(0, |l| l.index)
     }
 
     /// The last applied log id.
@@ -118,6 +133,15 @@ impl<B: Backend> StateMachine<B> {
                 batch.put(Tree::Meta, META_PUBLISHED, encode(&self.published).map_err(storage)?);
                 Ok(CommandResponse::Published)
             }
+            EntryPayload::Normal(Command::V2(w)) => {
+                self.v2.apply(&w, entry.log_id.index, &mut batch).map(CommandResponse::V2).map_err(Error::V2)
+            }
+            EntryPayload::Normal(Command::V2Expire { path, now }) => {
+                Ok(match self.v2.expire(&path, now, entry.log_id.index, &mut batch) {
+                    Some(e) => CommandResponse::V2(e),
+                    None => CommandResponse::Noop,
+                })
+            }
             EntryPayload::Normal(cmd) => {
                 let mut w = self.mvcc.write(&mut batch);
                 let out = match &cmd {
@@ -125,7 +149,9 @@ impl<B: Backend> StateMachine<B> {
                     Command::DeleteRange(r) => w.delete_range(r).map(CommandResponse::DeleteRange),
                     Command::Txn(r) => w.txn(r).map(CommandResponse::Txn),
                     Command::Compact(r) => w.compact(r).map(CommandResponse::Compact),
-                    Command::PublishMember { .. } => Ok(CommandResponse::Published),
+                    Command::PublishMember { .. } | Command::V2(_) | Command::V2Expire { .. } => {
+                        Ok(CommandResponse::Noop)
+                    }
                 };
                 w.end();
                 // A failing backend leaves the in-memory index ahead of the disk: stop here.
@@ -144,7 +170,7 @@ impl<B: Backend> StateMachine<B> {
 
     /// A point-in-time copy of the replicated state.
     pub fn snapshot(&self) -> Result<StateSnapshot, Error> {
-        Ok(StateSnapshot { mvcc: self.mvcc.export()?, published: self.published.clone() })
+        Ok(StateSnapshot { mvcc: self.mvcc.export()?, published: self.published.clone(), v2: self.v2.export() })
     }
 
     /// Replaces the whole state with a snapshot taken at `applied` under `membership`.
@@ -159,6 +185,8 @@ impl<B: Backend> StateMachine<B> {
         batch.put(Tree::Meta, META_PROGRESS, encode(&Progress { applied, revisions }).map_err(storage)?);
         batch.put(Tree::Meta, META_MEMBERSHIP, encode(&membership).map_err(storage)?);
         batch.put(Tree::Meta, META_PUBLISHED, encode(&snap.published).map_err(storage)?);
+        let index = applied.map_or(0, |l| l.index);
+        self.v2.import(&**self.mvcc.backend(), snap.v2, index, &mut batch)?;
         self.mvcc = MvccStore::import(self.mvcc.backend().clone(), snap.mvcc, batch)?;
         self.applied = applied;
         self.membership = membership;

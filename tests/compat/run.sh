@@ -195,6 +195,7 @@ failed_names=()
 for scenario in "${SCENARIOS[@]}"; do
   sname=$(basename "$scenario" .sh)
   members=$(scenario_members "$scenario")
+  read -ra SERVER_FLAGS <<<"$(scenario_server_flags "$scenario")"
   outdir=$WORK/$sname
   mkdir -p "$outdir"
   if ((members > 1)); then

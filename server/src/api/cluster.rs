@@ -26,20 +26,16 @@ impl ClusterService {
     /// Members as etcd lists them: name and client URLs once a member has published them
     /// (an added member that never started has neither), sorted by id.
     fn members(&self) -> Vec<pb::Member> {
-        let (nodes, learners) = self.ctx.node.members();
-        let state = self.ctx.node.read();
-        let published = state.published();
-        nodes
+        self.ctx
+            .node
+            .member_list()
             .into_iter()
-            .map(|(id, node)| {
-                let p = published.get(&id);
-                pb::Member {
-                    id,
-                    name: p.map(|p| p.name.clone()).unwrap_or_default(),
-                    peer_ur_ls: node.peer_urls,
-                    client_ur_ls: p.map(|p| p.client_urls.clone()).unwrap_or_default(),
-                    is_learner: learners.contains(&id),
-                }
+            .map(|m| pb::Member {
+                id: m.id,
+                name: m.name,
+                peer_ur_ls: m.peer_urls,
+                client_ur_ls: m.client_urls,
+                is_learner: m.is_learner,
             })
             .collect()
     }
@@ -58,13 +54,19 @@ impl ClusterService {
 }
 
 /// Peer URLs must be `http://host:port` (TLS peers are not supported yet).
-fn valid_peer_urls(urls: &[String]) -> bool {
+pub(super) fn valid_peer_urls(urls: &[String]) -> bool {
     !urls.is_empty()
         && urls.iter().all(|u| {
             u.strip_prefix("http://")
                 .and_then(|rest| rest.rsplit_once(':'))
                 .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
         })
+}
+
+/// The id of a member added at runtime: etcd salts it with the time.
+pub(super) fn new_member_id(peer_urls: &[String]) -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    membership::member_id(peer_urls, &now.to_string())
 }
 
 #[tonic::async_trait]
@@ -78,9 +80,7 @@ impl Cluster for ClusterService {
         if !valid_peer_urls(&req.peer_ur_ls) {
             return Err(status(Error::InvalidPeerUrls));
         }
-        // etcd salts the id of a member added at runtime with the time.
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let id = membership::member_id(&req.peer_ur_ls, &now.to_string());
+        let id = new_member_id(&req.peer_ur_ls);
         let proposal = Proposal::AddMember { id, peer_urls: req.peer_ur_ls.clone(), learner: req.is_learner };
         self.submit(proposal).await?;
         Ok(Response::new(pb::MemberAddResponse {

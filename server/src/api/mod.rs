@@ -9,6 +9,7 @@ mod http;
 mod kv;
 mod maintenance;
 pub mod status;
+mod v2;
 
 use etcd_proto::etcdserverpb::ResponseHeader;
 
@@ -16,6 +17,7 @@ pub use cluster::ClusterService;
 pub use http::router as http_router;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;
+pub use v2::{V2Api, now_ms, router as v2_router};
 
 use crate::node::Node;
 

@@ -29,7 +29,7 @@ pub fn code(e: &Error) -> Code {
         Error::Stopped | Error::NotSupportedForLearner | Error::NoLeader | Error::LeaderChanged | Error::Timeout => {
             Code::Unavailable
         }
-        Error::Storage(_) => Code::Unknown,
+        Error::Storage(_) | Error::V2(_) => Code::Unknown,
     }
 }
 

@@ -19,11 +19,11 @@ pub const SUPPORTED: &[&str] = &[
     "heartbeat-interval",
     "election-timeout",
     "snapshot-count",
+    "enable-v2",
 ];
 
 /// Keys accepted and validated but without effect yet; a warning says so at startup.
 pub const ACCEPTED_UNUSED: &[&str] = &[
-    "enable-v2",
     "quota-backend-bytes",
     "auto-compaction-mode",
     "auto-compaction-retention",

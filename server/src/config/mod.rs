@@ -103,6 +103,8 @@ pub struct Config {
     pub election_timeout_ms: u64,
     /// `snapshot-count`.
     pub snapshot_count: u64,
+    /// `enable-v2`: serve the v2 HTTP API (on by default, unlike etcd 3.4).
+    pub enable_v2: bool,
     /// Logging.
     pub log: LogConfig,
     /// Keys that were given but have no effect yet, to be reported once logging is up.
@@ -184,6 +186,7 @@ impl Config {
             heartbeat_interval_ms: number("heartbeat-interval", get("heartbeat-interval").unwrap_or("100"))? as u64,
             election_timeout_ms: number("election-timeout", get("election-timeout").unwrap_or("1000"))? as u64,
             snapshot_count: number("snapshot-count", get("snapshot-count").unwrap_or("100000"))? as u64,
+            enable_v2: one_of("enable-v2", get("enable-v2").unwrap_or("true"), &["true", "false"])? == "true",
             log,
             unused_keys,
             name,
@@ -259,7 +262,6 @@ fn number(key: &str, value: &str) -> Result<usize, ConfigError> {
 /// starts to matter.
 fn check_unused(key: &str, value: &str) -> Result<(), ConfigError> {
     const BOOLS: &[&str] = &[
-        "enable-v2",
         "initial-election-tick-advance",
         "strict-reconfig-check",
         "pre-vote",

@@ -59,8 +59,14 @@ fn errors_name_the_key() {
 
 #[test]
 fn unused_keys_are_accepted_and_reported() {
-    let c = Config::from_pairs(pairs(&[("quota-backend-bytes", "5000"), ("enable-v2", "true")])).expect("config");
-    assert_eq!(c.unused_keys, vec!["quota-backend-bytes", "enable-v2"]);
+    let c = Config::from_pairs(pairs(&[("quota-backend-bytes", "5000"), ("pre-vote", "true")])).expect("config");
+    assert_eq!(c.unused_keys, vec!["quota-backend-bytes", "pre-vote"]);
+}
+
+#[test]
+fn v2_is_on_unless_turned_off() {
+    assert!(Config::from_pairs(pairs(&[])).expect("defaults").enable_v2);
+    assert!(!Config::from_pairs(pairs(&[("enable-v2", "false")])).expect("off").enable_v2);
 }
 
 #[test]

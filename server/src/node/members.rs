@@ -18,7 +18,42 @@ use crate::raft::types::PeerNode;
 /// etcd (90%).
 const PROMOTE_READY_PERCENT: u64 = 90;
 
+/// A member as member lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Its id.
+    pub id: u64,
+    /// Its name, once it has published it (empty before it started).
+    pub name: String,
+    /// Its peer URLs.
+    pub peer_urls: Vec<String>,
+    /// Its client URLs, once published.
+    pub client_urls: Vec<String>,
+    /// Whether it is a learner.
+    pub is_learner: bool,
+}
+
 impl Node {
+    /// Every member, sorted by id, with what it published about itself.
+    pub fn member_list(&self) -> Vec<MemberInfo> {
+        let (nodes, learners) = self.members();
+        let state = self.read();
+        let published = state.published();
+        nodes
+            .into_iter()
+            .map(|(id, node)| {
+                let p = published.get(&id);
+                MemberInfo {
+                    id,
+                    name: p.map(|p| p.name.clone()).unwrap_or_default(),
+                    peer_urls: node.peer_urls,
+                    client_urls: p.map(|p| p.client_urls.clone()).unwrap_or_default(),
+                    is_learner: learners.contains(&id),
+                }
+            })
+            .collect()
+    }
+
     /// Carries out a membership proposal as the leader.
     pub(super) async fn change_members(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
         if !self.raft.is_leader() {

@@ -17,6 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 mod members;
 mod read_index;
 
+pub use members::MemberInfo;
+
 use crate::command::{Command, CommandResponse, Reply};
 use crate::error::{Error, Result};
 use crate::raft::network::Peer;

@@ -22,11 +22,13 @@ pub enum Tree {
     Meta,
     /// The local proposal log: entries are durable here before they are applied.
     Log,
+    /// The v2 store: one record per node, keyed by its path.
+    V2,
 }
 
 impl Tree {
     /// Every tree, in a fixed order.
-    pub const ALL: [Tree; 3] = [Tree::Kv, Tree::Meta, Tree::Log];
+    pub const ALL: [Tree; 4] = [Tree::Kv, Tree::Meta, Tree::Log, Tree::V2];
 
     /// The tree's name, for messages.
     pub fn name(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Tree {
             Tree::Kv => "kv",
             Tree::Meta => "meta",
             Tree::Log => "log",
+            Tree::V2 => "v2",
         }
     }
 }

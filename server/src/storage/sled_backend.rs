@@ -58,6 +58,7 @@ fn prefix(tree: Tree) -> u8 {
         Tree::Kv => b'k',
         Tree::Meta => b'm',
         Tree::Log => b'l',
+        Tree::V2 => b'v',
     }
 }
 

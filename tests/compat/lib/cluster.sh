@@ -21,6 +21,13 @@ scenario_members() {
   echo "${n:-1}"
 }
 
+# scenario_server_flags FILE: extra server flags a scenario declares with a
+# header line "# server-flags: FLAGS" (e.g. --enable-v2, which etcd 3.4 needs
+# for the v2 API and etcd-rs accepts).
+scenario_server_flags() {
+  sed -nE '1,30{s/^# server-flags: *(.*)$/\1/p}' "$1" | head -n 1
+}
+
 # start_compat_cluster SIDE BINARY DIR N: start the cluster of SIDE with
 # start_cluster (members SIDE-0 .. SIDE-{N-1}, etcd names and directories
 # m0 .. m{N-1}, which retries on port collisions) and record when it became

@@ -45,6 +45,18 @@ _MASK_COMMON=(
   -e 's/^(\{"level":"[a-z]+","ts":)"[^"]*"/\1"<TS>"/'
   -e 's/^(\{"level":"[a-z]+","ts":)[0-9.e+]+/\1"<TS>"/'
   -e 's/"target":"endpoint:\/\/client-[0-9a-f-]+\//"target":"endpoint:\/\/client-<UUID>\//'
+  # v2: store indexes differ (etcd counts its own membership writes; etcd-rs
+  # uses log indexes), and so do expiry times and in-order key names.
+  -e 's/"(modifiedIndex|createdIndex|index)":[0-9]+/"\1":<INDEX>/g'
+  -e 's/"expiration":"[^"]*"/"expiration":"<TIME>"/g'
+  -e 's/^(x-etcd-index|x-raft-index|x-raft-term): [0-9]+$/\1: <INDEX>/'
+  -e 's/^(Created-Index|Modified-Index|Index): [0-9]+$/\1: <INDEX>/'
+  -e 's/^(Error: +[0-9]+: .*) \[[0-9]+\]$/\1 [<INDEX>]/'
+  -e 's/\[[0-9]+ != [0-9]+\]/[<INDEX> != <INDEX>]/g'
+  -e 's/cleared \[[0-9]+\/[0-9]+\]/cleared [<INDEX>\/<INDEX>]/g'
+  -e 's/--after-index [0-9]+/--after-index <INDEX>/g'
+  -e 's/(waitIndex|prevIndex)=[0-9]+/\1=<INDEX>/g'
+  -e 's/\/[0-9]{20}/\/<SEQ>/g'
 )
 
 # _id_rules DEC LABEL: append to the array `rules` the sed arguments that

@@ -458,3 +458,46 @@ check_removed_exits() {
   done
   check "removed member $name's server process exited (within $secs s)"
 }
+
+# ---------------------------------------------------------------------------
+# v2 helpers (scenarios with "# server-flags: --enable-v2").
+
+# v2 ARGS...: run `ETCDCTL_API=2 etcdctl ARGS` against the member (recorded
+# like ctl; the endpoint needs a scheme in v2 mode).
+v2() {
+  local _ctl_ep="http://${_v2_ep:-$ENDPOINT}"
+  ETCDCTL_API=2 _ctl_record /dev/null '' "$@"
+}
+
+# http METHOD PATH [CURL_ARGS...]: a raw HTTP request to the client port.
+# Records the status line, the headers clients read (lowercased, sorted) and
+# the body, so status codes, v2 headers and JSON shapes are compared.
+http() {
+  local method=$1 path=$2 raw=$SCRATCH/.http
+  shift 2
+  curl -s -i --max-time "$CTL_TIMEOUT" -X "$method" "http://$ENDPOINT$path" "$@" >"$raw" || true
+  printf '$ curl -X %s %q%s\n' "$method" "$path" "$( (($#)) && printf ' %q' "$@")"
+  tr -d '\r' <"$raw" | awk '
+    NR == 1 { print; next }
+    !body && /^$/ { body = 1; n = asort_headers(); next }
+    !body {
+      name = tolower(substr($0, 1, index($0, ":") - 1))
+      if (name ~ /^(content-type|x-etcd-index|x-etcd-cluster-id|x-raft-index|x-raft-term|allow)$/)
+        hdr[++h] = name ": " substr($0, index($0, ":") + 2)
+      next
+    }
+    { print }
+    function asort_headers(   i, j, t) {
+      for (i = 1; i <= h; i++) for (j = i + 1; j <= h; j++) if (hdr[j] < hdr[i]) { t = hdr[i]; hdr[i] = hdr[j]; hdr[j] = t }
+      for (i = 1; i <= h; i++) print hdr[i]
+      print "[body]"
+    }' >"$SCRATCH/.stdout"
+  _ctl_dump "$SCRATCH/.stdout"
+  printf '\n'
+}
+
+# v2_index: the current v2 store index (X-Etcd-Index of a GET of the root).
+v2_index() {
+  curl -s -I --max-time 5 "http://$ENDPOINT/v2/keys/" | tr -d '\r' |
+    sed -nE 's/^[Xx]-[Ee]tcd-[Ii]ndex: *([0-9]+)$/\1/p'
+}

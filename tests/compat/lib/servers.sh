@@ -22,6 +22,7 @@ declare -gA MEMBER_LOG=()    # NAME -> server log file (stdout+stderr)
 declare -gA MEMBER_ETCD_NAME=() # NAME -> the member's etcd --name
 declare -gA PORTS_TAKEN=()   # ports already handed out by this script
 declare -gA CLUSTER_MEMBERS=() # CLUSTER -> its member NAMEs, space-separated, in order
+declare -ga SERVER_FLAGS=()  # extra flags every member is started with (e.g. --enable-v2)
 
 # log MSG... : progress messages go to stderr so stdout stays machine-usable.
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -166,7 +167,8 @@ wait_ready() {
 # launch_member NAME BINARY DIR CPORT PPORT EXTRA_FLAG...: record NAME's
 # details, then start BINARY in the background with its data dir in DIR/data,
 # its log in DIR/server.log, client/peer URLs on 127.0.0.1:CPORT/PPORT and the
-# extra etcd flags (--name, --initial-cluster, ...). Does not wait for it.
+# extra etcd flags (--name, --initial-cluster, ...) and SERVER_FLAGS. Does not
+# wait for it.
 launch_member() {
   local name=$1 bin=$2 dir=$3 cport=$4 pport=$5
   shift 5
@@ -180,7 +182,7 @@ launch_member() {
     --advertise-client-urls "http://127.0.0.1:$cport" \
     --listen-peer-urls "http://127.0.0.1:$pport" \
     --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-    "$@" </dev/null >"${MEMBER_LOG[$name]}" 2>&1 &
+    "$@" "${SERVER_FLAGS[@]}" </dev/null >"${MEMBER_LOG[$name]}" 2>&1 &
   MEMBER_PID[$name]=$!
   log "started $name: $(basename "$bin") pid ${MEMBER_PID[$name]} client 127.0.0.1:$cport peer 127.0.0.1:$pport"
 }

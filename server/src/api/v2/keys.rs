@@ -1,0 +1,145 @@
+//! `/v2/keys`: reads, long-poll watches and writes of the v2 store.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use super::params::{Form, KeyRequest};
+use super::{V2Api, json, now_ms};
+use crate::command::{Command, CommandResponse};
+use crate::error::Error;
+use crate::v2store::{Code, Event, Method, V2Error, Watch};
+
+/// etcd's HTTP status for a v2 error code.
+fn http_status(code: Code) -> StatusCode {
+    match code.number() {
+        100 => StatusCode::NOT_FOUND,
+        101 | 105 => StatusCode::PRECONDITION_FAILED,
+        102 | 108 => StatusCode::FORBIDDEN,
+        110 => StatusCode::UNAUTHORIZED,
+        300 | 301 => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// A failure below the v2 store (no leader, timeout) is error 300 with its text.
+fn raft_error(e: Error) -> V2Error {
+    match e {
+        Error::V2(e) => e,
+        other => V2Error::request(Code::RaftInternal, other.to_string()),
+    }
+}
+
+fn error_response(e: &V2Error) -> Response {
+    let mut r = (http_status(e.code), json::error(e)).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert("X-Etcd-Index", HeaderValue::from(e.index));
+    r
+}
+
+/// Handles every method on `/v2/keys...`.
+pub async fn keys(
+    State(api): State<Arc<V2Api>>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let write = match method {
+        HttpMethod::GET | HttpMethod::HEAD => None,
+        HttpMethod::PUT => Some(Method::Put),
+        HttpMethod::POST => Some(Method::Post),
+        HttpMethod::DELETE => Some(Method::Delete),
+        _ => return super::method_not_allowed("HEAD,GET,PUT,POST,DELETE"),
+    };
+    let form_body = matches!(write, Some(Method::Put | Method::Post))
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let key = uri.path().strip_prefix("/v2/keys").unwrap_or_default();
+    let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+    let request = Form::parse(uri.query(), form_body.then_some(&body[..])).and_then(|f| f.key_request(&key, write));
+    let mut response = match request {
+        Ok(r) => serve(&api, r).await.unwrap_or_else(|e| error_response(&e)),
+        Err(e) => error_response(&e),
+    };
+    response.headers_mut().insert(
+        "X-Etcd-Cluster-Id",
+        HeaderValue::from_str(&api.cluster_id_hex()).unwrap_or(HeaderValue::from_static("0")),
+    );
+    response
+}
+
+async fn serve(api: &V2Api, request: KeyRequest) -> Result<Response, V2Error> {
+    match request {
+        KeyRequest::Get { path, recursive, quorum } => {
+            if quorum {
+                api.node.linearizable().await.map_err(raft_error)?;
+            }
+            let event = {
+                let state = api.node.read();
+                state.v2().get(&path, recursive, state.applied_index())?
+            };
+            Ok(event_response(api, &event, true))
+        }
+        KeyRequest::Watch { path, recursive, stream, wait_index } => {
+            let watch = {
+                let state = api.node.read();
+                state.v2().watch(&path, recursive, stream, wait_index, state.applied_index())?
+            };
+            Ok(watch_response(api, watch, stream))
+        }
+        KeyRequest::Write { mut write, ttl, no_value_on_success } => {
+            api.node.refuse_if_learner().map_err(raft_error)?;
+            write.expire_at = ttl.map(|t| now_ms().saturating_add(t.saturating_mul(1000)));
+            match api.node.propose(Command::V2(write)).await.map_err(raft_error)? {
+                CommandResponse::V2(event) => Ok(event_response(api, &event, !no_value_on_success)),
+                other => Err(V2Error::request(Code::RaftInternal, format!("unexpected response {other:?}"))),
+            }
+        }
+    }
+}
+
+/// The headers of a successful key response.
+fn headers(api: &V2Api, r: &mut Response, etcd_index: u64) {
+    let status = api.node.status();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert("X-Etcd-Index", HeaderValue::from(etcd_index));
+    h.insert("X-Raft-Index", HeaderValue::from(status.applied_index));
+    h.insert("X-Raft-Term", HeaderValue::from(status.term));
+}
+
+fn event_response(api: &V2Api, event: &Event, nodes_too: bool) -> Response {
+    let status = if event.is_created() { StatusCode::CREATED } else { StatusCode::OK };
+    let mut r = (status, json::event(event, now_ms(), nodes_too)).into_response();
+    headers(api, &mut r, event.index);
+    r
+}
+
+/// 200 and the headers at once, then the event when it comes (every event, with
+/// `stream`). Shutdown ends the body, which clients take as "watch again".
+fn watch_response(api: &V2Api, watch: Watch, stream: bool) -> Response {
+    let index = watch.index;
+    let state = (watch.events, api.stop.clone(), false);
+    let events = futures::stream::unfold(state, move |(mut rx, mut stop, done)| async move {
+        if done {
+            return None;
+        }
+        let event = tokio::select! {
+            e = rx.recv() => e?,
+            _ = stop.wait_for(|s| *s) => return None,
+        };
+        let chunk = Bytes::from(json::event(&event, now_ms(), true));
+        Some((Ok::<_, Infallible>(chunk), (rx, stop, !stream)))
+    });
+    let mut r = Body::from_stream(events).into_response();
+    headers(api, &mut r, index);
+    r
+}

@@ -1,0 +1,155 @@
+//! `/v2/members` and `/v2/machines`: the member list the Go client syncs its endpoints
+//! from, and membership changes.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{V2Api, json_response, message, method_not_allowed};
+use crate::api::cluster::{new_member_id, valid_peer_urls};
+use crate::error::Error;
+use crate::node::{MemberInfo, Proposal};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    id: String,
+    name: String,
+    #[serde(rename = "peerURLs")]
+    peer_urls: Vec<String>,
+    #[serde(rename = "clientURLs")]
+    client_urls: Vec<String>,
+}
+
+impl From<MemberInfo> for Member {
+    fn from(m: MemberInfo) -> Self {
+        Member { id: format!("{:x}", m.id), name: m.name, peer_urls: m.peer_urls, client_urls: m.client_urls }
+    }
+}
+
+#[derive(Serialize)]
+struct Members {
+    members: Vec<Member>,
+}
+
+#[derive(Deserialize)]
+struct PeerUrls {
+    #[serde(rename = "peerURLs")]
+    peer_urls: Vec<String>,
+}
+
+fn with_cluster_id(api: &V2Api, mut r: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&api.cluster_id_hex()) {
+        r.headers_mut().insert("X-Etcd-Cluster-Id", v);
+    }
+    r
+}
+
+/// etcd's `unmarshalRequest`: JSON only, with its messages.
+fn peer_urls(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, (StatusCode, String)> {
+    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let ctype = ctype.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if ctype != "application/json" {
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Bad Content-Type {ctype}, accept application/json")));
+    }
+    let req: PeerUrls = serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    if !valid_peer_urls(&req.peer_urls) {
+        return Err((StatusCode::BAD_REQUEST, Error::InvalidPeerUrls.to_string()));
+    }
+    Ok(req.peer_urls)
+}
+
+/// The v2 answer to a failed membership change, as etcd words it.
+fn change_error(e: Error, id: &str) -> Response {
+    match e {
+        Error::MemberNotFound => message(StatusCode::NOT_FOUND, format!("No such member: {id}")),
+        Error::MemberIdExists => message(StatusCode::CONFLICT, "membership: ID exists"),
+        Error::PeerUrlExists => message(StatusCode::CONFLICT, "membership: peerURL exists"),
+        other => message(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+async fn submit(api: &V2Api, proposal: Proposal) -> Result<(), Error> {
+    api.node.submit(proposal).await??;
+    Ok(())
+}
+
+/// `GET /v2/members` lists, `POST` adds.
+pub async fn collection(State(api): State<Arc<V2Api>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    let r = match method {
+        Method::GET | Method::HEAD => {
+            let members = api.node.member_list().into_iter().map(Member::from).collect();
+            json_response(StatusCode::OK, &Members { members }, true)
+        }
+        Method::POST => match peer_urls(&headers, &body) {
+            Err((status, text)) => message(status, text),
+            Ok(urls) => {
+                let id = new_member_id(&urls);
+                let proposal = Proposal::AddMember { id, peer_urls: urls.clone(), learner: false };
+                match submit(&api, proposal).await {
+                    Ok(()) => {
+                        let m =
+                            Member { id: format!("{id:x}"), name: String::new(), peer_urls: urls, client_urls: vec![] };
+                        json_response(StatusCode::CREATED, &m, true)
+                    }
+                    Err(e) => change_error(e, &format!("{id:x}")),
+                }
+            }
+        },
+        _ => method_not_allowed("GET,HEAD,POST"),
+    };
+    with_cluster_id(&api, r)
+}
+
+/// `GET /v2/members/leader`; `DELETE` and `PUT /v2/members/<hex id>`.
+pub async fn one(
+    State(api): State<Arc<V2Api>>,
+    Path(id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = match (method, id.as_str()) {
+        (Method::GET | Method::HEAD, "leader") => {
+            let leader = api.node.status().leader;
+            match api.node.member_list().into_iter().find(|m| m.id == leader) {
+                Some(m) => json_response(StatusCode::OK, &Member::from(m), true),
+                None => message(StatusCode::SERVICE_UNAVAILABLE, "During election"),
+            }
+        }
+        (Method::DELETE | Method::PUT, _) if u64::from_str_radix(&id, 16).is_err() => {
+            message(StatusCode::NOT_FOUND, format!("No such member: {id}"))
+        }
+        (Method::DELETE, _) => {
+            let member = u64::from_str_radix(&id, 16).unwrap_or_default();
+            match submit(&api, Proposal::RemoveMember { id: member }).await {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(e) => change_error(e, &id),
+            }
+        }
+        (Method::PUT, _) => match peer_urls(&headers, &body) {
+            Err((status, text)) => message(status, text),
+            Ok(urls) => {
+                let member = u64::from_str_radix(&id, 16).unwrap_or_default();
+                match submit(&api, Proposal::UpdateMember { id: member, peer_urls: urls }).await {
+                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                    Err(e) => change_error(e, &id),
+                }
+            }
+        },
+        _ => method_not_allowed("GET,HEAD,POST,PUT,DELETE"),
+    };
+    with_cluster_id(&api, r)
+}
+
+/// `GET /v2/machines`: every client URL, comma and space separated, as plain text.
+pub async fn machines(State(api): State<Arc<V2Api>>) -> Response {
+    let mut urls: Vec<String> = api.node.member_list().into_iter().flat_map(|m| m.client_urls).collect();
+    urls.sort();
+    // Go sniffs the type of a body written without one.
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], urls.join(", ")).into_response()
+}

@@ -1,0 +1,89 @@
+//! etcd's v2 HTTP API on the client port: `/v2/keys`, `/v2/members`, `/v2/machines` and
+//! `/v2/stats/*`, as Docker (libkv), flannel, python-etcd and `ETCDCTL_API=2 etcdctl`
+//! use them. Requests become [`crate::v2store`] operations; writes go through the log.
+
+mod json;
+mod keys;
+mod members;
+mod params;
+mod stats;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::node::Node;
+
+/// What the v2 handlers share.
+pub struct V2Api {
+    /// The member.
+    pub node: Node,
+    /// Becomes true at shutdown: long polls end then.
+    pub stop: watch::Receiver<bool>,
+    /// This member's name.
+    pub name: String,
+    /// When this member started, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+}
+
+impl V2Api {
+    fn cluster_id_hex(&self) -> String {
+        format!("{:x}", self.node.cluster_id())
+    }
+}
+
+/// The v2 routes.
+pub fn router(api: V2Api) -> Router {
+    Router::new()
+        .route("/v2/keys", any(keys::keys))
+        .route("/v2/keys/", any(keys::keys))
+        .route("/v2/keys/{*key}", any(keys::keys))
+        .route("/v2/members", any(members::collection))
+        .route("/v2/members/{id}", any(members::one))
+        .route("/v2/machines", get(members::machines))
+        .route("/v2/stats/self", get(stats::this_member))
+        .route("/v2/stats/leader", get(stats::leader))
+        .route("/v2/stats/store", get(stats::store))
+        .with_state(Arc::new(api))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Go's `http.Error(w, "Method Not Allowed", 405)` with the allowed methods.
+fn method_not_allowed(allow: &'static str) -> Response {
+    let mut r = (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n").into_response();
+    let h = r.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(allow));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+/// A JSON body as etcd's non-key handlers write it: `json.Marshal` (no newline) or a
+/// `json.Encoder` (newline).
+fn json_response<T: Serialize>(status: StatusCode, body: &T, newline: bool) -> Response {
+    let mut text = json::line(body);
+    if !newline {
+        text.pop();
+    }
+    let mut r = (status, text).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// etcd's `{"message": …}` error of the non-key handlers.
+fn message(status: StatusCode, text: impl Into<String>) -> Response {
+    #[derive(Serialize)]
+    struct Message {
+        message: String,
+    }
+    json_response(status, &Message { message: text.into() }, false)
+}

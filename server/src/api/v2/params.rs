@@ -1,0 +1,211 @@
+//! `/v2/keys` request parameters, read as etcd's `parseKeyRequest` reads them: from the
+//! query or a form body (the body first), first value of each name, Go's booleans, and
+//! the same checks in the same order.
+
+use crate::v2store::{Code, Method, V2Error, V2Write, clean_path};
+
+/// The query and form parameters of one request, body pairs first.
+pub struct Form {
+    pairs: Vec<(String, String)>,
+}
+
+/// What a `/v2/keys` request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRequest {
+    /// A read.
+    Get {
+        /// The clean path.
+        path: String,
+        /// Whole subtree.
+        recursive: bool,
+        /// Through the log's read index.
+        quorum: bool,
+    },
+    /// A long-poll watch.
+    Watch {
+        /// The clean path.
+        path: String,
+        /// Events below the path too.
+        recursive: bool,
+        /// Keep the response open for more events.
+        stream: bool,
+        /// First index of interest (0 = the next change).
+        wait_index: u64,
+    },
+    /// A write, with a TTL in seconds still to be turned into an expiry time.
+    Write {
+        /// The write.
+        write: V2Write,
+        /// `ttl`, if given.
+        ttl: Option<u64>,
+        /// Leave the nodes out of the response.
+        no_value_on_success: bool,
+    },
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `url.ParseQuery` refuses bad escapes; `form_urlencoded` would let them through.
+fn check_escapes(raw: &str) -> Result<(), V2Error> {
+    let b = raw.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        if *c == b'%' {
+            let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
+            if !ok {
+                let bad: String = raw[i..].chars().take(3).collect();
+                return Err(V2Error::request(Code::InvalidForm, format!("invalid URL escape \"{bad}\"")));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Form {
+    /// Parses the query and a form body (which Go reads only for PUT and POST with a form
+    /// content type: the caller decides).
+    pub fn parse(query: Option<&str>, body: Option<&[u8]>) -> Result<Self, V2Error> {
+        let mut pairs = Vec::new();
+        if let Some(body) = body {
+            let text = std::str::from_utf8(body).map_err(|e| V2Error::request(Code::InvalidForm, e.to_string()))?;
+            check_escapes(text)?;
+            pairs.extend(form_urlencoded::parse(text.as_bytes()).into_owned());
+        }
+        if let Some(q) = query {
+            check_escapes(q)?;
+            pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+        }
+        Ok(Self { pairs })
+    }
+
+    fn value(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn boolean(&self, name: &str, message: &str) -> Result<Option<bool>, V2Error> {
+        self.value(name).map(|v| parse_bool(v).ok_or_else(|| V2Error::request(Code::InvalidField, message))).transpose()
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, V2Error> {
+        Ok(self.boolean(name, &format!("invalid value for \"{name}\""))?.unwrap_or(false))
+    }
+
+    fn number(&self, name: &str, code: Code) -> Result<u64, V2Error> {
+        match self.value(name) {
+            None => Ok(0),
+            Some(v) => v.parse().map_err(|_| V2Error::request(code, format!("invalid value for \"{name}\""))),
+        }
+    }
+
+    /// The request, checked in etcd's order. `method` is `None` for GET and HEAD.
+    pub fn key_request(&self, key: &str, method: Option<Method>) -> Result<KeyRequest, V2Error> {
+        let path = clean_path(key);
+        let prev_index = self.number("prevIndex", Code::IndexNaN)?;
+        let wait_index = self.number("waitIndex", Code::IndexNaN)?;
+        let recursive = self.flag("recursive")?;
+        self.flag("sorted")?;
+        let wait = self.flag("wait")?;
+        let dir = self.flag("dir")?;
+        let quorum = self.flag("quorum")?;
+        let stream = self.flag("stream")?;
+        if wait && method.is_some() {
+            return Err(V2Error::request(Code::InvalidField, "\"wait\" can only be used with GET requests"));
+        }
+        let prev_value = self.value("prevValue");
+        if prev_value == Some("") {
+            return Err(V2Error::request(Code::PrevValueRequired, "\"prevValue\" cannot be empty"));
+        }
+        let no_value_on_success = self.flag("noValueOnSuccess")?;
+        let ttl = match self.value("ttl") {
+            Some(v) if !v.is_empty() => {
+                Some(v.parse().map_err(|_| V2Error::request(Code::TtlNaN, "invalid value for \"ttl\""))?)
+            }
+            _ => None,
+        };
+        let prev_exist = self.boolean("prevExist", "invalid value for prevExist")?;
+        let refresh = self.boolean("refresh", "invalid value for refresh")?.unwrap_or(false);
+        if refresh {
+            if self.value("value").is_some_and(|v| !v.is_empty()) {
+                return Err(V2Error::request(Code::RefreshValue, "A value was provided on a refresh"));
+            }
+            if ttl.is_none() {
+                return Err(V2Error::request(Code::RefreshTtlRequired, "No TTL value set"));
+            }
+        }
+        let Some(method) = method else {
+            return Ok(if wait {
+                KeyRequest::Watch { path, recursive, stream, wait_index }
+            } else {
+                KeyRequest::Get { path, recursive, quorum }
+            });
+        };
+        let write = V2Write {
+            method,
+            path,
+            value: self.value("value").unwrap_or_default().to_string(),
+            dir,
+            prev_exist,
+            prev_index,
+            prev_value: prev_value.unwrap_or_default().to_string(),
+            recursive,
+            expire_at: None,
+            refresh,
+        };
+        Ok(KeyRequest::Write { write, ttl, no_value_on_success })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: Option<Method>, query: &str, body: &str) -> Result<KeyRequest, V2Error> {
+        let form = Form::parse(Some(query), method.map(|_| body.as_bytes()))?;
+        form.key_request("/a//b/", method)
+    }
+
+    fn err(r: Result<KeyRequest, V2Error>) -> (u16, String) {
+        let e = r.expect_err("error");
+        (e.code.number(), e.cause)
+    }
+
+    #[test]
+    fn body_wins_over_query_and_paths_are_clean() {
+        let Ok(KeyRequest::Write { write, ttl, .. }) = req(Some(Method::Put), "value=q&ttl=5", "value=b") else {
+            panic!("a write")
+        };
+        assert_eq!((write.path.as_str(), write.value.as_str(), ttl), ("/a/b", "b", Some(5)));
+    }
+
+    #[test]
+    fn errors_as_etcd_reports_them() {
+        assert_eq!(err(req(None, "prevIndex=x", "")), (203, "invalid value for \"prevIndex\"".into()));
+        assert_eq!(err(req(None, "waitIndex=-1", "")), (203, "invalid value for \"waitIndex\"".into()));
+        assert_eq!(err(req(None, "recursive=yes", "")), (209, "invalid value for \"recursive\"".into()));
+        assert_eq!(err(req(Some(Method::Put), "wait=true", "")).0, 209);
+        assert_eq!(err(req(Some(Method::Put), "prevValue=", "")), (201, "\"prevValue\" cannot be empty".into()));
+        assert_eq!(err(req(Some(Method::Put), "ttl=abc", "")), (202, "invalid value for \"ttl\"".into()));
+        assert_eq!(err(req(Some(Method::Put), "prevExist=maybe", "")), (209, "invalid value for prevExist".into()));
+        assert_eq!(err(req(Some(Method::Put), "refresh=true", "ttl=5&value=x")).0, 211);
+        assert_eq!(err(req(Some(Method::Put), "refresh=true", "value=")), (212, "No TTL value set".into()));
+        assert_eq!(err(req(Some(Method::Put), "a=%zz", "")), (210, "invalid URL escape \"%zz\"".into()));
+    }
+
+    #[test]
+    fn gets_and_watches() {
+        assert_eq!(
+            req(None, "wait=true&waitIndex=7&recursive=1", "").expect("watch"),
+            KeyRequest::Watch { path: "/a/b".into(), recursive: true, stream: false, wait_index: 7 }
+        );
+        assert_eq!(
+            req(None, "quorum=True", "").expect("get"),
+            KeyRequest::Get { path: "/a/b".into(), recursive: false, quorum: true }
+        );
+    }
+}

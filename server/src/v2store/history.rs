@@ -1,0 +1,59 @@
+//! The last events, so a watcher can start at an index in the recent past.
+
+use std::collections::VecDeque;
+
+use super::error::{Code, V2Error};
+use super::event::Event;
+
+/// How many events etcd keeps for v2 watchers.
+pub const HISTORY_CAPACITY: usize = 1000;
+
+/// A ring of the most recent events, oldest first.
+#[derive(Debug)]
+pub struct EventHistory {
+    events: VecDeque<Event>,
+    /// Every event at or below this index may be gone: dropped from the ring, or older
+    /// than this member's start (the history is not persisted).
+    cleared_through: u64,
+}
+
+impl EventHistory {
+    /// An empty history of a store at `index`: nothing at or before it can be replayed.
+    pub fn new(index: u64) -> Self {
+        Self { events: VecDeque::with_capacity(HISTORY_CAPACITY), cleared_through: index }
+    }
+
+    /// Records an event, dropping the oldest beyond the capacity.
+    pub fn add(&mut self, event: Event) {
+        if self.events.len() == HISTORY_CAPACITY
+            && let Some(old) = self.events.pop_front()
+        {
+            self.cleared_through = old.index;
+        }
+        self.events.push_back(event);
+    }
+
+    /// The first event at or after `index` that a watcher of `key` would see, if the
+    /// history holds one; error 401 if events it would need are gone.
+    pub fn scan(&self, key: &str, recursive: bool, index: u64, current: u64) -> Result<Option<&Event>, V2Error> {
+        if index <= self.cleared_through {
+            let start = self.events.front().map_or(self.cleared_through + 1, |e| e.index);
+            return Err(V2Error::new(
+                Code::EventIndexCleared,
+                format!("the requested history has been cleared [{start}/{index}]"),
+                current,
+            ));
+        }
+        let first = self.events.partition_point(|e| e.index < index);
+        let dir_prefix = if key.ends_with('/') { key.to_string() } else { format!("{key}/") };
+        Ok(self.events.range(first..).find(|e| {
+            if e.refresh {
+                return false;
+            }
+            let k = &e.node.key;
+            let ancestor_removed =
+                e.action.removes() && e.prev_node.as_ref().is_some_and(|p| p.dir && key.starts_with(p.key.as_str()));
+            k == key || (recursive && k.starts_with(&dir_prefix)) || ancestor_removed
+        }))
+    }
+}

@@ -1,0 +1,77 @@
+//! Operation counters for `/v2/stats/store`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A counted outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// `getsSuccess`.
+    GetSuccess,
+    /// `getsFail`.
+    GetFail,
+    /// `setsSuccess`.
+    SetSuccess,
+    /// `setsFail`.
+    SetFail,
+    /// `deleteSuccess`.
+    DeleteSuccess,
+    /// `deleteFail`.
+    DeleteFail,
+    /// `updateSuccess`.
+    UpdateSuccess,
+    /// `updateFail`.
+    UpdateFail,
+    /// `createSuccess`.
+    CreateSuccess,
+    /// `createFail`.
+    CreateFail,
+    /// `compareAndSwapSuccess`.
+    CasSuccess,
+    /// `compareAndSwapFail`.
+    CasFail,
+    /// `compareAndDeleteSuccess`.
+    CadSuccess,
+    /// `compareAndDeleteFail`.
+    CadFail,
+    /// `expireCount`.
+    Expire,
+}
+
+impl Counter {
+    /// Every counter with its JSON name, in etcd's order.
+    pub const ALL: [(Counter, &'static str); 15] = [
+        (Counter::GetSuccess, "getsSuccess"),
+        (Counter::GetFail, "getsFail"),
+        (Counter::SetSuccess, "setsSuccess"),
+        (Counter::SetFail, "setsFail"),
+        (Counter::DeleteSuccess, "deleteSuccess"),
+        (Counter::DeleteFail, "deleteFail"),
+        (Counter::UpdateSuccess, "updateSuccess"),
+        (Counter::UpdateFail, "updateFail"),
+        (Counter::CreateSuccess, "createSuccess"),
+        (Counter::CreateFail, "createFail"),
+        (Counter::CasSuccess, "compareAndSwapSuccess"),
+        (Counter::CasFail, "compareAndSwapFail"),
+        (Counter::CadSuccess, "compareAndDeleteSuccess"),
+        (Counter::CadFail, "compareAndDeleteFail"),
+        (Counter::Expire, "expireCount"),
+    ];
+}
+
+/// This member's counts (like etcd's, they are not replicated).
+#[derive(Debug, Default)]
+pub struct Stats {
+    counts: [AtomicU64; 15],
+}
+
+impl Stats {
+    /// Counts one outcome.
+    pub fn inc(&self, c: Counter) {
+        self.counts[c as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current count of `c`.
+    pub fn get(&self, c: Counter) -> u64 {
+        self.counts[c as usize].load(Ordering::Relaxed)
+    }
+}
