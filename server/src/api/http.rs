@@ -3,7 +3,9 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use std::time::Duration;
+
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -14,7 +16,7 @@ use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
 pub fn router(node: Node) -> Router {
     Router::new()
         .route("/version", get(version))
-        .route("/health", get(move || health(node.clone())).fallback(method_not_allowed))
+        .route("/health", get(move |uri: Uri| health(node.clone(), uri)).fallback(method_not_allowed))
         .fallback(not_found)
 }
 
@@ -23,11 +25,21 @@ async fn version() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Healthy when the cluster has a leader (no alarms exist yet). etcd's unhealthy body has a
-/// trailing newline and the healthy one does not.
-async fn health(node: Node) -> Response {
+/// How long /health waits for its read through the leader, as etcd's.
+const HEALTH_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Healthy when the cluster has a leader and a linearizable read completes within a
+/// second (etcd's QGET), or with `?serializable=true` when this member knows a leader. No
+/// alarms exist yet. etcd's unhealthy body has a trailing newline and the healthy one
+/// does not.
+async fn health(node: Node, uri: Uri) -> Response {
     let plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-    if node.status().leader != 0 {
+    let serializable = uri
+        .query()
+        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "serializable" && v == "true"));
+    let healthy = node.status().leader != 0
+        && (serializable || matches!(tokio::time::timeout(HEALTH_READ_TIMEOUT, node.linearizable()).await, Ok(Ok(()))));
+    if healthy {
         (plain, r#"{"health":"true"}"#).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, plain, "{\"health\":\"false\"}\n").into_response()
