@@ -101,6 +101,10 @@ command -v python3 >/dev/null 2>&1 || apt_install python3
 
 # Scratch directory and EXIT/INT/TERM traps that stop the servers (lib/servers.sh).
 init_workdir etcd-rs-bench
+# The v2 loads need etcd 3.4's v2 API, which is off by default there (etcd-rs
+# serves it by default and accepts the flag).
+SERVER_FLAGS=(--enable-v2)
+command -v curl >/dev/null 2>&1 || apt_install curl
 
 # ---- the loads --------------------------------------------------------------
 # Totals are the full-run values; --quick divides them by 10.
@@ -108,6 +112,7 @@ div=1
 ((QUICK)) && div=10
 RANGE_KEY=bench-range-key
 PUT_ARGS="--key-size 8 --val-size 256 --key-space-size 100000"
+V2_SET_ARGS="--val-size 256 --key-space-size 100000"
 # Every load once; a suite picks its loads (and their order) by name.
 declare -A LOAD_DESC=(
   [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
@@ -117,6 +122,10 @@ declare -A LOAD_DESC=(
   [range-64]="linearizable range of one key, 64 clients / 8 connections"
   [range-l-64]="linearizable range of one key, 64 clients / 8 connections"
   [range-s-64]="serializable range of one key, 64 clients / 8 connections"
+  [v2-set-1]="v2 set (PUT /v2/keys), 1 client, 256-byte values"
+  [v2-set-64]="v2 set (PUT /v2/keys), 64 clients, 256-byte values"
+  [v2-get-64]="v2 get of one key (local read), 64 clients"
+  [v2-get-q-64]="v2 get of one key with quorum=true, 64 clients"
 )
 declare -A LOAD_ARGS=(
   [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
@@ -126,14 +135,18 @@ declare -A LOAD_ARGS=(
   [range-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
   [range-l-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
   [range-s-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency s"
+  [v2-set-1]="--clients 1 v2-set --total $((2000 / div)) $V2_SET_ARGS"
+  [v2-set-64]="--clients 64 v2-set --total $((20000 / div)) $V2_SET_ARGS"
+  [v2-get-64]="--clients 64 v2-get /$RANGE_KEY --total $((20000 / div))"
+  [v2-get-q-64]="--clients 64 v2-get /$RANGE_KEY --total $((20000 / div)) --quorum"
 )
 if [[ $SUITE == single ]]; then
-  LOAD_NAMES=(put-1 put-64 range-1 range-64)
+  LOAD_NAMES=(put-1 put-64 range-1 range-64 v2-set-1 v2-set-64 v2-get-64 v2-get-q-64)
 else
   # The cluster set: write scaling from 1 to 256 clients, and both read paths
   # (a linearizable read needs the leader's confirmation; a serializable one
   # is answered by whichever member receives it).
-  LOAD_NAMES=(put-1 put-64 put-256 range-l-64 range-s-64)
+  LOAD_NAMES=(put-1 put-64 put-256 range-l-64 range-s-64 v2-set-64 v2-get-64 v2-get-q-64)
 fi
 
 RESULTS=$WORK/results.jsonl
@@ -259,6 +272,9 @@ bench_server() {
   # The range loads read one existing key with a value like the put loads'.
   "$CTL_BIN" --endpoints="$SRV_ENDPOINTS" put "$RANGE_KEY" \
     "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null || die "could not seed $RANGE_KEY on $key"
+  # And the v2 loads one v2 key of the same name and size.
+  curl -sf -o /dev/null -X PUT "http://127.0.0.1:${MEMBER_CPORT[${SRV_MEMBERS[0]}]}/v2/keys/$RANGE_KEY" \
+    --data-urlencode "value=$(head -c 256 /dev/zero | tr '\0' v)" || die "could not seed v2 $RANGE_KEY on $key"
   sample_rss "$key" idle
   ((MEMBERS == 1)) || sample_status "$key" start
   # Unrecorded warm-up (connection setup, first allocations, page cache), so

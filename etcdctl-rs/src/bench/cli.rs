@@ -33,6 +33,37 @@ pub enum BenchCommand {
     Put(PutArgs),
     /// Benchmark range
     Range(RangeArgs),
+    /// Benchmark v2 set (`PUT /v2/keys/...`; one HTTP/1.1 connection per client)
+    V2Set(V2SetArgs),
+    /// Benchmark v2 get (`GET /v2/keys/...`; one HTTP/1.1 connection per client)
+    V2Get(V2GetArgs),
+}
+
+/// `v2-set` options.
+#[derive(Debug, Args)]
+pub struct V2SetArgs {
+    /// Total number of set requests
+    #[arg(long, default_value_t = 10000)]
+    pub total: u64,
+    /// Value size of set request
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+    /// Maximum possible keys (named /bench/<n>)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub key_space_size: u64,
+}
+
+/// `v2-get` options.
+#[derive(Debug, Args)]
+pub struct V2GetArgs {
+    /// The key to read (e.g. /bench/0)
+    pub key: String,
+    /// Total number of get requests
+    #[arg(long, default_value_t = 10000)]
+    pub total: u64,
+    /// Read through the leader (`quorum=true`)
+    #[arg(long)]
+    pub quorum: bool,
 }
 
 /// `put` options.

@@ -16,6 +16,14 @@ pub enum BenchError {
     /// A connection could not be set up.
     #[error("cannot create client: {0}")]
     Client(#[from] etcd_rs_client::Error),
+    /// A v2 HTTP connection could not be set up.
+    #[error("cannot connect to {endpoint}: {reason}")]
+    Http {
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
     /// The Tokio runtime could not start.
     #[error("cannot start runtime: {0}")]
     Runtime(std::io::Error),

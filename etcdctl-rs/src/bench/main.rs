@@ -3,6 +3,7 @@
 
 mod cli;
 mod error;
+mod http;
 mod report;
 mod rng;
 mod runner;
@@ -16,8 +17,10 @@ use etcd_rs_client::Client;
 
 use crate::cli::{BenchCommand, Cli};
 use crate::error::BenchError;
+use crate::http::HttpConn;
 use crate::report::Report;
 use crate::rng::Rng;
+use crate::runner::Transport;
 use crate::workload::Workload;
 
 /// TCP connect timeout for each connection.
@@ -45,13 +48,27 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
     let (op, total, workload) = match &cli.command {
         BenchCommand::Put(args) => ("put", args.total, Workload::put(args, &mut rng)?),
         BenchCommand::Range(args) => ("range", args.total, Workload::range(args)),
+        BenchCommand::V2Set(args) => ("v2-set", args.total, Workload::v2_set(args, &mut rng)),
+        BenchCommand::V2Get(args) => ("v2-get", args.total, Workload::v2_get(args)),
     };
-    // Each Client owns its own HTTP/2 connection(s).
-    let mut conns = Vec::with_capacity(cli.conns as usize);
-    for _ in 0..cli.conns {
-        conns.push(Client::connect(cli.endpoints.clone(), DIAL_TIMEOUT).await?);
+    let mut transports = Vec::with_capacity(cli.clients as usize);
+    if workload.is_http() {
+        // HTTP/1.1 has no multiplexing: each client has its own connection, and the
+        // clients are spread over the endpoints.
+        for w in 0..cli.clients as usize {
+            transports.push(Transport::Http(HttpConn::connect(&cli.endpoints[w % cli.endpoints.len()]).await?));
+        }
+    } else {
+        // Each Client owns its own HTTP/2 connection(s).
+        let mut conns = Vec::with_capacity(cli.conns as usize);
+        for _ in 0..cli.conns {
+            conns.push(Client::connect(cli.endpoints.clone(), DIAL_TIMEOUT).await?);
+        }
+        for w in 0..cli.clients as usize {
+            transports.push(Transport::Grpc(conns[w % conns.len()].kv()));
+        }
     }
-    let outcome = runner::run(&conns, cli.clients, total, workload, rng.next_u64()).await?;
+    let outcome = runner::run(transports, total, workload, rng.next_u64()).await?;
     let report = Report::new(op, cli.endpoints, cli.conns, cli.clients, total, &outcome);
 
     eprintln!("{}", report.summary());

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use etcd_rs_client::Client;
+use etcd_proto::etcdserverpb::kv_client::KvClient;
 use hdrhistogram::Histogram;
+use tonic::transport::Channel;
 
 use crate::error::BenchError;
+use crate::http::HttpConn;
 use crate::rng::Rng;
 use crate::workload::{Request, Workload};
 
@@ -32,10 +34,17 @@ fn new_histogram() -> Result<Histogram<u64>, BenchError> {
     Histogram::new_with_bounds(1, MAX_LATENCY_NANOS, SIGFIGS).map_err(|e| BenchError::Histogram(e.to_string()))
 }
 
-/// Runs `total` requests of `workload` from `clients` workers over `conns`.
+/// How one worker reaches the server.
+pub enum Transport {
+    /// A gRPC KV client (on a shared HTTP/2 connection).
+    Grpc(KvClient<Channel>),
+    /// Its own HTTP/1.1 connection to the v2 API.
+    Http(HttpConn),
+}
+
+/// Runs `total` requests of `workload`, one worker per transport.
 pub async fn run(
-    conns: &[Client],
-    clients: u32,
+    transports: Vec<Transport>,
     total: u64,
     workload: Workload,
     seed: u64,
@@ -43,15 +52,14 @@ pub async fn run(
     let workload = Arc::new(workload);
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let mut tasks = Vec::with_capacity(clients as usize);
-    for w in 0..clients {
-        let conn = &conns[w as usize % conns.len()];
+    let mut tasks = Vec::with_capacity(transports.len());
+    for (w, transport) in transports.into_iter().enumerate() {
         let worker = Worker {
-            kv: conn.kv(),
+            transport,
             workload: Arc::clone(&workload),
             next: Arc::clone(&next),
             total,
-            rng: Rng::new(seed.wrapping_add(u64::from(w))),
+            rng: Rng::new(seed.wrapping_add(w as u64)),
             latencies: new_histogram()?,
             errors: BTreeMap::new(),
         };
@@ -71,7 +79,7 @@ pub async fn run(
 
 /// One concurrent client.
 struct Worker {
-    kv: etcd_proto::etcdserverpb::kv_client::KvClient<tonic::transport::Channel>,
+    transport: Transport,
     workload: Arc<Workload>,
     next: Arc<AtomicU64>,
     total: u64,
@@ -89,20 +97,23 @@ impl Worker {
             }
             let request = self.workload.request(i, &mut self.rng);
             let sent = Instant::now();
-            let result = match request {
-                Request::Put(req) => self.kv.put(req).await.map(drop),
-                Request::Range(req) => self.kv.range(req).await.map(drop),
+            let result = match (&mut self.transport, request) {
+                (Transport::Grpc(kv), Request::Put(req)) => kv.put(req).await.map(drop).map_err(grpc_error),
+                (Transport::Grpc(kv), Request::Range(req)) => kv.range(req).await.map(drop).map_err(grpc_error),
+                (Transport::Http(conn), Request::Http(method, path, body)) => conn.send(method, &path, body).await,
+                _ => Err("request and transport do not match".to_string()),
             };
             match result {
                 Ok(()) => {
                     let nanos = u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX);
                     self.latencies.saturating_record(nanos.max(1));
                 }
-                Err(status) => {
-                    let message = etcd_rs_client::Error::from(status).to_string();
-                    *self.errors.entry(message).or_default() += 1;
-                }
+                Err(message) => *self.errors.entry(message).or_default() += 1,
             }
         }
     }
+}
+
+fn grpc_error(status: tonic::Status) -> String {
+    etcd_rs_client::Error::from(status).to_string()
 }

@@ -3,7 +3,7 @@
 
 use etcd_proto::etcdserverpb::{PutRequest, RangeRequest};
 
-use crate::cli::{PutArgs, RangeArgs};
+use crate::cli::{PutArgs, RangeArgs, V2GetArgs, V2SetArgs};
 use crate::error::BenchError;
 use crate::rng::Rng;
 
@@ -22,6 +22,15 @@ pub enum Workload {
     },
     /// The same range request every time.
     Range(RangeRequest),
+    /// v2 sets of `value` (form-encoded) under `/bench/<n>`.
+    V2Set {
+        /// How many distinct keys.
+        key_space: u64,
+        /// The form body every set sends.
+        body: String,
+    },
+    /// The same v2 get every time.
+    V2Get(String),
 }
 
 /// One request to send.
@@ -30,6 +39,8 @@ pub enum Request {
     Put(PutRequest),
     /// A KV.Range.
     Range(RangeRequest),
+    /// An HTTP request of the v2 API: method, path and query, form body.
+    Http(&'static str, String, String),
 }
 
 impl Workload {
@@ -61,6 +72,23 @@ impl Workload {
         })
     }
 
+    /// The v2 set workload: values of printable random bytes.
+    pub fn v2_set(args: &V2SetArgs, rng: &mut Rng) -> Self {
+        let value: String = rng.bytes(args.val_size).iter().map(|b| char::from(b'a' + b % 26)).collect();
+        Workload::V2Set { key_space: args.key_space_size, body: format!("value={value}") }
+    }
+
+    /// The v2 get workload.
+    pub fn v2_get(args: &V2GetArgs) -> Self {
+        let key = args.key.trim_start_matches('/');
+        Workload::V2Get(format!("/v2/keys/{key}?quorum={}", args.quorum))
+    }
+
+    /// Whether requests go over the v2 HTTP API rather than gRPC.
+    pub fn is_http(&self) -> bool {
+        matches!(self, Workload::V2Set { .. } | Workload::V2Get(_))
+    }
+
     /// The `i`th request (`rng` picks random keys).
     pub fn request(&self, i: u64, rng: &mut Rng) -> Request {
         match self {
@@ -72,6 +100,10 @@ impl Workload {
                 Request::Put(PutRequest { key, value: value.clone(), ..Default::default() })
             }
             Workload::Range(req) => Request::Range(req.clone()),
+            Workload::V2Set { key_space, body } => {
+                Request::Http("PUT", format!("/v2/keys/bench/{}", rng.below(*key_space)), body.clone())
+            }
+            Workload::V2Get(path) => Request::Http("GET", path.clone(), String::new()),
         }
     }
 }
@@ -111,7 +143,7 @@ mod tests {
         let keys: Vec<Vec<u8>> = (0..3)
             .map(|i| match w.request(i, &mut rng) {
                 Request::Put(p) => p.key,
-                Request::Range(_) => Vec::new(),
+                Request::Range(_) | Request::Http(..) => Vec::new(),
             })
             .collect();
         assert_eq!(keys[0], [0, 0, 0, 0, 0, 0, 0, 0]);

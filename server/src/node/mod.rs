@@ -159,6 +159,13 @@ impl Node {
         }
     }
 
+    /// The current term and this member's applied index (cheap: no copy of the metrics).
+    pub fn term_and_applied(&self) -> (u64, u64) {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        (m.current_term, m.last_applied.as_ref().map_or(0, |l| l.index))
+    }
+
     /// The current term (cheap: no copy of the metrics).
     pub fn term(&self) -> u64 {
         self.raft.metrics().borrow_watched().current_term
@@ -278,6 +285,11 @@ impl Node {
     }
 
     async fn wait_applied(&self, index: u64, deadline: Instant) -> Result<()> {
+        // Usually already applied (always for proposals this member led): no need to
+        // subscribe to Raft's metrics, which wakes every waiter on every change.
+        if self.sm.read().applied_index() >= index {
+            return Ok(());
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         self.raft
             .wait(Some(left))

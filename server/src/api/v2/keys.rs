@@ -108,12 +108,12 @@ async fn serve(api: &V2Api, request: KeyRequest) -> Result<Response, V2Error> {
 
 /// The headers of a successful key response.
 fn headers(api: &V2Api, r: &mut Response, etcd_index: u64) {
-    let status = api.node.status();
+    let (term, applied) = api.node.term_and_applied();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert("X-Etcd-Index", HeaderValue::from(etcd_index));
-    h.insert("X-Raft-Index", HeaderValue::from(status.applied_index));
-    h.insert("X-Raft-Term", HeaderValue::from(status.term));
+    h.insert("X-Raft-Index", HeaderValue::from(applied));
+    h.insert("X-Raft-Term", HeaderValue::from(term));
 }
 
 fn event_response(api: &V2Api, event: &Event, nodes_too: bool) -> Response {
