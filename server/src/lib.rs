@@ -24,6 +24,7 @@ pub mod state_machine;
 pub mod storage;
 pub mod transport;
 pub mod v2store;
+pub mod watch;
 
 /// The etcd release whose API etcd-rs serves; clients read it from Status and /version.
 pub const ETCD_VERSION: &str = "3.4.23";

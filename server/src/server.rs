@@ -10,11 +10,12 @@ use etcd_proto::etcdrspb::peer_server::PeerServer;
 use etcd_proto::etcdserverpb::cluster_server::ClusterServer;
 use etcd_proto::etcdserverpb::kv_server::KvServer;
 use etcd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use etcd_proto::etcdserverpb::watch_server::WatchServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
 
-use crate::api::{self, ClusterService, Context, KvService, MaintenanceService, V2Api};
+use crate::api::{self, ClusterService, Context, KvService, MaintenanceService, V2Api, WatchService};
 use crate::command::Command;
 use crate::config::{ClusterState, Config, ListenUrl};
 use crate::membership::{self, Identity};
@@ -99,8 +100,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     for url in &config.listen_peer_urls {
         servers.push(serve(url, "peer", peer_router.clone(), stop_rx.clone()).await?);
     }
-    let ctx =
-        Context { node: node.clone(), max_request_bytes: config.max_request_bytes, max_txn_ops: config.max_txn_ops };
+    let ctx = Context {
+        node: node.clone(),
+        max_request_bytes: config.max_request_bytes,
+        max_txn_ops: config.max_txn_ops,
+        watch_progress_interval: api::DEFAULT_PROGRESS_INTERVAL,
+    };
     let v2 = config.enable_v2.then(|| V2Api {
         node: node.clone(),
         stop: stop_rx.clone(),
@@ -266,6 +271,13 @@ fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::R
     if let Some(v2) = v2 {
         http = http.merge(api::v2_router(v2));
     }
+    let watch = WatchServer::new(WatchService::new(ctx.clone())).max_decoding_message_size(max_message);
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
-    Routes::from(http).add_service(kv).add_service(maintenance).add_service(cluster).prepare().into_axum_router()
+    Routes::from(http)
+        .add_service(kv)
+        .add_service(maintenance)
+        .add_service(watch)
+        .add_service(cluster)
+        .prepare()
+        .into_axum_router()
 }

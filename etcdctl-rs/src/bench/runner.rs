@@ -43,12 +43,7 @@ pub enum Transport {
 }
 
 /// Runs `total` requests of `workload`, one worker per transport.
-pub async fn run(
-    transports: Vec<Transport>,
-    total: u64,
-    workload: Workload,
-    seed: u64,
-) -> Result<Outcome, BenchError> {
+pub async fn run(transports: Vec<Transport>, total: u64, workload: Workload, seed: u64) -> Result<Outcome, BenchError> {
     let workload = Arc::new(workload);
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();

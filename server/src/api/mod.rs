@@ -10,6 +10,7 @@ mod kv;
 mod maintenance;
 pub mod status;
 mod v2;
+mod watch;
 
 use etcd_proto::etcdserverpb::ResponseHeader;
 
@@ -18,6 +19,7 @@ pub use http::router as http_router;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;
 pub use v2::{V2Api, now_ms, router as v2_router};
+pub use watch::{DEFAULT_PROGRESS_INTERVAL, WatchService};
 
 use crate::node::Node;
 
@@ -30,6 +32,8 @@ pub struct Context {
     pub max_request_bytes: usize,
     /// `max-txn-ops`.
     pub max_txn_ops: usize,
+    /// How often idle watchers that asked for it get a progress notification.
+    pub watch_progress_interval: std::time::Duration,
 }
 
 impl Context {

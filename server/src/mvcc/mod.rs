@@ -7,6 +7,7 @@
 
 pub mod check;
 mod compare;
+mod history;
 mod key_history;
 mod key_range;
 mod key_value;

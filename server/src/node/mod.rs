@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::raft::network::Peer;
 use crate::raft::peer::PeerError;
 use crate::raft::state_machine::SmStore;
+use crate::raft::stats::PeerStats;
 use crate::raft::types::{PeerNode, Raft, TypeConfig};
 use crate::state_machine::StateMachine;
 use crate::storage::SledBackend;
@@ -82,6 +83,8 @@ pub struct Node {
     reads: mpsc::UnboundedSender<ReadWaiter>,
     /// Connections to other members, reused across forwarded requests and read indexes.
     peers: Arc<Mutex<HashMap<u64, (PeerNode, Peer)>>>,
+    /// AppendEntries traffic.
+    peer_stats: Arc<PeerStats>,
 }
 
 /// Raft-level facts for Status and response headers.
@@ -101,9 +104,9 @@ pub struct RaftStatus {
 
 impl Node {
     /// Wraps a started Raft instance and its state machine.
-    pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64) -> Self {
+    pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64, peer_stats: Arc<PeerStats>) -> Self {
         let (reads, rx) = mpsc::unbounded_channel();
-        let node = Self { raft, sm, id, cluster_id, reads, peers: Arc::default() };
+        let node = Self { raft, sm, id, cluster_id, reads, peers: Arc::default(), peer_stats };
         tokio::spawn(node.clone().read_index_rounds(rx));
         node
     }
@@ -111,6 +114,16 @@ impl Node {
     /// The Raft handle.
     pub fn raft(&self) -> &Raft {
         &self.raft
+    }
+
+    /// The v3 store revision as this member applies: changes wake watchers.
+    pub fn revisions(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.sm.revisions()
+    }
+
+    /// AppendEntries counts and round trips.
+    pub fn peer_stats(&self) -> &PeerStats {
+        &self.peer_stats
     }
 
     /// This member's id.

@@ -8,6 +8,7 @@ pub mod log_store;
 pub mod network;
 pub mod peer;
 pub mod state_machine;
+pub mod stats;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use crate::storage::SledBackend;
 use log_store::LogStore;
 use network::Network;
 use state_machine::SmStore;
+use stats::PeerStats;
 use types::{PeerNode, Raft};
 
 /// Log entries kept behind a snapshot, so a follower a little behind catches up from the
@@ -69,9 +71,10 @@ pub async fn start(
     .map_err(|e| Error::Storage(format!("raft configuration: {e}")))?;
     let sm = SmStore::open(db.clone())?;
     let log = LogStore::new(db).map_err(|e| Error::Storage(e.to_string()))?;
-    let raft = Raft::new(id, Arc::new(config), Network { cluster_id }, log, sm.clone())
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
+    let stats = Arc::new(PeerStats::default());
+    let network = Network { cluster_id, stats: stats.clone() };
+    let raft =
+        Raft::new(id, Arc::new(config), network, log, sm.clone()).await.map_err(|e| Error::Storage(e.to_string()))?;
     if let Some(members) = bootstrap {
         let initialized = raft.is_initialized().await.map_err(|e| Error::Storage(e.to_string()))?;
         if !initialized {
@@ -82,7 +85,7 @@ pub async fn start(
             }
         }
     }
-    Ok(Node::new(raft, sm, id, cluster_id))
+    Ok(Node::new(raft, sm, id, cluster_id, stats))
 }
 
 #[cfg(test)]

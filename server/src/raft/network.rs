@@ -1,7 +1,8 @@
 //! Sending Raft messages to peers over the peer gRPC service.
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use etcd_proto::etcdrspb::Payload;
 use etcd_proto::etcdrspb::peer_client::PeerClient;
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
 
 use super::peer::{CLUSTER_ID_HEADER, PeerError};
+use super::stats::PeerStats;
 use super::types::{PeerNode, Snapshot, TypeConfig, Vote, decode, encode};
 
 /// Snapshot data is streamed in chunks of this size.
@@ -29,13 +31,17 @@ pub const MAX_PEER_MESSAGE: usize = 64 * 1024 * 1024;
 pub struct Network {
     /// This cluster's id.
     pub cluster_id: u64,
+    /// Where AppendEntries round trips are counted.
+    pub stats: Arc<PeerStats>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: u64, node: &PeerNode) -> Peer {
-        Peer::new(self.cluster_id, target, node)
+        let mut peer = Peer::new(self.cluster_id, target, node);
+        peer.stats = Some(self.stats.clone());
+        peer
     }
 }
 
@@ -45,6 +51,8 @@ pub struct Peer {
     client: Option<PeerClient<Channel>>,
     cluster_id: u64,
     target: u64,
+    /// Set on the connections Raft replicates over.
+    stats: Option<Arc<PeerStats>>,
 }
 
 impl Peer {
@@ -58,7 +66,7 @@ impl Peer {
                     .max_encoding_message_size(MAX_PEER_MESSAGE)
             })
         });
-        Self { client, cluster_id, target }
+        Self { client, cluster_id, target, stats: None }
     }
 
     fn request<T: Serialize>(&self, msg: &T, timeout: Duration) -> Result<tonic::Request<Payload>, PeerError> {
@@ -119,7 +127,12 @@ impl RaftNetworkV2<TypeConfig> for Peer {
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         // Large batches need longer than a heartbeat; the hard limit still bounds them.
         let timeout = option.hard_ttl().max(Duration::from_secs(2));
-        self.call(&rpc, timeout, |mut c, r| async move { c.append_entries(r).await }).await.map_err(rpc_error)
+        let sent = Instant::now();
+        let result = self.call(&rpc, timeout, |mut c, r| async move { c.append_entries(r).await }).await;
+        if let Some(stats) = &self.stats {
+            stats.sent_append(self.target, result.as_ref().ok().map(|_| sent.elapsed()));
+        }
+        result.map_err(rpc_error)
     }
 
     async fn vote(

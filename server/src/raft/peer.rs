@@ -99,6 +99,7 @@ fn failed(e: impl std::fmt::Display) -> PeerError {
 impl PeerRpc for PeerService {
     async fn append_entries(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
         let rpc: AppendEntriesRequest<super::types::TypeConfig> = self.accept(request)?;
+        self.node.peer_stats().received_append();
         reply(self.raft.append_entries(rpc).await.map_err(failed))
     }
 

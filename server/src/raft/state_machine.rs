@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot as RaftSnapshot};
 use openraft::{RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
+use tokio::sync::watch;
 
 use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode, encode};
 use crate::state_machine::StateMachine;
@@ -19,11 +20,13 @@ const META_SNAPSHOT: &[u8] = b"raft.snapshot";
 pub struct SmStore<B = SledBackend> {
     state: Arc<RwLock<StateMachine<B>>>,
     backend: Arc<B>,
+    /// The v3 store revision after the last apply: watchers wait on it.
+    revision: watch::Sender<i64>,
 }
 
 impl<B> Clone for SmStore<B> {
     fn clone(&self) -> Self {
-        Self { state: self.state.clone(), backend: self.backend.clone() }
+        Self { state: self.state.clone(), backend: self.backend.clone(), revision: self.revision.clone() }
     }
 }
 
@@ -31,7 +34,18 @@ impl<B: Backend> SmStore<B> {
     /// Opens the state stored in `backend`.
     pub fn open(backend: Arc<B>) -> Result<Self, crate::error::Error> {
         let state = StateMachine::open(backend.clone())?;
-        Ok(Self { state: Arc::new(RwLock::new(state)), backend })
+        let (revision, _) = watch::channel(state.mvcc().current_revision());
+        Ok(Self { state: Arc::new(RwLock::new(state)), backend, revision })
+    }
+
+    /// The v3 store revision, updated after every applied batch of entries.
+    pub fn revisions(&self) -> watch::Receiver<i64> {
+        self.revision.subscribe()
+    }
+
+    fn publish_revision(&self) {
+        let current = self.read().mvcc().current_revision();
+        self.revision.send_if_modified(|r| std::mem::replace(r, current) != current);
     }
 
     /// Read access to the applied state.
@@ -111,6 +125,7 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
                 r.send(reply);
             }
         }
+        self.publish_revision();
         Ok(())
     }
 
@@ -123,6 +138,7 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Vec<u8>) -> Result<(), io::Error> {
         let state = decode(&snapshot)?;
         self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
+        self.publish_revision();
         self.save_snapshot(&RaftSnapshot { meta: meta.clone(), snapshot })
     }
 

@@ -32,6 +32,7 @@ fn go_duration(ms: u64) -> String {
 /// This member's Raft role and leader.
 pub async fn this_member(State(api): State<Arc<V2Api>>) -> Response {
     let status = api.node.status();
+    let (recv, sent) = api.node.peer_stats().append_counts();
     let state = match status.leader {
         l if l == api.node.id() => "StateLeader",
         0 => "StateCandidate",
@@ -47,8 +48,8 @@ pub async fn this_member(State(api): State<Arc<V2Api>>) -> Response {
             "uptime": go_duration(now_ms().saturating_sub(api.started_ms)),
             "startTime": rfc3339(api.started_ms),
         },
-        "recvAppendRequestCnt": 0,
-        "sendAppendRequestCnt": 0,
+        "recvAppendRequestCnt": recv,
+        "sendAppendRequestCnt": sent,
     });
     json_response(StatusCode::OK, &body, false)
 }
@@ -58,14 +59,22 @@ pub async fn leader(State(api): State<Arc<V2Api>>) -> Response {
     if api.node.status().leader != api.node.id() {
         return message(StatusCode::FORBIDDEN, "not current leader");
     }
+    let measured = api.node.peer_stats().followers();
     let followers: Map<String, Value> = api
         .node
         .member_list()
         .into_iter()
         .filter(|m| m.id != api.node.id())
         .map(|m| {
-            let zero = json!({"current": 0, "average": 0, "standardDeviation": 0, "minimum": 0, "maximum": 0});
-            (format!("{:x}", m.id), json!({"latency": zero, "counts": {"fail": 0, "success": 0}}))
+            let f = measured.get(&m.id).copied().unwrap_or_default();
+            let latency = json!({
+                "current": f.current,
+                "average": f.average,
+                "standardDeviation": f.standard_deviation,
+                "minimum": f.minimum,
+                "maximum": f.maximum,
+            });
+            (format!("{:x}", m.id), json!({"latency": latency, "counts": {"fail": f.fail, "success": f.success}}))
         })
         .collect();
     let body = json!({ "leader": format!("{:x}", api.node.id()), "followers": followers });

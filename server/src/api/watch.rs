@@ -1,0 +1,236 @@
+//! `etcdserverpb.Watch`: one task per stream turns requests into [`WatcherSet`] changes and
+//! sends what its watchers have not seen whenever the store's revision moves.
+//!
+//! Responses go through a small bounded queue: a client that stops reading stalls only
+//! its own stream's task, never a writer or another stream.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use etcd_proto::etcdserverpb as pb;
+use etcd_proto::etcdserverpb::watch_server::Watch;
+use etcd_proto::mvccpb;
+use futures::Stream;
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::status::status;
+use super::{Context, convert};
+use crate::watch::{CreateWatch, Delivery, Event, WatcherSet};
+
+/// Responses queued per stream before its task waits for the client.
+const OUTBOUND_QUEUE: usize = 16;
+/// `FilterType` values of `WatchCreateRequest.filters`.
+const FILTER_NOPUT: i32 = 0;
+const FILTER_NODELETE: i32 = 1;
+
+/// The Watch service.
+pub struct WatchService {
+    ctx: Context,
+}
+
+impl WatchService {
+    /// A service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+}
+
+type Outbound = mpsc::Sender<Result<pb::WatchResponse, Status>>;
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, Status>> + Send + 'static>>;
+
+    async fn watch(
+        &self,
+        request: Request<Streaming<pb::WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let stream = StreamTask { ctx: self.ctx.clone(), tx, set: WatcherSet::default(), delivered: 0 };
+        tokio::spawn(stream.run(inbound));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// One Watch stream.
+struct StreamTask {
+    ctx: Context,
+    tx: Outbound,
+    set: WatcherSet,
+    /// Every event up to this revision has been sent (for progress notifications).
+    delivered: i64,
+}
+
+/// The client went away: the task ends.
+struct Gone;
+
+impl StreamTask {
+    async fn run(mut self, mut inbound: Streaming<pb::WatchRequest>) {
+        let mut revisions = self.ctx.node.revisions();
+        let interval = self.ctx.watch_progress_interval;
+        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        loop {
+            if self.deliver().await.is_err() {
+                return;
+            }
+            let outcome = tokio::select! {
+                msg = inbound.message() => match msg {
+                    Ok(Some(req)) => self.handle(req).await,
+                    // Client half-closed or the stream broke.
+                    Ok(None) | Err(_) => Err(Gone),
+                },
+                changed = revisions.changed() => changed.map_err(|_| Gone),
+                _ = progress.tick() => self.notify_progress().await,
+                () = self.tx.closed() => Err(Gone),
+            };
+            if outcome.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn current(&self) -> i64 {
+        self.ctx.node.read().mvcc().current_revision()
+    }
+
+    async fn send(&self, r: pb::WatchResponse) -> Result<(), Gone> {
+        self.tx.send(Ok(r)).await.map_err(|_| Gone)
+    }
+
+    fn response(&self, revision: i64, watch_id: i64) -> pb::WatchResponse {
+        pb::WatchResponse { header: Some(self.ctx.header(revision)), watch_id, ..Default::default() }
+    }
+
+    /// Sends everything the watchers have not seen, in bounded reads of the history.
+    async fn deliver(&mut self) -> Result<(), Gone> {
+        loop {
+            let (current, polled) = {
+                let state = self.ctx.node.read();
+                (state.mvcc().current_revision(), self.set.poll(state.mvcc()))
+            };
+            let deliveries = match polled {
+                Ok(d) => d,
+                Err(e) => {
+                    self.tx.send(Err(status(e))).await.ok();
+                    return Err(Gone);
+                }
+            };
+            if deliveries.is_empty() {
+                self.delivered = current;
+                return Ok(());
+            }
+            for d in deliveries {
+                match d {
+                    Delivery::Compacted { watch_id, compact_revision } => {
+                        let r =
+                            pb::WatchResponse { compact_revision, canceled: true, ..self.response(current, watch_id) };
+                        self.send(r).await?;
+                    }
+                    Delivery::Events { watch_id, events } => self.send_events(current, watch_id, events).await?,
+                }
+            }
+        }
+    }
+
+    /// One response, or with `fragment` several no larger than the request limit.
+    async fn send_events(&self, current: i64, watch_id: i64, events: Vec<Event>) -> Result<(), Gone> {
+        let events: Vec<mvccpb::Event> = events.into_iter().map(event).collect();
+        if !self.set.fragments(watch_id) {
+            return self.send(pb::WatchResponse { events, ..self.response(current, watch_id) }).await;
+        }
+        let limit = self.ctx.max_request_bytes;
+        let mut chunks: Vec<Vec<mvccpb::Event>> = vec![Vec::new()];
+        let mut size = 0;
+        for e in events {
+            let len = e.encoded_len();
+            if size + len > limit && chunks.last().is_some_and(|c| !c.is_empty()) {
+                chunks.push(Vec::new());
+                size = 0;
+            }
+            size += len;
+            if let Some(c) = chunks.last_mut() {
+                c.push(e);
+            }
+        }
+        let n = chunks.len();
+        for (i, events) in chunks.into_iter().enumerate() {
+            let r = pb::WatchResponse { events, fragment: i + 1 < n, ..self.response(current, watch_id) };
+            self.send(r).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, req: pb::WatchRequest) -> Result<(), Gone> {
+        use pb::watch_request::RequestUnion;
+        match req.request_union {
+            Some(RequestUnion::CreateRequest(c)) => {
+                let current = self.current();
+                let empty_range = !c.range_end.is_empty() && c.range_end != [0] && c.key >= c.range_end;
+                let create = CreateWatch {
+                    no_put: c.filters.contains(&FILTER_NOPUT),
+                    no_delete: c.filters.contains(&FILTER_NODELETE),
+                    key: c.key,
+                    range_end: c.range_end,
+                    start_revision: c.start_revision,
+                    prev_kv: c.prev_kv,
+                    progress_notify: c.progress_notify,
+                    fragment: c.fragment,
+                    watch_id: c.watch_id,
+                };
+                let created = if empty_range {
+                    Err("mvcc: watcher range is empty".to_string())
+                } else {
+                    self.set.create(create, current).map_err(|e| e.to_string())
+                };
+                let r = match created {
+                    Ok(id) => pb::WatchResponse { created: true, ..self.response(current, id) },
+                    Err(reason) => pb::WatchResponse {
+                        created: true,
+                        canceled: true,
+                        cancel_reason: reason,
+                        ..self.response(current, -1)
+                    },
+                };
+                self.send(r).await
+            }
+            Some(RequestUnion::CancelRequest(c)) => {
+                if self.set.cancel(c.watch_id) {
+                    let r = pb::WatchResponse { canceled: true, ..self.response(self.current(), c.watch_id) };
+                    self.send(r).await?;
+                }
+                Ok(())
+            }
+            Some(RequestUnion::ProgressRequest(_)) => {
+                // Not associated with a watcher (etcd answers with watch id -1); the
+                // revision is one up to which every event was sent.
+                self.deliver().await?;
+                self.send(self.response(self.delivered, -1)).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Tells idle watchers that asked for it how far the store has got.
+    async fn notify_progress(&mut self) -> Result<(), Gone> {
+        self.deliver().await?;
+        for id in self.set.progress_due(self.delivered) {
+            self.send(self.response(self.delivered, id)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn event(e: Event) -> mvccpb::Event {
+    mvccpb::Event {
+        r#type: if e.deleted { mvccpb::event::EventType::Delete as i32 } else { mvccpb::event::EventType::Put as i32 },
+        kv: Some(convert::key_value(e.kv)),
+        prev_kv: e.prev_kv.map(convert::key_value),
+    }
+}
+
+/// etcd's default `--experimental-watch-progress-notify-interval`.
+pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(600);

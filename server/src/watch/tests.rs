@@ -1,0 +1,110 @@
+//! Watchers against a real store on a temporary sled database.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::mvcc::{CompactRequest, DeleteRangeRequest, MvccStore, PutRequest, Revisions};
+use crate::storage::{Backend, SledBackend, WriteBatch};
+
+type Store = MvccStore<SledBackend>;
+
+fn store() -> Store {
+    MvccStore::open(Arc::new(SledBackend::temporary().expect("sled")), Revisions::default()).expect("open")
+}
+
+fn put(s: &mut Store, k: &str, v: &str) {
+    let mut batch = WriteBatch::default();
+    let mut w = s.write(&mut batch);
+    w.put(&PutRequest { key: k.into(), value: v.into(), ..Default::default() }).expect("put");
+    w.end();
+    s.backend().write(batch).expect("write");
+}
+
+fn delete(s: &mut Store, k: &str) {
+    let mut batch = WriteBatch::default();
+    let mut w = s.write(&mut batch);
+    w.delete_range(&DeleteRangeRequest { key: k.into(), ..Default::default() }).expect("delete");
+    w.end();
+    s.backend().write(batch).expect("write");
+}
+
+fn events(d: &[Delivery], id: i64) -> Vec<(bool, String, i64, Option<String>)> {
+    d.iter()
+        .filter_map(|d| match d {
+            Delivery::Events { watch_id, events } if *watch_id == id => Some(events),
+            _ => None,
+        })
+        .flatten()
+        .map(|e| {
+            let prev = e.prev_kv.as_ref().map(|p| String::from_utf8_lossy(&p.value).into_owned());
+            (e.deleted, String::from_utf8_lossy(&e.kv.key).into_owned(), e.kv.mod_revision, prev)
+        })
+        .collect()
+}
+
+#[test]
+fn key_prefix_filters_and_prev_kv() {
+    let mut s = store();
+    let mut set = WatcherSet::default();
+    let key = set.create(CreateWatch { key: "a".into(), prev_kv: true, ..Default::default() }, 1).expect("key");
+    let prefix = set.create(CreateWatch { key: "a".into(), range_end: "b".into(), ..Default::default() }, 1);
+    let prefix = prefix.expect("prefix");
+    let no_put = CreateWatch { key: "\0".into(), range_end: "\0".into(), no_put: true, ..Default::default() };
+    let no_put = set.create(no_put, 1).expect("all, deletes only");
+    assert_eq!((key, prefix, no_put), (0, 1, 2), "server-chosen ids count from 0");
+    put(&mut s, "a", "1"); // rev 2
+    put(&mut s, "ab", "2"); // rev 3
+    put(&mut s, "a", "3"); // rev 4
+    delete(&mut s, "a"); // rev 5
+    let d = set.poll(&s).expect("poll");
+    assert_eq!(
+        events(&d, key),
+        [
+            (false, "a".into(), 2, None),
+            (false, "a".into(), 4, Some("1".into())),
+            (true, "a".into(), 5, Some("3".into()))
+        ]
+    );
+    assert_eq!(events(&d, prefix).len(), 4);
+    assert_eq!(events(&d, no_put), [(true, "a".into(), 5, None)]);
+    assert!(set.poll(&s).expect("poll").is_empty(), "nothing twice");
+    assert!(set.synced(s.current_revision()));
+}
+
+#[test]
+fn start_revision_replays_and_compaction_cancels() {
+    let mut s = store();
+    for i in 0..5 {
+        put(&mut s, "k", &i.to_string()); // revs 2..=6
+    }
+    let mut set = WatcherSet::default();
+    let from3 = set.create(CreateWatch { key: "k".into(), start_revision: 3, ..Default::default() }, 6).expect("w");
+    let d = set.poll(&s).expect("poll");
+    assert_eq!(events(&d, from3).iter().map(|e| e.2).collect::<Vec<_>>(), [3, 4, 5, 6]);
+    let mut batch = WriteBatch::default();
+    let mut w = s.write(&mut batch);
+    w.compact(&CompactRequest { revision: 5, physical: false }).expect("compact");
+    w.end();
+    s.backend().write(batch).expect("write");
+    let old = set.create(CreateWatch { key: "k".into(), start_revision: 2, watch_id: 9, ..Default::default() }, 6);
+    assert_eq!(old, Ok(9));
+    assert_eq!(set.create(CreateWatch { watch_id: 9, ..Default::default() }, 6), Err(WatchError::DuplicateId));
+    let d = set.poll(&s).expect("poll");
+    assert_eq!(d, [Delivery::Compacted { watch_id: 9, compact_revision: 5 }]);
+    assert_eq!(set.len(), 1);
+}
+
+#[test]
+fn a_lagging_watcher_catches_up_in_bounded_steps() {
+    let mut s = store();
+    let mut set = WatcherSet::default();
+    let id = set.create(CreateWatch { key: "k".into(), ..Default::default() }, 1).expect("w");
+    let n = MAX_REVISIONS_PER_POLL + 10;
+    for i in 0..n {
+        put(&mut s, "k", &i.to_string());
+    }
+    let first = events(&set.poll(&s).expect("poll"), id).len() as i64;
+    let second = events(&set.poll(&s).expect("poll"), id).len() as i64;
+    assert_eq!((first, second), (MAX_REVISIONS_PER_POLL, 10));
+    assert!(set.cancel(id) && !set.cancel(id));
+}

@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# Scenario v3-watch: etcdctl watch against the Watch service. A watch never
+# ends by itself, so every watch runs under CTL_TIMEOUT=2 and records exit
+# 124; what it printed before is compared. Live events are written by a
+# background writer (unrecorded) while the watch runs.
+
+# later SECONDS ARGS...: run `etcdctl ARGS` quietly in the background after
+# SECONDS (to produce events while a recorded watch is running).
+later() {
+  local delay=$1
+  shift
+  (sleep "$delay"; ctl_quiet "$@" >/dev/null) &
+}
+
+section "history: key, prefix, range, --prev-kv, json"
+ctl put foo 1                                   # rev 2
+ctl put foo 2                                   # rev 3
+ctl put fob 3                                   # rev 4
+ctl del foo                                     # rev 5
+ctl put zoo z                                   # rev 6
+CTL_TIMEOUT=2 ctl watch foo --rev=1
+CTL_TIMEOUT=2 ctl watch foo --rev=1 --prev-kv
+CTL_TIMEOUT=2 ctl watch fo --prefix --rev=2
+CTL_TIMEOUT=2 ctl watch foo fop --rev=3
+CTL_TIMEOUT=2 ctl -w json watch fo --prefix --rev=2
+CTL_TIMEOUT=2 ctl -w json watch foo --rev=4 --prev-kv
+CTL_TIMEOUT=2 ctl watch '' --prefix --rev=5
+
+section "live events"
+later 1 put foo live
+CTL_TIMEOUT=3 ctl watch foo
+later 1 put foo again
+CTL_TIMEOUT=3 ctl watch foo --prev-kv
+later 1 del fob
+CTL_TIMEOUT=3 ctl -w json watch fob
+wait
+
+section "interactive"
+ctl_in $'watch foo --rev=2\n' watch -i
+ctl_in $'watch zoo --rev=6\nbogus\n' watch -i
+
+section "compacted history"
+ctl compaction 5
+CTL_TIMEOUT=2 ctl watch foo --rev=2
+CTL_TIMEOUT=2 ctl watch foo --rev=5
