@@ -19,6 +19,18 @@ pub enum Command {
     Txn(TxnRequest),
     /// v3 Compact.
     Compact(CompactRequest),
+    /// Create a lease (the id is chosen by the proposer).
+    LeaseGrant {
+        /// Its id.
+        id: i64,
+        /// Its TTL in seconds.
+        ttl: i64,
+    },
+    /// Delete a lease and its keys (by a client, or by the leader when it expired).
+    LeaseRevoke {
+        /// Its id.
+        id: i64,
+    },
     /// A v2 write.
     V2(V2Write),
     /// The leader found the TTL of the v2 node at `path` run out at `now` (milliseconds
@@ -48,6 +60,8 @@ impl std::fmt::Display for Command {
             Command::DeleteRange(r) => write!(f, "delete {}", String::from_utf8_lossy(&r.key)),
             Command::Txn(r) => write!(f, "txn ({} compares)", r.compare.len()),
             Command::Compact(r) => write!(f, "compact {}", r.revision),
+            Command::LeaseGrant { id, ttl } => write!(f, "lease grant {id:x} ttl {ttl}"),
+            Command::LeaseRevoke { id } => write!(f, "lease revoke {id:x}"),
             Command::V2(w) => write!(f, "v2 {:?} {}", w.method, w.path),
             Command::V2Expire { path, .. } => write!(f, "v2 expire {path}"),
             Command::PublishMember { id, .. } => write!(f, "publish member {id:x}"),
@@ -66,6 +80,14 @@ pub enum CommandResponse {
     Txn(TxnResponse),
     /// From a compaction.
     Compact(CompactResponse),
+    /// From a lease grant or revoke: the store revision after it.
+    Lease {
+        /// The store revision after the change.
+        revision: i64,
+    },
+    /// From a lease renewal or lookup on the leader: the granted and remaining TTLs
+    /// (`None` when the lease does not exist).
+    LeaseTtl(Option<(i64, i64)>),
     /// From a v2 write or expiry.
     V2(Event),
     /// From a member publication.

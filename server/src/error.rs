@@ -35,6 +35,12 @@ pub enum Error {
     /// A lease id that names no lease.
     #[error("etcdserver: requested lease not found")]
     LeaseNotFound,
+    /// LeaseGrant with an id in use.
+    #[error("etcdserver: lease already exists")]
+    LeaseExists,
+    /// LeaseGrant with a TTL above etcd's maximum.
+    #[error("etcdserver: too large lease TTL")]
+    LeaseTtlTooLarge,
     /// An encoded request larger than `max-request-bytes`.
     #[error("etcdserver: request is too large")]
     RequestTooLarge,

@@ -9,13 +9,14 @@ use axum::serve::ListenerExt;
 use etcd_proto::etcdrspb::peer_server::PeerServer;
 use etcd_proto::etcdserverpb::cluster_server::ClusterServer;
 use etcd_proto::etcdserverpb::kv_server::KvServer;
+use etcd_proto::etcdserverpb::lease_server::LeaseServer;
 use etcd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use etcd_proto::etcdserverpb::watch_server::WatchServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
 
-use crate::api::{self, ClusterService, Context, KvService, MaintenanceService, V2Api, WatchService};
+use crate::api::{self, ClusterService, Context, KvService, LeaseService, MaintenanceService, V2Api, WatchService};
 use crate::command::Command;
 use crate::config::{ClusterState, Config, ListenUrl};
 use crate::membership::{self, Identity};
@@ -105,6 +106,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         max_request_bytes: config.max_request_bytes,
         max_txn_ops: config.max_txn_ops,
         watch_progress_interval: api::DEFAULT_PROGRESS_INTERVAL,
+        min_lease_ttl: i64::try_from((config.election_timeout_ms * 3 / 2).div_ceil(1000)).unwrap_or(i64::MAX),
     };
     let v2 = config.enable_v2.then(|| V2Api {
         node: node.clone(),
@@ -118,6 +120,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let publisher = tokio::spawn(publish(node.clone(), config.name.clone(), config.advertise_client_urls.clone()));
     let expiry = tokio::spawn(expire_v2_ttls(node.clone()));
+    let lease_expiry = tokio::spawn(revoke_expired_leases(node.clone()));
 
     tokio::select! {
         _ = shutdown => tracing::info!("shutting down"),
@@ -125,6 +128,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     publisher.abort();
     expiry.abort();
+    lease_expiry.abort();
     hand_off_leadership(&node).await;
     node.stop().await;
     stop_tx.send(true).ok();
@@ -204,6 +208,25 @@ async fn expire_v2_ttls(node: Node) {
     }
 }
 
+/// How often the leader looks for expired leases.
+const LEASE_EXPIRY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// On the leader, revokes every lease whose clock ran out (through the log, so every
+/// member deletes the same keys at the same revision).
+async fn revoke_expired_leases(node: Node) {
+    let mut tick = tokio::time::interval(LEASE_EXPIRY_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for id in node.expired_leases() {
+            if let Err(e) = node.propose(Command::LeaseRevoke { id }).await {
+                tracing::debug!(error = %e, lease = %format!("{id:x}"), "revoking an expired lease; will retry");
+                break;
+            }
+        }
+    }
+}
+
 /// Completes once this member is no longer in the cluster: etcd stops a removed member,
 /// and so do we. The leader stops replicating to a member it removes, so the member may
 /// never see its removal in its own log; it also asks the others, and believes a leader.
@@ -272,11 +295,13 @@ fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::R
         http = http.merge(api::v2_router(v2));
     }
     let watch = WatchServer::new(WatchService::new(ctx.clone())).max_decoding_message_size(max_message);
+    let lease = LeaseServer::new(LeaseService::new(ctx.clone())).max_decoding_message_size(max_message);
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
     Routes::from(http)
         .add_service(kv)
         .add_service(maintenance)
         .add_service(watch)
+        .add_service(lease)
         .add_service(cluster)
         .prepare()
         .into_axum_router()

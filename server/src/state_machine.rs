@@ -149,11 +149,20 @@ impl<B: Backend> StateMachine<B> {
                     Command::DeleteRange(r) => w.delete_range(r).map(CommandResponse::DeleteRange),
                     Command::Txn(r) => w.txn(r).map(CommandResponse::Txn),
                     Command::Compact(r) => w.compact(r).map(CommandResponse::Compact),
+                    // The revision is known once the change ends.
+                    Command::LeaseGrant { id, ttl } => {
+                        w.lease_grant(*id, *ttl).map(|()| CommandResponse::Lease { revision: 0 })
+                    }
+                    Command::LeaseRevoke { id } => w.lease_revoke(*id).map(|_| CommandResponse::Lease { revision: 0 }),
                     Command::PublishMember { .. } | Command::V2(_) | Command::V2Expire { .. } => {
                         Ok(CommandResponse::Noop)
                     }
                 };
-                w.end();
+                let end = w.end();
+                let mut out = out;
+                if let Ok(CommandResponse::Lease { revision }) = &mut out {
+                    *revision = end;
+                }
                 // A failing backend leaves the in-memory index ahead of the disk: stop here.
                 if let Err(Error::Storage(e)) = out {
                     return Err(Error::Storage(e));

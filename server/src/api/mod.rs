@@ -7,6 +7,7 @@ mod cluster;
 pub mod convert;
 mod http;
 mod kv;
+mod lease;
 mod maintenance;
 pub mod status;
 mod v2;
@@ -17,6 +18,7 @@ use etcd_proto::etcdserverpb::ResponseHeader;
 pub use cluster::ClusterService;
 pub use http::router as http_router;
 pub use kv::KvService;
+pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;
 pub use v2::{V2Api, now_ms, router as v2_router};
 pub use watch::{DEFAULT_PROGRESS_INTERVAL, WatchService};
@@ -34,6 +36,8 @@ pub struct Context {
     pub max_txn_ops: usize,
     /// How often idle watchers that asked for it get a progress notification.
     pub watch_progress_interval: std::time::Duration,
+    /// Shortest lease TTL granted, in seconds: 1.5 election timeouts, as etcd's.
+    pub min_lease_ttl: i64,
 }
 
 impl Context {

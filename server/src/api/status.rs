@@ -26,6 +26,8 @@ pub fn code(e: &Error) -> Code {
         Error::Membership(_) => Code::Unknown,
         Error::Compacted | Error::FutureRevision => Code::OutOfRange,
         Error::LeaseNotFound => Code::NotFound,
+        Error::LeaseExists => Code::FailedPrecondition,
+        Error::LeaseTtlTooLarge => Code::OutOfRange,
         Error::Stopped | Error::NotSupportedForLearner | Error::NoLeader | Error::LeaderChanged | Error::Timeout => {
             Code::Unavailable
         }

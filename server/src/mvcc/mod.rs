@@ -11,6 +11,7 @@ mod history;
 mod key_history;
 mod key_range;
 mod key_value;
+mod lease;
 mod range_query;
 mod request;
 mod revision;
@@ -19,6 +20,7 @@ mod write;
 
 pub use key_range::KeyRange;
 pub use key_value::{KeyValue, Record};
+pub use lease::Leases;
 pub use request::*;
 pub use revision::Revision;
 pub use store::{MvccSnapshot, MvccStore, Revisions};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::key_history::KeyHistory;
+use super::lease::Leases;
 use super::range_query;
 use super::write::WriteTxn;
 use super::{KeyRange, KeyValue, RangeRequest, RangeResponse, Record, Revision};
@@ -35,6 +36,7 @@ pub struct MvccStore<B> {
     pub(super) index: BTreeMap<Vec<u8>, KeyHistory>,
     pub(super) current: i64,
     pub(super) compacted: i64,
+    pub(super) leases: Leases,
 }
 
 impl<B: Backend> MvccStore<B> {
@@ -43,6 +45,7 @@ impl<B: Backend> MvccStore<B> {
     /// they are removed, and the change will be applied again.
     pub fn open(backend: Arc<B>, revs: Revisions) -> Result<Self> {
         let mut index: BTreeMap<Vec<u8>, KeyHistory> = BTreeMap::new();
+        let mut leases = Leases::load(&*backend)?;
         let mut unfinished = WriteBatch::default();
         backend.scan(Tree::Kv, .., &mut |k, v| {
             let rev = Revision::from_bytes(k).ok_or_else(|| corrupt("bad revision key"))?;
@@ -51,13 +54,14 @@ impl<B: Backend> MvccStore<B> {
                 return Ok(true);
             }
             let rec = Record::decode(v).map_err(corrupt)?;
+            leases.track(&rec);
             index.entry(rec.kv.key).or_default().push(rev, rec.tombstone);
             Ok(true)
         })?;
         if !unfinished.is_empty() {
             backend.write(unfinished)?;
         }
-        Ok(Self { backend, index, current: revs.current, compacted: revs.compacted })
+        Ok(Self { backend, index, current: revs.current, compacted: revs.compacted, leases })
     }
 
     /// The revision counters, for the owner to persist.
@@ -146,6 +150,8 @@ pub struct MvccSnapshot {
     records: Vec<(Vec<u8>, Vec<u8>)>,
     current: i64,
     compacted: i64,
+    /// Granted leases: id and TTL.
+    leases: Vec<(i64, i64)>,
 }
 
 impl MvccSnapshot {
@@ -168,7 +174,8 @@ impl<B: Backend> MvccStore<B> {
             records.push((k.to_vec(), v.to_vec()));
             Ok(true)
         })?;
-        Ok(MvccSnapshot { records, current: self.current, compacted: self.compacted })
+        let leases = self.leases.all().collect();
+        Ok(MvccSnapshot { records, current: self.current, compacted: self.compacted, leases })
     }
 
     /// Replaces the stored records with `snap`'s (plus whatever `batch` already holds, in
@@ -181,6 +188,7 @@ impl<B: Backend> MvccStore<B> {
         for (k, v) in snap.records {
             batch.put(Tree::Kv, k, v);
         }
+        Leases::replace(&*backend, &snap.leases, &mut batch)?;
         backend.write(batch)?;
         Self::open(backend, Revisions { current: snap.current, compacted: snap.compacted })
     }

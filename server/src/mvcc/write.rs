@@ -38,10 +38,23 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         }
     }
 
+    pub(super) fn store(&self) -> &MvccStore<B> {
+        self.store
+    }
+
+    pub(super) fn store_mut(&mut self) -> &mut MvccStore<B> {
+        self.store
+    }
+
+    pub(super) fn batch_mut(&mut self) -> &mut WriteBatch {
+        self.batch
+    }
+
     fn record(&mut self, tombstone: bool, kv: KeyValue) {
         let rev = Revision::new(self.begin + 1, self.pending.len() as i64);
         let rec = Record { kv, tombstone };
         self.batch.put(Tree::Kv, rev.to_bytes(), rec.encode());
+        self.store.leases.track(&rec);
         self.store.index.entry(rec.kv.key.clone()).or_default().push(rev, tombstone);
         self.pending.push((rev, rec));
     }
@@ -166,8 +179,7 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     }
 
     fn check_put(&self, req: &PutRequest) -> Result<()> {
-        // No lease can exist until the lessor lands, so any lease id is unknown.
-        if req.lease != 0 {
+        if req.lease != 0 && !self.store.leases.contains(req.lease) {
             return Err(Error::LeaseNotFound);
         }
         if (req.ignore_value || req.ignore_lease) && self.latest(&req.key)?.is_none() {

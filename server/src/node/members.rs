@@ -61,7 +61,9 @@ impl Node {
         }
         let (nodes, learners) = self.members();
         let checked = match proposal {
-            Proposal::Command(_) => return Err(PeerError::Failed("not a membership change".into())),
+            Proposal::Command(_) | Proposal::LeaseRenew { .. } | Proposal::LeaseTimeToLive { .. } => {
+                return Err(PeerError::Failed("not a membership change".into()));
+            }
             Proposal::AddMember { id, peer_urls, learner } => self.add(&nodes, *id, peer_urls, *learner).await,
             Proposal::RemoveMember { id } => match nodes.contains_key(id) {
                 false => Err(Error::MemberNotFound),

@@ -14,6 +14,7 @@ use openraft::metrics::RaftMetrics;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+mod lessor;
 mod members;
 mod read_index;
 
@@ -71,6 +72,16 @@ pub enum Proposal {
         /// Its id.
         id: u64,
     },
+    /// Restart a lease's clock (keep-alive); only the leader keeps lease clocks.
+    LeaseRenew {
+        /// The lease.
+        id: i64,
+    },
+    /// Read a lease's remaining TTL from the leader's clock.
+    LeaseTimeToLive {
+        /// The lease.
+        id: i64,
+    },
 }
 
 /// Handle to a running member. Cheap to clone.
@@ -85,6 +96,8 @@ pub struct Node {
     peers: Arc<Mutex<HashMap<u64, (PeerNode, Peer)>>>,
     /// AppendEntries traffic.
     peer_stats: Arc<PeerStats>,
+    /// Lease clocks, kept while this member leads.
+    lessor: Arc<Mutex<lessor::Lessor>>,
 }
 
 /// Raft-level facts for Status and response headers.
@@ -106,7 +119,7 @@ impl Node {
     /// Wraps a started Raft instance and its state machine.
     pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64, peer_stats: Arc<PeerStats>) -> Self {
         let (reads, rx) = mpsc::unbounded_channel();
-        let node = Self { raft, sm, id, cluster_id, reads, peers: Arc::default(), peer_stats };
+        let node = Self { raft, sm, id, cluster_id, reads, peers: Arc::default(), peer_stats, lessor: Arc::default() };
         tokio::spawn(node.clone().read_index_rounds(rx));
         node
     }
@@ -284,6 +297,16 @@ impl Node {
     async fn execute_now(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
         let written = match proposal {
             Proposal::Command(cmd) => self.raft.client_write(cmd.clone()).await,
+            Proposal::LeaseRenew { id } | Proposal::LeaseTimeToLive { id } => {
+                if !self.raft.is_leader() {
+                    return Err(PeerError::NotLeader(self.raft.current_leader().await));
+                }
+                let ttl = match proposal {
+                    Proposal::LeaseRenew { .. } => self.renew_lease_here(*id),
+                    _ => self.lease_ttl_here(*id),
+                };
+                return Ok((Ok(CommandResponse::LeaseTtl(ttl)), 0));
+            }
             change => return self.change_members(change).await,
         };
         match written {

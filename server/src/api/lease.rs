@@ -1,0 +1,183 @@
+//! `etcdserverpb.Lease`. Grants and revokes go through the log; keep-alives and
+//! time-to-live questions go to the leader, which alone keeps lease clocks.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use etcd_proto::etcdserverpb as pb;
+use etcd_proto::etcdserverpb::lease_server::Lease;
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::Context;
+use super::status::status;
+use crate::command::{Command, CommandResponse};
+use crate::error::Error;
+use crate::node::Proposal;
+
+/// etcd's largest lease TTL (`lease.MaxLeaseTTL`), in seconds.
+const MAX_LEASE_TTL: i64 = 9_000_000_000;
+/// Keep-alive responses queued per stream.
+const KEEPALIVE_QUEUE: usize = 16;
+
+/// Server-chosen lease ids, as etcd's `idutil.Generator` makes them: the member id's low
+/// 16 bits, then a counter that starts at the current time in milliseconds.
+struct IdGenerator {
+    prefix: u64,
+    suffix: AtomicU64,
+}
+
+impl IdGenerator {
+    fn new(member_id: u64) -> Self {
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Self { prefix: (member_id & 0xffff) << 48, suffix: AtomicU64::new((ms & 0xff_ffff_ffff) << 8) }
+    }
+
+    fn next(&self) -> i64 {
+        let suffix = self.suffix.fetch_add(1, Ordering::Relaxed) + 1;
+        ((self.prefix | (suffix & 0xffff_ffff_ffff)) & (i64::MAX as u64)) as i64
+    }
+}
+
+/// The Lease service.
+pub struct LeaseService {
+    ctx: Context,
+    ids: IdGenerator,
+}
+
+impl LeaseService {
+    /// A service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        let ids = IdGenerator::new(ctx.node.id());
+        Self { ctx, ids }
+    }
+
+    fn current(&self) -> i64 {
+        self.ctx.node.read().mvcc().current_revision()
+    }
+}
+
+/// Asks the leader for a lease's TTLs.
+async fn ask_leader(ctx: &Context, proposal: Proposal) -> Result<Option<(i64, i64)>, Status> {
+    match ctx.node.submit(proposal).await.map_err(status)?.map_err(status)? {
+        CommandResponse::LeaseTtl(ttl) => Ok(ttl),
+        other => Err(Status::internal(format!("etcd-rs: unexpected lease response {other:?}"))),
+    }
+}
+
+#[tonic::async_trait]
+impl Lease for LeaseService {
+    async fn lease_grant(
+        &self,
+        request: Request<pb::LeaseGrantRequest>,
+    ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        let req = request.into_inner();
+        if req.ttl > MAX_LEASE_TTL {
+            return Err(status(Error::LeaseTtlTooLarge));
+        }
+        let id = if req.id != 0 { req.id } else { self.ids.next() };
+        // As etcd, a TTL below what survives an election is raised to it.
+        let ttl = req.ttl.max(self.ctx.min_lease_ttl);
+        match self.ctx.node.propose(Command::LeaseGrant { id, ttl }).await.map_err(status)? {
+            CommandResponse::Lease { revision } => Ok(Response::new(pb::LeaseGrantResponse {
+                header: Some(self.ctx.header(revision)),
+                id,
+                ttl,
+                error: String::new(),
+            })),
+            other => Err(Status::internal(format!("etcd-rs: unexpected lease response {other:?}"))),
+        }
+    }
+
+    async fn lease_revoke(
+        &self,
+        request: Request<pb::LeaseRevokeRequest>,
+    ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        let id = request.into_inner().id;
+        match self.ctx.node.propose(Command::LeaseRevoke { id }).await.map_err(status)? {
+            CommandResponse::Lease { revision } => {
+                Ok(Response::new(pb::LeaseRevokeResponse { header: Some(self.ctx.header(revision)) }))
+            }
+            other => Err(Status::internal(format!("etcd-rs: unexpected lease response {other:?}"))),
+        }
+    }
+
+    type LeaseKeepAliveStream =
+        Pin<Box<dyn Stream<Item = Result<pb::LeaseKeepAliveResponse, Status>> + Send + 'static>>;
+
+    async fn lease_keep_alive(
+        &self,
+        request: Request<Streaming<pb::LeaseKeepAliveRequest>>,
+    ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(KEEPALIVE_QUEUE);
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(req)) = inbound.message().await {
+                // An unknown (expired, revoked) lease answers TTL 0, as etcd's.
+                let reply = ask_leader(&ctx, Proposal::LeaseRenew { id: req.id }).await.map(|ttl| {
+                    let current = ctx.node.read().mvcc().current_revision();
+                    pb::LeaseKeepAliveResponse {
+                        header: Some(ctx.header(current)),
+                        id: req.id,
+                        ttl: ttl.map_or(0, |(granted, _)| granted),
+                    }
+                });
+                let failed = reply.is_err();
+                if tx.send(reply).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        request: Request<pb::LeaseTimeToLiveRequest>,
+    ) -> Result<Response<pb::LeaseTimeToLiveResponse>, Status> {
+        let req = request.into_inner();
+        let ttl = ask_leader(&self.ctx, Proposal::LeaseTimeToLive { id: req.id }).await?;
+        let header = Some(self.ctx.header(self.current()));
+        Ok(Response::new(match ttl {
+            // etcd answers an unknown lease with TTL -1, not an error.
+            None => pb::LeaseTimeToLiveResponse { header, id: req.id, ttl: -1, granted_ttl: 0, keys: Vec::new() },
+            Some((granted, remaining)) => pb::LeaseTimeToLiveResponse {
+                header,
+                id: req.id,
+                ttl: remaining,
+                granted_ttl: granted,
+                keys: if req.keys { self.ctx.node.read().mvcc().leases().keys(req.id) } else { Vec::new() },
+            },
+        }))
+    }
+
+    async fn lease_leases(
+        &self,
+        _: Request<pb::LeaseLeasesRequest>,
+    ) -> Result<Response<pb::LeaseLeasesResponse>, Status> {
+        let state = self.ctx.node.read();
+        let leases = state.mvcc().leases().all().map(|(id, _)| pb::LeaseStatus { id }).collect();
+        let header = Some(self.ctx.header(state.mvcc().current_revision()));
+        Ok(Response::new(pb::LeaseLeasesResponse { header, leases }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdGenerator;
+
+    #[test]
+    fn ids_are_positive_unique_and_carry_the_member() {
+        let g = IdGenerator::new(0x8e9e_05c5_2164_694d);
+        let (a, b) = (g.next(), g.next());
+        assert!(a > 0 && b == a + 1);
+        assert_eq!((a as u64) >> 48, 0x694d);
+    }
+}

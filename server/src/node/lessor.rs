@@ -1,0 +1,72 @@
+//! The leader's lease clocks. Which leases exist is replicated state; when each one runs
+//! out is known only to the leader, as in etcd: it starts every lease's clock at its full
+//! TTL when it takes office (so a failover never shortens a lease), restarts a clock on
+//! every keep-alive, and revokes expired leases through the log.
+
+use std::collections::HashMap;
+use std::sync::MutexGuard;
+use std::time::{Duration, Instant};
+
+use super::Node;
+
+/// The leader's clocks, valid for one term.
+#[derive(Debug, Default)]
+pub struct Lessor {
+    term: u64,
+    expiries: HashMap<i64, Instant>,
+}
+
+fn after(ttl: i64) -> Instant {
+    Instant::now() + Duration::from_secs(u64::try_from(ttl).unwrap_or(0))
+}
+
+/// Whole seconds left, rounded down (etcd truncates too).
+fn seconds_left(at: Instant) -> i64 {
+    i64::try_from(at.saturating_duration_since(Instant::now()).as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Node {
+    /// The clocks, reset when the term changed since they were last used.
+    fn lessor(&self) -> MutexGuard<'_, Lessor> {
+        let term = self.term();
+        let mut l = self.lessor.lock().unwrap_or_else(|p| p.into_inner());
+        if l.term != term {
+            l.term = term;
+            l.expiries.clear();
+        }
+        l
+    }
+
+    /// On the leader: starts clocks for new leases, forgets revoked ones, and returns the
+    /// leases whose time is up. Elsewhere: nothing.
+    pub fn expired_leases(&self) -> Vec<i64> {
+        if self.status().leader != self.id {
+            return Vec::new();
+        }
+        let leases: Vec<(i64, i64)> = self.read().mvcc().leases().all().collect();
+        let mut l = self.lessor();
+        l.expiries.retain(|id, _| leases.iter().any(|(l, _)| l == id));
+        for (id, ttl) in leases {
+            l.expiries.entry(id).or_insert_with(|| after(ttl));
+        }
+        let now = Instant::now();
+        let mut expired: Vec<i64> = l.expiries.iter().filter(|(_, at)| **at <= now).map(|(id, _)| *id).collect();
+        expired.sort_unstable();
+        expired
+    }
+
+    /// Restarts a lease's clock (as the leader): its granted TTL, or `None` if there is no
+    /// such lease.
+    pub(super) fn renew_lease_here(&self, id: i64) -> Option<(i64, i64)> {
+        let ttl = self.read().mvcc().leases().ttl(id)?;
+        self.lessor().expiries.insert(id, after(ttl));
+        Some((ttl, ttl))
+    }
+
+    /// A lease's granted and remaining TTL (as the leader).
+    pub(super) fn lease_ttl_here(&self, id: i64) -> Option<(i64, i64)> {
+        let ttl = self.read().mvcc().leases().ttl(id)?;
+        let remaining = self.lessor().expiries.get(&id).map_or(ttl, |at| seconds_left(*at));
+        Some((ttl, remaining))
+    }
+}
