@@ -1,7 +1,8 @@
 //! A thin async client for etcd's v3 gRPC API, usable against etcd-rs and etcd.
 //!
 //! [`Client`] owns one gRPC channel (load-balanced when given several endpoints) and hands
-//! out the generated tonic clients for the KV, Maintenance and Cluster services, configured
+//! out the generated tonic clients for etcd's services (KV, Watch, Lease, Maintenance,
+//! Cluster, Lock, Election), configured
 //! with Go clientv3's message size limits. Errors are [`Error`], whose text matches what
 //! clientv3 (and so etcdctl) prints.
 
@@ -12,7 +13,11 @@ use std::time::Duration;
 
 use etcd_proto::etcdserverpb::cluster_client::ClusterClient;
 use etcd_proto::etcdserverpb::kv_client::KvClient;
+use etcd_proto::etcdserverpb::lease_client::LeaseClient;
 use etcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
+use etcd_proto::etcdserverpb::watch_client::WatchClient;
+use etcd_proto::v3electionpb::election_client::ElectionClient;
+use etcd_proto::v3lockpb::lock_client::LockClient;
 use tonic::Status;
 use tonic::transport::Channel;
 
@@ -74,6 +79,34 @@ impl Client {
     /// The Cluster service (MemberList, MemberAdd, ...).
     pub fn cluster(&self) -> ClusterClient<Channel> {
         ClusterClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
+    }
+
+    /// The Watch service (one bidirectional stream, many watchers).
+    pub fn watch(&self) -> WatchClient<Channel> {
+        WatchClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
+    }
+
+    /// The Lease service (grant, revoke, keep-alive, time-to-live, list).
+    pub fn lease(&self) -> LeaseClient<Channel> {
+        LeaseClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
+    }
+
+    /// The Lock service (`v3lockpb`).
+    pub fn lock(&self) -> LockClient<Channel> {
+        LockClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
+    }
+
+    /// The Election service (`v3electionpb`).
+    pub fn election(&self) -> ElectionClient<Channel> {
+        ElectionClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }

@@ -41,6 +41,18 @@ pub enum Error {
     /// LeaseGrant with a TTL above etcd's maximum.
     #[error("etcdserver: too large lease TTL")]
     LeaseTtlTooLarge,
+    /// A lock or campaign whose lease expired (its key vanished) while it waited.
+    #[error("mutex: session is expired")]
+    SessionExpired,
+    /// Proclaim or a leader key that is not the current leader's.
+    #[error("election: not leader")]
+    ElectionNotLeader,
+    /// Leader of an election nobody has campaigned in.
+    #[error("election: no leader")]
+    ElectionNoLeader,
+    /// A request without its leader key.
+    #[error("\"leader\" field must be provided")]
+    MissingLeaderKey,
     /// An encoded request larger than `max-request-bytes`.
     #[error("etcdserver: request is too large")]
     RequestTooLarge,

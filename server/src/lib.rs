@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod command;
+pub mod concurrency;
 pub mod config;
 pub mod error;
 pub mod membership;

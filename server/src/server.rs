@@ -12,11 +12,16 @@ use etcd_proto::etcdserverpb::kv_server::KvServer;
 use etcd_proto::etcdserverpb::lease_server::LeaseServer;
 use etcd_proto::etcdserverpb::maintenance_server::MaintenanceServer;
 use etcd_proto::etcdserverpb::watch_server::WatchServer;
+use etcd_proto::v3electionpb::election_server::ElectionServer;
+use etcd_proto::v3lockpb::lock_server::LockServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
 
-use crate::api::{self, ClusterService, Context, KvService, LeaseService, MaintenanceService, V2Api, WatchService};
+use crate::api::{
+    self, ClusterService, Context, ElectionService, KvService, LeaseService, LockService, MaintenanceService, V2Api,
+    WatchService,
+};
 use crate::command::Command;
 use crate::config::{ClusterState, Config, ListenUrl};
 use crate::membership::{self, Identity};
@@ -296,12 +301,16 @@ fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::R
     }
     let watch = WatchServer::new(WatchService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lease = LeaseServer::new(LeaseService::new(ctx.clone())).max_decoding_message_size(max_message);
+    let lock = LockServer::new(LockService::new(ctx.clone())).max_decoding_message_size(max_message);
+    let election = ElectionServer::new(ElectionService::new(ctx.clone())).max_decoding_message_size(max_message);
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
     Routes::from(http)
         .add_service(kv)
         .add_service(maintenance)
         .add_service(watch)
         .add_service(lease)
+        .add_service(lock)
+        .add_service(election)
         .add_service(cluster)
         .prepare()
         .into_axum_router()

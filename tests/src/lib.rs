@@ -120,6 +120,11 @@ impl Member {
         self.child = Some(child);
     }
 
+    /// The process id (0 when not running).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
     /// Whether the process is running.
     pub fn is_running(&self) -> bool {
         self.child.is_some()

@@ -5,9 +5,11 @@
 
 mod cluster;
 pub mod convert;
+mod election;
 mod http;
 mod kv;
 mod lease;
+mod lock;
 mod maintenance;
 pub mod status;
 mod v2;
@@ -16,9 +18,11 @@ mod watch;
 use etcd_proto::etcdserverpb::ResponseHeader;
 
 pub use cluster::ClusterService;
+pub use election::ElectionService;
 pub use http::router as http_router;
 pub use kv::KvService;
 pub use lease::LeaseService;
+pub use lock::LockService;
 pub use maintenance::MaintenanceService;
 pub use v2::{V2Api, now_ms, router as v2_router};
 pub use watch::{DEFAULT_PROGRESS_INTERVAL, WatchService};

@@ -31,7 +31,12 @@ pub fn code(e: &Error) -> Code {
         Error::Stopped | Error::NotSupportedForLearner | Error::NoLeader | Error::LeaderChanged | Error::Timeout => {
             Code::Unavailable
         }
-        Error::Storage(_) | Error::V2(_) => Code::Unknown,
+        Error::Storage(_)
+        | Error::V2(_)
+        | Error::SessionExpired
+        | Error::ElectionNotLeader
+        | Error::ElectionNoLeader
+        | Error::MissingLeaderKey => Code::Unknown,
     }
 }
 

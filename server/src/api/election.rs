@@ -1,0 +1,109 @@
+//! `v3electionpb.Election`: leader election per name with leases (etcd's `v3election`).
+
+use std::pin::Pin;
+
+use etcd_proto::v3electionpb as pb;
+use etcd_proto::v3electionpb::election_server::Election;
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::status::status;
+use super::{Context, convert};
+use crate::concurrency;
+use crate::error::Error;
+
+/// Leader changes queued per Observe stream.
+const OBSERVE_QUEUE: usize = 16;
+
+/// The Election service.
+pub struct ElectionService {
+    ctx: Context,
+}
+
+impl ElectionService {
+    /// A service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    fn header(&self) -> Option<etcd_proto::etcdserverpb::ResponseHeader> {
+        Some(self.ctx.header(self.ctx.node.read().mvcc().current_revision()))
+    }
+}
+
+fn leader_key(leader: Option<pb::LeaderKey>) -> Result<pb::LeaderKey, Status> {
+    leader.ok_or_else(|| status(Error::MissingLeaderKey))
+}
+
+#[tonic::async_trait]
+impl Election for ElectionService {
+    async fn campaign(&self, request: Request<pb::CampaignRequest>) -> Result<Response<pb::CampaignResponse>, Status> {
+        let req = request.into_inner();
+        let node = &self.ctx.node;
+        node.refuse_if_learner().map_err(status)?;
+        let prefix = concurrency::prefix(&req.name);
+        let key = concurrency::key_for(&prefix, req.lease);
+        let mine = concurrency::claim(node, &key, &req.value, req.lease, true).await.map_err(status)?;
+        concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
+        let leader = pb::LeaderKey { name: req.name, key, rev: mine.create_revision, lease: req.lease };
+        Ok(Response::new(pb::CampaignResponse { header: self.header(), leader: Some(leader) }))
+    }
+
+    async fn proclaim(&self, request: Request<pb::ProclaimRequest>) -> Result<Response<pb::ProclaimResponse>, Status> {
+        let req = request.into_inner();
+        let l = leader_key(req.leader)?;
+        let revision =
+            concurrency::proclaim(&self.ctx.node, &l.key, l.rev, l.lease, &req.value).await.map_err(status)?;
+        Ok(Response::new(pb::ProclaimResponse { header: Some(self.ctx.header(revision)) }))
+    }
+
+    async fn leader(&self, request: Request<pb::LeaderRequest>) -> Result<Response<pb::LeaderResponse>, Status> {
+        let prefix = concurrency::prefix(&request.into_inner().name);
+        let kv = concurrency::owner(&self.ctx.node, &prefix).await.map_err(status)?;
+        let kv = kv.ok_or_else(|| status(Error::ElectionNoLeader))?;
+        Ok(Response::new(pb::LeaderResponse { header: self.header(), kv: Some(convert::key_value(kv)) }))
+    }
+
+    type ObserveStream = Pin<Box<dyn Stream<Item = Result<pb::LeaderResponse, Status>> + Send + 'static>>;
+
+    async fn observe(&self, request: Request<pb::LeaderRequest>) -> Result<Response<Self::ObserveStream>, Status> {
+        let prefix = concurrency::prefix(&request.into_inner().name);
+        let ctx = self.ctx.clone();
+        let (tx, rx) = mpsc::channel(OBSERVE_QUEUE);
+        tokio::spawn(async move {
+            let mut revisions = ctx.node.revisions();
+            // The leader's key and the revision of its value last sent.
+            let mut last: Option<(Vec<u8>, i64)> = None;
+            loop {
+                match concurrency::owner(&ctx.node, &prefix).await {
+                    Ok(Some(kv)) if last.as_ref() != Some(&(kv.key.clone(), kv.mod_revision)) => {
+                        last = Some((kv.key.clone(), kv.mod_revision));
+                        let header = Some(ctx.header(ctx.node.read().mvcc().current_revision()));
+                        let r = pb::LeaderResponse { header, kv: Some(convert::key_value(kv)) };
+                        if tx.send(Ok(r)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tx.send(Err(status(e))).await.ok();
+                        return;
+                    }
+                }
+                tokio::select! {
+                    changed = revisions.changed() => if changed.is_err() { return },
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn resign(&self, request: Request<pb::ResignRequest>) -> Result<Response<pb::ResignResponse>, Status> {
+        let l = leader_key(request.into_inner().leader)?;
+        let revision = concurrency::release(&self.ctx.node, &l.key, l.rev).await.map_err(status)?;
+        Ok(Response::new(pb::ResignResponse { header: Some(self.ctx.header(revision)) }))
+    }
+}

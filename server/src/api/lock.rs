@@ -1,0 +1,42 @@
+//! `v3lockpb.Lock`: a distributed mutex per name, held by a lease (etcd's `v3lock`).
+
+use etcd_proto::v3lockpb as pb;
+use etcd_proto::v3lockpb::lock_server::Lock;
+use tonic::{Request, Response, Status};
+
+use super::Context;
+use super::status::status;
+use crate::concurrency;
+
+/// The Lock service.
+pub struct LockService {
+    ctx: Context,
+}
+
+impl LockService {
+    /// A service over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+}
+
+#[tonic::async_trait]
+impl Lock for LockService {
+    async fn lock(&self, request: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
+        let req = request.into_inner();
+        let node = &self.ctx.node;
+        node.refuse_if_learner().map_err(status)?;
+        let prefix = concurrency::prefix(&req.name);
+        let key = concurrency::key_for(&prefix, req.lease);
+        let mine = concurrency::claim(node, &key, b"", req.lease, false).await.map_err(status)?;
+        concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
+        let revision = node.read().mvcc().current_revision();
+        Ok(Response::new(pb::LockResponse { header: Some(self.ctx.header(revision)), key }))
+    }
+
+    async fn unlock(&self, request: Request<pb::UnlockRequest>) -> Result<Response<pb::UnlockResponse>, Status> {
+        let key = request.into_inner().key;
+        let revision = concurrency::release(&self.ctx.node, &key, 0).await.map_err(status)?;
+        Ok(Response::new(pb::UnlockResponse { header: Some(self.ctx.header(revision)) }))
+    }
+}

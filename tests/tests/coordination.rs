@@ -1,0 +1,261 @@
+//! Watch, leases, locks and elections on real `etcd-rs` processes: the guarantees etcd
+//! states for them, across leader failures.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use etcd_proto::etcdserverpb::watch_request::RequestUnion;
+use etcd_proto::etcdserverpb::{
+    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, PutRequest, RangeRequest, WatchCreateRequest,
+    WatchRequest, WatchResponse,
+};
+use etcd_proto::v3electionpb::{CampaignRequest, LeaderRequest};
+use etcd_proto::v3lockpb::{LockRequest, UnlockRequest};
+use etcd_rs_tests::Member;
+use etcd_rs_tests::cluster::Cluster;
+use etcd_rs_tests::grpc::{client, put};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Opens a watch stream on `url` with `creates`; returns the request sender and responses.
+async fn watch(
+    url: &str,
+    creates: Vec<WatchCreateRequest>,
+) -> (mpsc::Sender<WatchRequest>, tonic::Streaming<WatchResponse>) {
+    let (tx, rx) = mpsc::channel(creates.len() + 8);
+    for c in creates {
+        tx.send(WatchRequest { request_union: Some(RequestUnion::CreateRequest(c)) }).await.expect("queue create");
+    }
+    let c = client(url).await.expect("client");
+    let stream = c.watch().watch(ReceiverStream::new(rx)).await.expect("watch").into_inner();
+    (tx, stream)
+}
+
+fn on(key: &str, start_revision: i64) -> WatchCreateRequest {
+    WatchCreateRequest { key: key.into(), start_revision, ..Default::default() }
+}
+
+fn prefix(p: &str, start_revision: i64) -> WatchCreateRequest {
+    let mut end = p.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    WatchCreateRequest { key: p.into(), range_end: end, start_revision, ..Default::default() }
+}
+
+async fn put_retrying(urls: &[String], key: &str, value: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for url in urls {
+            if let Ok(rev) = put(url, key, value).await {
+                return rev;
+            }
+        }
+        assert!(Instant::now() < deadline, "put {key} kept failing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_resumed_after_the_leader_dies_sees_every_event_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let leader = cluster.leader().await;
+    let follower = (leader + 1) % 3;
+    let watched = cluster.members[follower].url();
+    let (_tx, mut events) = watch(&watched, vec![prefix("ev/", 0)]).await;
+    let first = events.next().await.expect("created").expect("ok");
+    assert!(first.created);
+
+    let writer_urls: Vec<String> = cluster.endpoints();
+    let writer = tokio::spawn(async move {
+        let mut revs = Vec::new();
+        for i in 0..200 {
+            revs.push(put_retrying(&writer_urls, &format!("ev/{i:03}"), "v").await);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        revs
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.members[leader].kill9();
+
+    let mut seen: Vec<(String, i64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut stream = events;
+    while seen.len() < 200 {
+        assert!(Instant::now() < deadline, "only {} of 200 events arrived", seen.len());
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(Some(Ok(r))) => {
+                for e in r.events {
+                    let kv = e.kv.expect("kv");
+                    seen.push((String::from_utf8_lossy(&kv.key).into_owned(), kv.mod_revision));
+                }
+            }
+            // The stream broke: resume after the last revision seen, as clients do.
+            _ => {
+                let from = seen.last().map_or(0, |(_, r)| r + 1);
+                let (_, s) = watch(&watched, vec![prefix("ev/", from)]).await;
+                stream = s;
+            }
+        }
+    }
+    let revs = writer.await.expect("writer");
+    let keys: Vec<String> = (0..200).map(|i| format!("ev/{i:03}")).collect();
+    assert_eq!(seen.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), keys, "every event once, in order");
+    assert_eq!(seen.iter().map(|(_, r)| *r).collect::<Vec<_>>(), revs, "at the revisions the puts got");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_stream_nobody_reads_blocks_neither_writers_nor_other_watchers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = Member::start(dir.path(), "m0");
+    let url = member.url();
+    // 1,000 watchers on one stream whose responses are never read.
+    let creates: Vec<WatchCreateRequest> = (0..1000).map(|_| on("hot", 0)).collect();
+    let (_stuck_tx, _stuck) = watch(&url, creates).await;
+    let (_tx, mut reader) = watch(&url, vec![on("hot", 0)]).await;
+    assert!(reader.next().await.expect("created").expect("ok").created);
+    let rss_before = rss_kib(member.pid());
+    let value = "x".repeat(1024);
+    let c = client(&url).await.expect("client");
+    for i in 0..2000 {
+        let req = PutRequest { key: "hot".into(), value: format!("{i}{value}").into_bytes(), ..Default::default() };
+        tokio::time::timeout(Duration::from_secs(10), c.kv().put(req)).await.expect("a put stalled").expect("put");
+    }
+    let mut got = 0;
+    while got < 2000 {
+        let r =
+            tokio::time::timeout(Duration::from_secs(10), reader.next()).await.expect("the reading watcher stalled");
+        got += r.expect("stream").expect("ok").events.len();
+    }
+    assert_eq!(got, 2000);
+    let grown = rss_kib(member.pid()).saturating_sub(rss_before);
+    // 2 MB of events for 1,000 stuck watchers would be 2 GB if buffered per watcher.
+    assert!(grown < 200 * 1024, "RSS grew by {grown} KiB");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_deletes_its_keys_on_every_member_at_one_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    let c = client(&urls[0]).await.expect("client");
+    let lease = c.lease().lease_grant(LeaseGrantRequest { ttl: 2, id: 0 }).await.expect("grant").into_inner();
+    assert_eq!(lease.ttl, 2);
+    for k in ["a", "b"] {
+        let req = PutRequest {
+            key: format!("leased/{k}").into(),
+            value: b"v".to_vec(),
+            lease: lease.id,
+            ..Default::default()
+        };
+        c.kv().put(req).await.expect("put with lease");
+    }
+    let start = c.kv().range(RangeRequest { key: b"x".to_vec(), ..Default::default() }).await.expect("range");
+    let start = start.into_inner().header.expect("header").revision;
+    let mut deletions = BTreeMap::new();
+    for url in &urls {
+        let (_tx, mut s) = watch(url, vec![prefix("leased/", start + 1)]).await;
+        let mut revs = Vec::new();
+        while revs.len() < 2 {
+            let r = tokio::time::timeout(Duration::from_secs(15), s.next()).await.expect("expiry").expect("item");
+            for e in r.expect("ok").events {
+                assert_eq!(e.r#type, 1, "only deletes after the puts");
+                revs.push(e.kv.expect("kv").mod_revision);
+            }
+        }
+        deletions.insert(url.clone(), revs);
+    }
+    let all: Vec<&Vec<i64>> = deletions.values().collect();
+    assert!(all.windows(2).all(|w| w[0] == w[1]), "members deleted at different revisions: {deletions:?}");
+    assert_eq!(all[0][0], all[0][1], "both keys go in one revision");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alives_through_a_leader_change_keep_the_lease() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let leader = cluster.leader().await;
+    let via = cluster.members[(leader + 1) % 3].url();
+    let c = client(&via).await.expect("client");
+    let lease = c.lease().lease_grant(LeaseGrantRequest { ttl: 3, id: 0 }).await.expect("grant").into_inner();
+    let req = PutRequest { key: b"alive".to_vec(), value: b"v".to_vec(), lease: lease.id, ..Default::default() };
+    c.kv().put(req).await.expect("put");
+    let (tx, rx) = mpsc::channel(4);
+    let mut replies = c.lease().lease_keep_alive(ReceiverStream::new(rx)).await.expect("keepalive").into_inner();
+    let until = Instant::now() + Duration::from_secs(9);
+    let mut killed = false;
+    while Instant::now() < until {
+        tx.send(LeaseKeepAliveRequest { id: lease.id }).await.expect("send");
+        let r = tokio::time::timeout(Duration::from_secs(10), replies.next()).await.expect("reply").expect("item");
+        assert_eq!(r.expect("ok").ttl, 3, "the lease is alive");
+        if !killed {
+            cluster.members[leader].kill9();
+            killed = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let ttl = c.lease().lease_time_to_live(LeaseTimeToLiveRequest { id: lease.id, keys: true }).await;
+    let ttl = ttl.expect("ttl").into_inner();
+    assert!(ttl.ttl > 0 && ttl.keys == [b"alive".to_vec()], "{ttl:?}");
+}
+
+/// Real etcdctl 3.4, if installed (CI installs it).
+fn etcdctl() -> Option<&'static str> {
+    Command::new("etcdctl").arg("version").output().ok().filter(|o| o.status.success()).map(|_| "etcdctl")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_and_election_services_interoperate_with_etcdctl() {
+    let Some(ctl) = etcdctl() else {
+        panic!("etcdctl 3.4 is needed (apt-get install etcd-client)");
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = Member::start(dir.path(), "m0");
+    let c = client(&member.url()).await.expect("client");
+    let lease = c.lease().lease_grant(LeaseGrantRequest { ttl: 30, id: 0 }).await.expect("grant").into_inner();
+    let held = c.lock().lock(LockRequest { name: b"L".to_vec(), lease: lease.id }).await.expect("lock").into_inner();
+    assert_eq!(held.key, format!("L/{:x}", lease.id).into_bytes());
+
+    // etcdctl's own mutex (same key layout) waits for ours.
+    let mut contender = Command::new(ctl)
+        .args(["--endpoints", &member.endpoint(), "lock", "L", "echo", "got it"])
+        .env("ETCDCTL_API", "3")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("etcdctl lock");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(contender.try_wait().expect("poll").is_none(), "etcdctl took a held lock");
+    c.lock().unlock(UnlockRequest { key: held.key }).await.expect("unlock");
+    let out = contender.wait_with_output().expect("etcdctl lock finishes");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "got it");
+
+    // A campaign through the service is the leader etcdctl observes.
+    let campaign = CampaignRequest { name: b"E".to_vec(), lease: lease.id, value: b"rs-leader".to_vec() };
+    let won = c.election().campaign(campaign).await.expect("campaign").into_inner();
+    let observed = Command::new(ctl)
+        .args(["--endpoints", &member.endpoint(), "elect", "-l", "E"])
+        .env("ETCDCTL_API", "3")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("etcdctl elect -l");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = observed.id();
+    Command::new("kill").arg(pid.to_string()).status().expect("stop the observer");
+    let out = observed.wait_with_output().expect("observer output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rs-leader"), "etcdctl elect -l printed {text:?}");
+    let leader = c.election().leader(LeaderRequest { name: b"E".to_vec() }).await.expect("leader").into_inner();
+    assert_eq!(leader.kv.expect("kv").key, won.leader.expect("leader key").key);
+}
