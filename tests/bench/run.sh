@@ -126,6 +126,10 @@ declare -A LOAD_DESC=(
   [v2-set-64]="v2 set (PUT /v2/keys), 64 clients, 256-byte values"
   [v2-get-64]="v2 get of one key (local read), 64 clients"
   [v2-get-q-64]="v2 get of one key with quorum=true, 64 clients"
+  [watch-fanout]="watch fan-out: 200 watchers on one key (10 streams), 2,000 puts; events/s, put-to-event latency"
+  [lease-cycle-64]="lease grant + put with the lease + revoke, 64 clients / 8 connections"
+  [lease-keepalive-64]="lease keep-alive round trips, 64 clients each with its own lease and stream"
+  [watch-idle]="10,000 idle watchers on one member: server memory per watcher (bytes_per_watcher)"
 )
 declare -A LOAD_ARGS=(
   [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
@@ -139,14 +143,20 @@ declare -A LOAD_ARGS=(
   [v2-set-64]="--clients 64 v2-set --total $((20000 / div)) $V2_SET_ARGS"
   [v2-get-64]="--clients 64 v2-get /$RANGE_KEY --total $((20000 / div))"
   [v2-get-q-64]="--clients 64 v2-get /$RANGE_KEY --total $((20000 / div)) --quorum"
+  [watch-fanout]="--conns 10 watch-fanout --watchers 200 --puts $((2000 / div)) --val-size 256"
+  [lease-cycle-64]="--conns 8 --clients 64 lease-cycle --total $((5000 / div))"
+  [lease-keepalive-64]="--conns 8 --clients 64 lease-keepalive --total $((20000 / div))"
+  [watch-idle]="--conns 10 watch-idle --watchers 10000"
 )
 if [[ $SUITE == single ]]; then
-  LOAD_NAMES=(put-1 put-64 range-1 range-64 v2-set-1 v2-set-64 v2-get-64 v2-get-q-64)
+  LOAD_NAMES=(put-1 put-64 range-1 range-64 v2-set-1 v2-set-64 v2-get-64 v2-get-q-64
+    watch-fanout lease-cycle-64 lease-keepalive-64 watch-idle)
 else
   # The cluster set: write scaling from 1 to 256 clients, and both read paths
   # (a linearizable read needs the leader's confirmation; a serializable one
   # is answered by whichever member receives it).
-  LOAD_NAMES=(put-1 put-64 put-256 range-l-64 range-s-64 v2-set-64 v2-get-64 v2-get-q-64)
+  LOAD_NAMES=(put-1 put-64 put-256 range-l-64 range-s-64 v2-set-64 v2-get-64 v2-get-q-64
+    watch-fanout lease-cycle-64 lease-keepalive-64 watch-idle)
 fi
 
 RESULTS=$WORK/results.jsonl
@@ -298,8 +308,14 @@ bench_server() {
     rc=0
     # LOAD_ARGS values are fixed strings defined above; word splitting intended.
     # shellcheck disable=SC2086
-    timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "$SRV_ENDPOINTS" \
-      ${LOAD_ARGS[$load]} </dev/null >"$out" 2>"$err" || rc=$?
+    # watch-idle reads one member's memory: it talks to that member only.
+    endpoints=$SRV_ENDPOINTS extra=()
+    if [[ $load == watch-idle ]]; then
+      endpoints=127.0.0.1:${MEMBER_CPORT[${SRV_MEMBERS[0]}]}
+      extra=(--server-pid "${MEMBER_PID[${SRV_MEMBERS[0]}]}")
+    fi
+    timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "$endpoints" \
+      ${LOAD_ARGS[$load]} "${extra[@]}" </dev/null >"$out" 2>"$err" || rc=$?
     record_result "$key" "$load" "$rc" "$out" "$err"
     if ((rc != 0)); then
       FAILED=1

@@ -33,6 +33,16 @@ pub enum BenchCommand {
     Put(PutArgs),
     /// Benchmark range
     Range(RangeArgs),
+    /// Lease grant, put with the lease, revoke: one cycle per request
+    LeaseCycle(LeaseCycleArgs),
+    /// Lease keep-alives: each client keeps its own lease alive over its own stream
+    LeaseKeepalive(TotalArgs),
+    /// Watch fan-out: watchers on one key (spread over --conns streams), puts from one
+    /// client; reports events per second and put-to-event latency
+    WatchFanout(WatchFanoutArgs),
+    /// Memory per idle watcher: reads the server's RSS (--server-pid, same machine)
+    /// before and after creating the watchers
+    WatchIdle(WatchIdleArgs),
     /// Benchmark v2 set (`PUT /v2/keys/...`; one HTTP/1.1 connection per client)
     V2Set(V2SetArgs),
     /// Benchmark v2 get (`GET /v2/keys/...`; one HTTP/1.1 connection per client)
@@ -99,4 +109,48 @@ pub struct RangeArgs {
     /// Linearizable(l) or Serializable(s)
     #[arg(long, default_value = "l", value_parser = ["l", "s"])]
     pub consistency: String,
+}
+
+/// `lease-cycle` options.
+#[derive(Debug, Args)]
+pub struct LeaseCycleArgs {
+    /// Total number of grant+put+revoke cycles
+    #[arg(long, default_value_t = 10000)]
+    pub total: u64,
+    /// Value size of the put
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+}
+
+/// Options of loads that only have a total.
+#[derive(Debug, Args)]
+pub struct TotalArgs {
+    /// Total number of requests
+    #[arg(long, default_value_t = 10000)]
+    pub total: u64,
+}
+
+/// `watch-fanout` options.
+#[derive(Debug, Args)]
+pub struct WatchFanoutArgs {
+    /// Watchers on the key
+    #[arg(long, default_value_t = 200)]
+    pub watchers: u32,
+    /// Puts to the watched key
+    #[arg(long, default_value_t = 2000)]
+    pub puts: u64,
+    /// Value size of the puts
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+}
+
+/// `watch-idle` options.
+#[derive(Debug, Args)]
+pub struct WatchIdleArgs {
+    /// Watchers to create (spread over --conns streams)
+    #[arg(long, default_value_t = 10000)]
+    pub watchers: u32,
+    /// Process id of the server (it must run on this machine)
+    #[arg(long)]
+    pub server_pid: u32,
 }

@@ -24,6 +24,9 @@ pub enum BenchError {
         /// Why.
         reason: String,
     },
+    /// A watch benchmark could not set up its watchers or read memory.
+    #[error("watch: {0}")]
+    Watch(String),
     /// The Tokio runtime could not start.
     #[error("cannot start runtime: {0}")]
     Runtime(std::io::Error),

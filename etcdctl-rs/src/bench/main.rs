@@ -7,6 +7,7 @@ mod http;
 mod report;
 mod rng;
 mod runner;
+mod watch;
 mod workload;
 
 use std::process::ExitCode;
@@ -50,6 +51,32 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
         BenchCommand::Range(args) => ("range", args.total, Workload::range(args)),
         BenchCommand::V2Set(args) => ("v2-set", args.total, Workload::v2_set(args, &mut rng)),
         BenchCommand::V2Get(args) => ("v2-get", args.total, Workload::v2_get(args)),
+        BenchCommand::LeaseCycle(args) => ("lease-cycle", args.total, Workload::lease_cycle(args, &mut rng)),
+        BenchCommand::LeaseKeepalive(args) => ("lease-keepalive", args.total, Workload::KeepAlive),
+        BenchCommand::WatchFanout(args) => {
+            let conns = connect_all(&cli).await?;
+            let outcome = watch::fanout(&conns, args, &mut rng).await?;
+            let total = u64::from(args.watchers) * args.puts;
+            return emit(
+                &cli,
+                Report::new("watch-fanout", cli.endpoints.clone(), cli.conns, args.watchers, total, &outcome),
+                &outcome,
+            );
+        }
+        BenchCommand::WatchIdle(args) => {
+            let conns = connect_all(&cli).await?;
+            let (outcome, bytes) = watch::idle(&conns, args).await?;
+            let mut report = Report::new(
+                "watch-idle",
+                cli.endpoints.clone(),
+                cli.conns,
+                args.watchers,
+                u64::from(args.watchers),
+                &outcome,
+            );
+            report.bytes_per_watcher = Some(bytes);
+            return emit(&cli, report, &outcome);
+        }
     };
     let mut transports = Vec::with_capacity(cli.clients as usize);
     if workload.is_http() {
@@ -59,18 +86,27 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             transports.push(Transport::Http(HttpConn::connect(&cli.endpoints[w % cli.endpoints.len()]).await?));
         }
     } else {
-        // Each Client owns its own HTTP/2 connection(s).
-        let mut conns = Vec::with_capacity(cli.conns as usize);
-        for _ in 0..cli.conns {
-            conns.push(Client::connect(cli.endpoints.clone(), DIAL_TIMEOUT).await?);
-        }
+        let conns = connect_all(&cli).await?;
         for w in 0..cli.clients as usize {
-            transports.push(Transport::Grpc(conns[w % conns.len()].kv()));
+            transports.push(Transport::Grpc(conns[w % conns.len()].clone()));
         }
     }
     let outcome = runner::run(transports, total, workload, rng.next_u64()).await?;
-    let report = Report::new(op, cli.endpoints, cli.conns, cli.clients, total, &outcome);
+    let report = Report::new(op, cli.endpoints.clone(), cli.conns, cli.clients, total, &outcome);
+    emit(&cli, report, &outcome)
+}
 
+/// `--conns` clients; each owns its own HTTP/2 connection(s).
+async fn connect_all(cli: &Cli) -> Result<Vec<Client>, BenchError> {
+    let mut conns = Vec::with_capacity(cli.conns as usize);
+    for _ in 0..cli.conns {
+        conns.push(Client::connect(cli.endpoints.clone(), DIAL_TIMEOUT).await?);
+    }
+    Ok(conns)
+}
+
+/// Prints the summary and errors on stderr, the JSON on stdout (and to `--output`).
+fn emit(cli: &Cli, report: Report, outcome: &runner::Outcome) -> Result<(), BenchError> {
     eprintln!("{}", report.summary());
     for (message, n) in &outcome.error_counts {
         eprintln!("  {n} x {message}");

@@ -26,6 +26,9 @@ pub struct Report {
     pub throughput: f64,
     /// Latency of successful requests, in milliseconds.
     pub latency_ms: Latency,
+    /// `watch-idle`: growth of the server's resident memory per watcher, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_watcher: Option<f64>,
 }
 
 /// Latency statistics in milliseconds (0 when no request succeeded).
@@ -82,6 +85,7 @@ impl Report {
             elapsed_s,
             throughput: if elapsed_s > 0.0 { h.len() as f64 / elapsed_s } else { 0.0 },
             latency_ms,
+            bytes_per_watcher: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use etcd_proto::etcdserverpb::{PutRequest, RangeRequest};
 
-use crate::cli::{PutArgs, RangeArgs, V2GetArgs, V2SetArgs};
+use crate::cli::{LeaseCycleArgs, PutArgs, RangeArgs, V2GetArgs, V2SetArgs};
 use crate::error::BenchError;
 use crate::rng::Rng;
 
@@ -31,6 +31,13 @@ pub enum Workload {
     },
     /// The same v2 get every time.
     V2Get(String),
+    /// Grant, put under `lease-cycle/<n>` with the lease, revoke.
+    LeaseCycle {
+        /// The value every put writes.
+        value: Vec<u8>,
+    },
+    /// Keep-alives of each client's own lease.
+    KeepAlive,
 }
 
 /// One request to send.
@@ -41,6 +48,10 @@ pub enum Request {
     Range(RangeRequest),
     /// An HTTP request of the v2 API: method, path and query, form body.
     Http(&'static str, String, String),
+    /// A lease cycle on this key with this value.
+    LeaseCycle(Vec<u8>, Vec<u8>),
+    /// One keep-alive.
+    KeepAlive,
 }
 
 impl Workload {
@@ -84,6 +95,11 @@ impl Workload {
         Workload::V2Get(format!("/v2/keys/{key}?quorum={}", args.quorum))
     }
 
+    /// The lease cycle workload.
+    pub fn lease_cycle(args: &LeaseCycleArgs, rng: &mut Rng) -> Self {
+        Workload::LeaseCycle { value: rng.bytes(args.val_size) }
+    }
+
     /// Whether requests go over the v2 HTTP API rather than gRPC.
     pub fn is_http(&self) -> bool {
         matches!(self, Workload::V2Set { .. } | Workload::V2Get(_))
@@ -104,6 +120,10 @@ impl Workload {
                 Request::Http("PUT", format!("/v2/keys/bench/{}", rng.below(*key_space)), body.clone())
             }
             Workload::V2Get(path) => Request::Http("GET", path.clone(), String::new()),
+            Workload::LeaseCycle { value } => {
+                Request::LeaseCycle(format!("lease-cycle/{i}").into_bytes(), value.clone())
+            }
+            Workload::KeepAlive => Request::KeepAlive,
         }
     }
 }
@@ -143,7 +163,7 @@ mod tests {
         let keys: Vec<Vec<u8>> = (0..3)
             .map(|i| match w.request(i, &mut rng) {
                 Request::Put(p) => p.key,
-                Request::Range(_) | Request::Http(..) => Vec::new(),
+                _ => Vec::new(),
             })
             .collect();
         assert_eq!(keys[0], [0, 0, 0, 0, 0, 0, 0, 0]);
