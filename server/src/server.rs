@@ -110,7 +110,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         node: node.clone(),
         max_request_bytes: config.max_request_bytes,
         max_txn_ops: config.max_txn_ops,
-        watch_progress_interval: api::DEFAULT_PROGRESS_INTERVAL,
+        watch_progress_interval: config.watch_progress_notify_interval,
         min_lease_ttl: i64::try_from((config.election_timeout_ms * 3 / 2).div_ceil(1000)).unwrap_or(i64::MAX),
     };
     let v2 = config.enable_v2.then(|| V2Api {

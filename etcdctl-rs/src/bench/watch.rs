@@ -60,9 +60,9 @@ pub async fn fanout(conns: &[Client], args: &WatchFanoutArgs, rng: &mut Rng) -> 
     let start = Instant::now();
     let mut receivers = Vec::new();
     let mut keep = Vec::new();
-    for s in 0..streams {
+    for (s, conn) in conns.iter().take(streams).enumerate() {
         let n = (args.watchers as usize) / streams + usize::from(s < (args.watchers as usize) % streams);
-        let (tx, mut stream) = open(&conns[s], vec![FANOUT_KEY.to_vec(); n]).await?;
+        let (tx, mut stream) = open(conn, vec![FANOUT_KEY.to_vec(); n]).await?;
         keep.push(tx);
         let sent = Arc::clone(&sent);
         let mut latencies = new_histogram()?;
@@ -129,12 +129,12 @@ pub async fn idle(conns: &[Client], args: &WatchIdleArgs) -> Result<(Outcome, f6
     let start = Instant::now();
     let streams = conns.len().max(1);
     let mut keep = Vec::new();
-    for s in 0..streams {
+    for (s, conn) in conns.iter().take(streams).enumerate() {
         let keys: Vec<Vec<u8>> = (0..args.watchers as usize)
             .filter(|i| i % streams == s)
             .map(|i| format!("watch-idle/{i}").into_bytes())
             .collect();
-        keep.push(open(&conns[s], keys).await?);
+        keep.push(open(conn, keys).await?);
     }
     let elapsed = start.elapsed();
     // Let allocations settle before reading.

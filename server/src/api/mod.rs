@@ -25,7 +25,7 @@ pub use lease::LeaseService;
 pub use lock::LockService;
 pub use maintenance::MaintenanceService;
 pub use v2::{V2Api, now_ms, router as v2_router};
-pub use watch::{DEFAULT_PROGRESS_INTERVAL, WatchService};
+pub use watch::WatchService;
 
 use crate::node::Node;
 

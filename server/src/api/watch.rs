@@ -5,7 +5,6 @@
 //! its own stream's task, never a writer or another stream.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use etcd_proto::etcdserverpb as pb;
 use etcd_proto::etcdserverpb::watch_server::Watch;
@@ -231,6 +230,3 @@ fn event(e: Event) -> mvccpb::Event {
         prev_kv: e.prev_kv.map(convert::key_value),
     }
 }
-
-/// etcd's default `--experimental-watch-progress-notify-interval`.
-pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(600);

@@ -20,6 +20,7 @@ pub const SUPPORTED: &[&str] = &[
     "election-timeout",
     "snapshot-count",
     "enable-v2",
+    "experimental-watch-progress-notify-interval",
 ];
 
 /// Keys accepted and validated but without effect yet; a warning says so at startup.
@@ -46,7 +47,6 @@ pub const ACCEPTED_UNUSED: &[&str] = &[
     "auth-token",
     "bcrypt-cost",
     "auth-token-ttl",
-    "experimental-watch-progress-notify-interval",
     "experimental-initial-corrupt-check",
     "experimental-corrupt-check-time",
     "experimental-enable-lease-checkpoint",

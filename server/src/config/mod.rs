@@ -105,6 +105,9 @@ pub struct Config {
     pub snapshot_count: u64,
     /// `enable-v2`: serve the v2 HTTP API (on by default, unlike etcd 3.4).
     pub enable_v2: bool,
+    /// `experimental-watch-progress-notify-interval`: how often idle watchers that asked
+    /// for progress notifications get one (etcd's default 10 minutes).
+    pub watch_progress_notify_interval: std::time::Duration,
     /// Logging.
     pub log: LogConfig,
     /// Keys that were given but have no effect yet, to be reported once logging is up.
@@ -187,6 +190,10 @@ impl Config {
             election_timeout_ms: number("election-timeout", get("election-timeout").unwrap_or("1000"))? as u64,
             snapshot_count: number("snapshot-count", get("snapshot-count").unwrap_or("100000"))? as u64,
             enable_v2: one_of("enable-v2", get("enable-v2").unwrap_or("true"), &["true", "false"])? == "true",
+            watch_progress_notify_interval: duration(
+                "experimental-watch-progress-notify-interval",
+                get("experimental-watch-progress-notify-interval").unwrap_or("10m"),
+            )?,
             log,
             unused_keys,
             name,
@@ -252,6 +259,39 @@ fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<String, ConfigErro
     } else {
         Err(invalid(key, format!("\"{value}\" is not one of {}", allowed.join(", "))))
     }
+}
+
+/// A Go duration (`10m`, `1m30s`, `500ms`, `1.5h`; a bare integer is nanoseconds, as a
+/// YAML config written from etcd's struct has it). Zero is refused: it would notify
+/// without pause.
+fn duration(key: &str, value: &str) -> Result<std::time::Duration, ConfigError> {
+    let bad = || invalid(key, format!("\"{value}\" is not a duration such as 10m, 30s or 500ms"));
+    if let Ok(ns) = value.parse::<u64>() {
+        return if ns == 0 { Err(bad()) } else { Ok(std::time::Duration::from_nanos(ns)) };
+    }
+    let mut total = 0f64;
+    let mut rest = value;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let number: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let seconds = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += number * seconds;
+        rest = &rest[unit_end..];
+    }
+    if total <= 0.0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
 }
 
 fn number(key: &str, value: &str) -> Result<usize, ConfigError> {

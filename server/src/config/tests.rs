@@ -64,6 +64,18 @@ fn unused_keys_are_accepted_and_reported() {
 }
 
 #[test]
+fn watch_progress_interval_takes_go_durations() {
+    let key = "experimental-watch-progress-notify-interval";
+    let at = |v: &str| Config::from_pairs(pairs(&[(key, v)])).map(|c| c.watch_progress_notify_interval);
+    assert_eq!(Config::from_pairs(pairs(&[])).expect("defaults").watch_progress_notify_interval.as_secs(), 600);
+    assert_eq!(at("1m30s").expect("ok").as_secs(), 90);
+    assert_eq!(at("500ms").expect("ok").as_millis(), 500);
+    assert_eq!(at("2000000000").expect("ns").as_secs(), 2);
+    assert!(at("soon").expect_err("bad").to_string().contains(key));
+    assert!(at("0s").is_err());
+}
+
+#[test]
 fn v2_is_on_unless_turned_off() {
     assert!(Config::from_pairs(pairs(&[])).expect("defaults").enable_v2);
     assert!(!Config::from_pairs(pairs(&[("enable-v2", "false")])).expect("off").enable_v2);
