@@ -57,6 +57,8 @@ pub enum Command {
     Txn(TxnArgs),
     /// Compacts the event history in etcd
     Compaction(CompactionArgs),
+    /// Lease related commands
+    Lease(LeaseArgs),
     /// Membership related commands
     Member(MemberArgs),
     /// Endpoint related commands
@@ -175,6 +177,47 @@ pub struct MemberArgs {
 pub enum MemberCommand {
     /// Lists all members in the cluster
     List,
+}
+
+/// `lease <subcommand>`.
+#[derive(Debug, Args)]
+pub struct LeaseArgs {
+    /// The lease subcommand.
+    #[command(subcommand)]
+    pub command: LeaseCommand,
+}
+
+/// Lease subcommands (arguments are checked by the commands, with etcdctl's messages).
+#[derive(Debug, Subcommand)]
+pub enum LeaseCommand {
+    /// Creates leases
+    Grant {
+        /// `<ttl>`
+        args: Vec<String>,
+    },
+    /// Revokes leases
+    Revoke {
+        /// `<leaseID>`
+        args: Vec<String>,
+    },
+    /// Get lease information
+    Timetolive {
+        /// Get keys attached to this lease
+        #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+        keys: bool,
+        /// `<leaseID>`
+        args: Vec<String>,
+    },
+    /// List all active leases
+    List,
+    /// Keeps leases alive (renew)
+    KeepAlive {
+        /// Resets the keep-alive time to its original value and exits immediately
+        #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+        once: bool,
+        /// `<leaseID>`
+        args: Vec<String>,
+    },
 }
 
 /// `endpoint <subcommand>`.

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Differential compatibility suite: etcd-rs vs. real etcd 3.4.
 #
-# Usage: tests/compat/run.sh [--etcd-rs PATH] [--keep] [--artifacts DIR] [SCENARIO...]
+# Usage: tests/compat/run.sh [--etcd-rs PATH] [--ctl PATH] [--keep] [--artifacts DIR] [SCENARIO...]
 #
 #   --etcd-rs PATH   server binary under test (default: <repo>/target/debug/etcd-rs).
 #                    `--etcd-rs /usr/bin/etcd` compares etcd with itself, which
 #                    must pass: that is the self-test of this harness.
+#   --ctl PATH       client for the side under test (default: the real etcdctl):
+#                    `--ctl target/debug/etcdctl-rs` compares etcdctl-rs against
+#                    etcd-rs with etcdctl 3.4 against etcd 3.4, command by command
+#                    (clientv3's zap retry warnings are then dropped on both sides).
 #   --keep           keep the scratch directory (transcripts, server logs).
 #   --artifacts DIR  copy raw and masked transcripts, diffs and server logs to DIR.
 #   SCENARIO...      names (e.g. v3-kv) or paths of scenario files; default: all
@@ -46,6 +50,7 @@ ARTIFACTS=
 # otherwise take ~7 s per command.
 SCENARIO_TIMEOUT=${COMPAT_SCENARIO_TIMEOUT:-600}
 SCENARIOS=()
+SUT_CTL=
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
@@ -53,6 +58,7 @@ while (($#)); do
   case $1 in
     --etcd-rs) [[ $# -ge 2 ]] || die "--etcd-rs needs a path"; SUT_BIN=$2; shift 2 ;;
     --etcd-rs=*) SUT_BIN=${1#*=}; shift ;;
+    --ctl) [[ $# -ge 2 ]] || die "--ctl needs a path"; SUT_CTL=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --artifacts) [[ $# -ge 2 ]] || die "--artifacts needs a directory"; ARTIFACTS=$2; shift 2 ;;
     --artifacts=*) ARTIFACTS=${1#*=}; shift ;;
@@ -94,6 +100,12 @@ init_workdir etcd-rs-compat stop_all_scenario_members
 log "reference: $REF_ETCD_BIN ($("$REF_ETCD_BIN" --version 2>/dev/null | head -n 1))"
 log "under test: $SUT_BIN"
 log "client: $CTL_BIN ($("$CTL_BIN" version 2>/dev/null | head -n 1))"
+if [[ -n $SUT_CTL ]]; then
+  SUT_CTL=$(cd "$(dirname "$SUT_CTL")" && pwd)/$(basename "$SUT_CTL")
+  [[ -x $SUT_CTL ]] || die "not executable: $SUT_CTL"
+  log "client of the side under test: $SUT_CTL"
+  MASK_EXTRA=(-e '/"msg":"retrying of unary invoker failed"/d')
+fi
 
 # member_ids NAME: print "MEMBER_ID CLUSTER_ID" (decimal) as reported in the
 # header of `endpoint status`; used to mask exactly these values.
@@ -111,10 +123,11 @@ member_ids() {
 # masked one to OUTDIR/NAME.masked. Returns non-zero if the scenario script
 # itself failed (a harness bug, not a server difference).
 run_scenario() {
-  local name=$1 file=$2 outdir=$3 members=$4 scratch rc=0 mid cid m0
+  local name=$1 file=$2 outdir=$3 members=$4 scratch rc=0 mid cid m0 ctl=$CTL_BIN
   local -a env=()
   scratch=$outdir/$name.scratch
   mkdir -p "$scratch"
+  if [[ $name == sut && -n $SUT_CTL ]]; then ctl=$SUT_CTL; fi
   if ((members > 1)); then
     m0=${CLUSTER_MEMBERS[$name]%% *}
     write_cluster_masks "$name" "$outdir/$name.masks"
@@ -131,7 +144,7 @@ run_scenario() {
   (
     cd "$scratch"
     # shellcheck disable=SC2016  # $1/$2 are expanded by the inner bash
-    env "${env[@]}" SCRATCH="$scratch" CTL_BIN="$CTL_BIN" \
+    env "${env[@]}" SCRATCH="$scratch" CTL_BIN="$ctl" \
       timeout "$SCENARIO_TIMEOUT" bash -c 'set -uo pipefail; source "$1"; source "$2"' _ \
       "$HERE/lib/scenario.sh" "$file"
   ) >"$outdir/$name.raw" 2>"$outdir/$name.scenario-stderr" || rc=$?

@@ -5,6 +5,7 @@ mod compaction;
 mod del;
 mod endpoint;
 mod get;
+mod lease;
 mod member;
 mod put;
 mod txn;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Del(args) => del::run(g, &args).await,
         Command::Txn(args) => txn::run(g, &args).await,
         Command::Compaction(args) => compaction::run(g, &args).await,
+        Command::Lease(l) => lease::run(g, l.command).await,
         Command::Member(m) => match m.command {
             MemberCommand::List => member::list(g).await,
         },

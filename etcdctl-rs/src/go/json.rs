@@ -77,8 +77,7 @@ impl Object {
     /// A `[]byte` field with `omitempty`: base64, left out when empty.
     pub fn bytes_nz(&mut self, name: &str, v: &[u8]) -> &mut Self {
         if !v.is_empty() {
-            let v = format!("\"{}\"", STANDARD.encode(v));
-            self.raw(name, &v);
+            self.raw(name, &base64(v));
         }
         self
     }
@@ -96,6 +95,11 @@ impl Object {
     pub fn finish(&self) -> String {
         format!("{{{}}}", self.buf)
     }
+}
+
+/// A `[]byte` value: a base64 JSON string.
+pub fn base64(v: &[u8]) -> String {
+    format!("\"{}\"", STANDARD.encode(v))
 }
 
 /// A JSON array of already-encoded elements.

@@ -2,7 +2,8 @@
 
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
@@ -117,4 +118,42 @@ pub fn endpoint_health(out: &mut Vec<u8>, list: &[EpHealth]) {
         line(out, "Error", &h.error);
         out.push(b'\n');
     }
+}
+
+/// `lease grant`.
+pub fn lease_grant(out: &mut Vec<u8>, r: &LeaseGrantResponse) {
+    header(out, &r.header);
+    line(out, "ID", r.id);
+    line(out, "TTL", r.ttl);
+}
+
+/// `lease revoke`.
+pub fn lease_revoke(out: &mut Vec<u8>, r: &LeaseRevokeResponse) {
+    header(out, &r.header);
+}
+
+/// `lease timetolive`.
+pub fn lease_time_to_live(out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse) {
+    header(out, &r.header);
+    line(out, "ID", r.id);
+    line(out, "TTL", r.ttl);
+    line(out, "GrantedTTL", r.granted_ttl);
+    for k in &r.keys {
+        line(out, "Key", quote(k));
+    }
+}
+
+/// `lease list`.
+pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse) {
+    header(out, &r.header);
+    for l in &r.leases {
+        line(out, "ID", l.id);
+    }
+}
+
+/// `lease keep-alive`.
+pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) {
+    header(out, &r.header);
+    line(out, "ID", r.id);
+    line(out, "TTL", r.ttl);
 }

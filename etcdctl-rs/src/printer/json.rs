@@ -3,13 +3,14 @@
 
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
     TxnResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
 use super::{EpHealth, EpStatus};
-use crate::go::json::{Object, array, string};
+use crate::go::json::{Object, array, base64, string};
 
 fn header(o: &mut Object, h: &Option<ResponseHeader>) {
     // A nil *ResponseHeader is omitted; a present one is printed even when all zero.
@@ -156,4 +157,68 @@ pub fn endpoint_health(list: &[EpHealth]) -> String {
         })
         .collect();
     array(&items)
+}
+
+/// clientv3's lease responses embed `*pb.ResponseHeader`: its fields sit at the top level.
+fn flat_header(o: &mut Object, h: &Option<ResponseHeader>) {
+    if let Some(h) = h {
+        o.num_nz("cluster_id", h.cluster_id)
+            .num_nz("member_id", h.member_id)
+            .num_nz("revision", h.revision)
+            .num_nz("raft_term", h.raft_term);
+    }
+}
+
+/// `lease grant` (clientv3 `LeaseGrantResponse`).
+pub fn lease_grant(r: &LeaseGrantResponse) -> String {
+    let mut o = Object::new();
+    flat_header(&mut o, &r.header);
+    o.num("ID", r.id).num("TTL", r.ttl).str("Error", &r.error);
+    o.finish()
+}
+
+/// `lease revoke` (the protobuf response itself).
+pub fn lease_revoke(r: &LeaseRevokeResponse) -> String {
+    let mut o = Object::new();
+    header(&mut o, &r.header);
+    o.finish()
+}
+
+/// `lease timetolive` (clientv3 `LeaseTimeToLiveResponse`; no keys is `null`).
+pub fn lease_time_to_live(r: &LeaseTimeToLiveResponse) -> String {
+    let mut o = Object::new();
+    flat_header(&mut o, &r.header);
+    o.num("id", r.id).num("ttl", r.ttl).num("granted-ttl", r.granted_ttl);
+    if r.keys.is_empty() {
+        o.raw("keys", "null");
+    } else {
+        let keys: Vec<String> = r.keys.iter().map(|k| base64(k)).collect();
+        o.raw("keys", &array(&keys));
+    }
+    o.finish()
+}
+
+/// `lease list` (clientv3 `LeaseLeasesResponse`).
+pub fn lease_leases(r: &LeaseLeasesResponse) -> String {
+    let mut o = Object::new();
+    flat_header(&mut o, &r.header);
+    let leases: Vec<String> = r
+        .leases
+        .iter()
+        .map(|l| {
+            let mut item = Object::new();
+            item.num("id", l.id);
+            item.finish()
+        })
+        .collect();
+    o.raw("leases", &array(&leases));
+    o.finish()
+}
+
+/// `lease keep-alive` (clientv3 `LeaseKeepAliveResponse`).
+pub fn lease_keep_alive(r: &LeaseKeepAliveResponse) -> String {
+    let mut o = Object::new();
+    flat_header(&mut o, &r.header);
+    o.num("ID", r.id).num("TTL", r.ttl);
+    o.finish()
 }

@@ -9,7 +9,9 @@ mod simple;
 mod table;
 
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
+    TxnResponse,
 };
 use prost::Message;
 
@@ -158,6 +160,64 @@ impl Printer {
     /// `txn` output.
     pub fn txn(&self, resp: &TxnResponse) -> Result<Vec<u8>, CtlError> {
         self.output(resp, |o| simple::txn(o, resp, self.style()), || json::txn(resp), |o| fields::txn(o, resp))
+    }
+
+    /// Output of a lease response: etcdctl marshals clientv3's wrapper, whose protobuf
+    /// form is only the embedded header.
+    fn lease_output(
+        &self,
+        header: &Option<ResponseHeader>,
+        simple: impl FnOnce(&mut Vec<u8>),
+        json: impl FnOnce() -> String,
+        fields: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Vec<u8>, CtlError> {
+        let header = header.unwrap_or_default();
+        self.output(&header, simple, json, fields)
+    }
+
+    /// `lease grant` output.
+    pub fn lease_grant(&self, r: &LeaseGrantResponse) -> Result<Vec<u8>, CtlError> {
+        self.lease_output(
+            &r.header,
+            |o| simple::lease_grant(o, r),
+            || json::lease_grant(r),
+            |o| fields::lease_grant(o, r),
+        )
+    }
+
+    /// `lease revoke` output.
+    pub fn lease_revoke(&self, id: i64, r: &LeaseRevokeResponse) -> Result<Vec<u8>, CtlError> {
+        self.output(r, |o| simple::lease_revoke(o, id), || json::lease_revoke(r), |o| fields::lease_revoke(o, r))
+    }
+
+    /// `lease timetolive` output.
+    pub fn lease_time_to_live(&self, r: &LeaseTimeToLiveResponse, keys: bool) -> Result<Vec<u8>, CtlError> {
+        self.lease_output(
+            &r.header,
+            |o| simple::lease_time_to_live(o, r, keys),
+            || json::lease_time_to_live(r),
+            |o| fields::lease_time_to_live(o, r),
+        )
+    }
+
+    /// `lease list` output.
+    pub fn lease_leases(&self, r: &LeaseLeasesResponse) -> Result<Vec<u8>, CtlError> {
+        self.lease_output(
+            &r.header,
+            |o| simple::lease_leases(o, r),
+            || json::lease_leases(r),
+            |o| fields::lease_leases(o, r),
+        )
+    }
+
+    /// `lease keep-alive` output, one response.
+    pub fn lease_keep_alive(&self, r: &LeaseKeepAliveResponse) -> Result<Vec<u8>, CtlError> {
+        self.lease_output(
+            &r.header,
+            |o| simple::lease_keep_alive(o, r),
+            || json::lease_keep_alive(r),
+            |o| fields::lease_keep_alive(o, r),
+        )
     }
 
     /// `member list` output.

@@ -1,7 +1,10 @@
 //! etcdctl's default `simple` format: raw keys and values on their own lines.
 
 use etcd_proto::etcdserverpb::response_op::Response;
-use etcd_proto::etcdserverpb::{DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse, TxnResponse};
+use etcd_proto::etcdserverpb::{
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
+    MemberListResponse, PutResponse, RangeResponse, TxnResponse,
+};
 use etcd_proto::mvccpb::KeyValue;
 
 use super::{EpHealth, EpStatus, rows};
@@ -100,4 +103,49 @@ pub fn endpoint_health(out: &mut Vec<u8>, list: &[EpHealth]) {
         };
         out.extend_from_slice(line.as_bytes());
     }
+}
+
+/// `lease grant`.
+pub fn lease_grant(out: &mut Vec<u8>, r: &LeaseGrantResponse) {
+    out.extend_from_slice(format!("lease {:016x} granted with TTL({}s)\n", r.id, r.ttl).as_bytes());
+}
+
+/// `lease revoke`.
+pub fn lease_revoke(out: &mut Vec<u8>, id: i64) {
+    out.extend_from_slice(format!("lease {id:016x} revoked\n").as_bytes());
+}
+
+/// `lease timetolive`: Go prints the keys as a `[]string` (`[a b]`).
+pub fn lease_time_to_live(out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse, keys: bool) {
+    if r.granted_ttl == 0 && r.ttl == -1 {
+        out.extend_from_slice(format!("lease {:016x} already expired\n", r.id).as_bytes());
+        return;
+    }
+    out.extend_from_slice(
+        format!("lease {:016x} granted with TTL({}s), remaining({}s)", r.id, r.granted_ttl, r.ttl).as_bytes(),
+    );
+    if keys {
+        out.extend_from_slice(b", attached keys([");
+        for (i, k) in r.keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(k);
+        }
+        out.extend_from_slice(b"])");
+    }
+    out.push(b'\n');
+}
+
+/// `lease list`.
+pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse) {
+    out.extend_from_slice(format!("found {} leases\n", r.leases.len()).as_bytes());
+    for l in &r.leases {
+        out.extend_from_slice(format!("{:016x}\n", l.id).as_bytes());
+    }
+}
+
+/// `lease keep-alive`, one response.
+pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) {
+    out.extend_from_slice(format!("lease {:016x} keepalived with TTL({})\n", r.id, r.ttl).as_bytes());
 }

@@ -25,6 +25,10 @@
 
 _MASK_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# Extra rules for a run (sed -E arguments), set by run.sh: with --ctl, clientv3's zap
+# retry warnings, which etcdctl-rs does not imitate, are dropped on both sides.
+declare -ga MASK_EXTRA=()
+
 # Rules shared by single-member and cluster transcripts (sed -E arguments).
 _MASK_COMMON=(
   -e 's/"raft_term":[0-9]+/"raft_term":<RAFT_TERM>/g'
@@ -91,7 +95,7 @@ mask_transcript() {
     -e 's/"member_id":[0-9]+/"member_id":<MEMBER_ID>/g' \
     -e 's/^"ClusterID" : [0-9]+$/"ClusterID" : <CLUSTER_ID>/' \
     -e 's/^"MemberID" : [0-9]+$/"MemberID" : <MEMBER_ID>/' \
-    "${_MASK_COMMON[@]}" \
+    "${_MASK_COMMON[@]}" "${MASK_EXTRA[@]}" \
     -e 's/^(127\.0\.0\.1:<CLIENT_PORT>, [^,]*, )[^,]*, [^,]*, ([^,]*, [^,]*, )[^,]*, [^,]*, [^,]*, /\1<VERSION>, <DB_SIZE>, \2<RAFT_TERM>, <RAFT_INDEX>, <RAFT_APPLIED_INDEX>, /' \
     "$in" | LC_ALL=C awk -f "$_MASK_LIB/normalize.awk" >"$out"
 }
@@ -124,7 +128,7 @@ mask_cluster_transcript() {
     -e 's/(Member|cluster) {2,}([0-9a-f])/\1 \2/g' \
     "${rules[@]}" "${rules[@]}" \
     -e 's/"leader":<ID:[^>]*>/"leader":<LEADER>/g' \
-    "${_MASK_COMMON[@]}" \
+    "${_MASK_COMMON[@]}" "${MASK_EXTRA[@]}" \
     -e 's/^((http:\/\/)?127\.0\.0\.1:<CPORT:[^>]*>, [^,]*, )[^,]*, [^,]*, [^,]*, ([^,]*, )[^,]*, [^,]*, [^,]*, /\1<VERSION>, <DB_SIZE>, <IS_LEADER>, \3<RAFT_TERM>, <RAFT_INDEX>, <RAFT_APPLIED_INDEX>, /' \
     "$in" | LC_ALL=C awk -f "$_MASK_LIB/normalize.awk" >"$out"
 }
