@@ -85,9 +85,11 @@ pub enum CommandResponse {
         /// The store revision after the change.
         revision: i64,
     },
-    /// From a lease renewal or lookup on the leader: the granted and remaining TTLs
-    /// (`None` when the lease does not exist).
+    /// From a lease lookup on the leader: the granted and remaining TTLs (`None` when the
+    /// lease does not exist).
     LeaseTtl(Option<(i64, i64)>),
+    /// From lease renewals on the leader, in the order asked.
+    LeaseTtls(Vec<Option<(i64, i64)>>),
     /// From a v2 write or expiry.
     V2(Event),
     /// From a member publication.

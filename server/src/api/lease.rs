@@ -121,13 +121,9 @@ impl Lease for LeaseService {
         tokio::spawn(async move {
             while let Ok(Some(req)) = inbound.message().await {
                 // An unknown (expired, revoked) lease answers TTL 0, as etcd's.
-                let reply = ask_leader(&ctx, Proposal::LeaseRenew { id: req.id }).await.map(|ttl| {
+                let reply = ctx.node.renew_lease(req.id).await.map_err(status).map(|ttl| {
                     let current = ctx.node.read().mvcc().current_revision();
-                    pb::LeaseKeepAliveResponse {
-                        header: Some(ctx.header(current)),
-                        id: req.id,
-                        ttl: ttl.map_or(0, |(granted, _)| granted),
-                    }
+                    pb::LeaseKeepAliveResponse { header: Some(ctx.header(current)), id: req.id, ttl: ttl.unwrap_or(0) }
                 });
                 let failed = reply.is_err();
                 if tx.send(reply).await.is_err() || failed {

@@ -7,7 +7,18 @@ use std::collections::HashMap;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use super::Node;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Node, Proposal};
+use crate::command::CommandResponse;
+use crate::error::{Error, Result};
+
+/// A keep-alive waiting for its round: the lease, and where its granted TTL goes (`None`
+/// when the lease does not exist).
+pub type RenewWaiter = (i64, oneshot::Sender<Result<Option<i64>>>);
+
+/// Most keep-alives forwarded to the leader in one message.
+const MAX_RENEWALS_PER_ROUND: usize = 1024;
 
 /// The leader's clocks, valid for one term.
 #[derive(Debug, Default)]
@@ -53,6 +64,40 @@ impl Node {
         let mut expired: Vec<i64> = l.expiries.iter().filter(|(_, at)| **at <= now).map(|(id, _)| *id).collect();
         expired.sort_unstable();
         expired
+    }
+
+    /// Keeps a lease alive: its granted TTL, or `None` if it does not exist. On the leader
+    /// this restarts the clock at once; a follower forwards keep-alives to the leader in
+    /// rounds (every keep-alive that arrived while the last round was out goes in the next
+    /// one message), as read indexes are fetched.
+    pub async fn renew_lease(&self, id: i64) -> Result<Option<i64>> {
+        if self.status().leader == self.id {
+            return Ok(self.renew_lease_here(id).map(|(granted, _)| granted));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.renewals.send((id, tx)).map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    pub(super) async fn renewal_rounds(self, mut rx: mpsc::UnboundedReceiver<RenewWaiter>) {
+        while let Some(first) = rx.recv().await {
+            let mut waiters = vec![first];
+            while waiters.len() < MAX_RENEWALS_PER_ROUND
+                && let Ok(w) = rx.try_recv()
+            {
+                waiters.push(w);
+            }
+            let ids = waiters.iter().map(|(id, _)| *id).collect();
+            let ttls = match self.submit(Proposal::LeaseRenew { ids }).await {
+                Ok(Ok(CommandResponse::LeaseTtls(ttls))) if ttls.len() == waiters.len() => Ok(ttls),
+                Ok(Ok(other)) => Err(Error::Storage(format!("lease renewal answered with {other:?}"))),
+                Ok(Err(e)) | Err(e) => Err(e),
+            };
+            for (i, (_, reply)) in waiters.into_iter().enumerate() {
+                let ttl = ttls.as_ref().map(|t| t[i].map(|(granted, _)| granted)).map_err(Clone::clone);
+                reply.send(ttl).ok();
+            }
+        }
     }
 
     /// Restarts a lease's clock (as the leader): its granted TTL, or `None` if there is no

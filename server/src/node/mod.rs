@@ -72,10 +72,11 @@ pub enum Proposal {
         /// Its id.
         id: u64,
     },
-    /// Restart a lease's clock (keep-alive); only the leader keeps lease clocks.
+    /// Restart the clocks of leases (keep-alives a follower gathered); only the leader
+    /// keeps lease clocks.
     LeaseRenew {
-        /// The lease.
-        id: i64,
+        /// The leases.
+        ids: Vec<i64>,
     },
     /// Read a lease's remaining TTL from the leader's clock.
     LeaseTimeToLive {
@@ -92,6 +93,8 @@ pub struct Node {
     id: u64,
     cluster_id: u64,
     reads: mpsc::UnboundedSender<ReadWaiter>,
+    /// Keep-alives waiting to be forwarded to the leader in the next round.
+    renewals: mpsc::UnboundedSender<lessor::RenewWaiter>,
     /// Connections to other members, reused across forwarded requests and read indexes.
     peers: Arc<Mutex<HashMap<u64, (PeerNode, Peer)>>>,
     /// AppendEntries traffic.
@@ -119,8 +122,20 @@ impl Node {
     /// Wraps a started Raft instance and its state machine.
     pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64, peer_stats: Arc<PeerStats>) -> Self {
         let (reads, rx) = mpsc::unbounded_channel();
-        let node = Self { raft, sm, id, cluster_id, reads, peers: Arc::default(), peer_stats, lessor: Arc::default() };
+        let (renewals, renewals_rx) = mpsc::unbounded_channel();
+        let node = Self {
+            raft,
+            sm,
+            id,
+            cluster_id,
+            reads,
+            peers: Arc::default(),
+            peer_stats,
+            lessor: Arc::default(),
+            renewals,
+        };
         tokio::spawn(node.clone().read_index_rounds(rx));
+        tokio::spawn(node.clone().renewal_rounds(renewals_rx));
         node
     }
 
@@ -297,15 +312,18 @@ impl Node {
     async fn execute_now(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
         let written = match proposal {
             Proposal::Command(cmd) => self.raft.client_write(cmd.clone()).await,
-            Proposal::LeaseRenew { id } | Proposal::LeaseTimeToLive { id } => {
+            Proposal::LeaseRenew { ids } => {
                 if !self.raft.is_leader() {
                     return Err(PeerError::NotLeader(self.raft.current_leader().await));
                 }
-                let ttl = match proposal {
-                    Proposal::LeaseRenew { .. } => self.renew_lease_here(*id),
-                    _ => self.lease_ttl_here(*id),
-                };
-                return Ok((Ok(CommandResponse::LeaseTtl(ttl)), 0));
+                let ttls = ids.iter().map(|id| self.renew_lease_here(*id)).collect();
+                return Ok((Ok(CommandResponse::LeaseTtls(ttls)), 0));
+            }
+            Proposal::LeaseTimeToLive { id } => {
+                if !self.raft.is_leader() {
+                    return Err(PeerError::NotLeader(self.raft.current_leader().await));
+                }
+                return Ok((Ok(CommandResponse::LeaseTtl(self.lease_ttl_here(*id))), 0));
             }
             change => return self.change_members(change).await,
         };
