@@ -57,6 +57,8 @@ pub enum Command {
     Txn(TxnArgs),
     /// Compacts the event history in etcd
     Compaction(CompactionArgs),
+    /// Watches events stream on keys or prefixes
+    Watch(WatchArgs),
     /// Lease related commands
     Lease(LeaseArgs),
     /// Membership related commands
@@ -177,6 +179,27 @@ pub struct MemberArgs {
 pub enum MemberCommand {
     /// Lists all members in the cluster
     List,
+}
+
+/// `watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]`, also
+/// the syntax of each line of `watch -i`.
+#[derive(Debug, Default, Args)]
+pub struct WatchArgs {
+    /// Interactive mode
+    #[arg(short = 'i', long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub interactive: bool,
+    /// Watch on a prefix if prefix is set
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub prefix: bool,
+    /// Revision to start watching
+    #[arg(long, default_value = "0", value_parser = go::strconv::parse_int_flag)]
+    pub rev: i64,
+    /// get the previous key-value pair before the event happens
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub prev_kv: bool,
+    /// <key> [range_end] [-- command ...]
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<OsString>,
 }
 
 /// `lease <subcommand>`.

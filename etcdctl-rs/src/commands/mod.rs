@@ -10,6 +10,7 @@ mod member;
 mod put;
 mod txn;
 mod version;
+mod watch;
 
 use std::io::Write;
 
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Txn(args) => txn::run(g, &args).await,
         Command::Compaction(args) => compaction::run(g, &args).await,
         Command::Lease(l) => lease::run(g, l.command).await,
+        Command::Watch(args) => watch::run(g, args).await,
         Command::Member(m) => match m.command {
             MemberCommand::List => member::list(g).await,
         },

@@ -4,6 +4,7 @@ use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
     DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
     LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
+    WatchResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
@@ -156,4 +157,16 @@ pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) {
     header(out, &r.header);
     line(out, "ID", r.id);
     line(out, "TTL", r.ttl);
+}
+
+/// `watch`.
+pub fn watch(out: &mut Vec<u8>, r: &WatchResponse) {
+    header(out, &Some(r.header.unwrap_or_default()));
+    for e in &r.events {
+        line(out, "Type", if e.r#type == 1 { "DELETE" } else { "PUT" });
+        if let Some(p) = &e.prev_kv {
+            kv(out, "Prev", p);
+        }
+        kv(out, "", &e.kv.clone().unwrap_or_default());
+    }
 }

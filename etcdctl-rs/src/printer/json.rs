@@ -5,7 +5,7 @@ use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
     DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
     LeaseTimeToLiveResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
-    TxnResponse,
+    TxnResponse, WatchResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
@@ -220,5 +220,37 @@ pub fn lease_keep_alive(r: &LeaseKeepAliveResponse) -> String {
     let mut o = Object::new();
     flat_header(&mut o, &r.header);
     o.num("ID", r.id).num("TTL", r.ttl);
+    o.finish()
+}
+
+/// `watch` (clientv3 `WatchResponse`: Go field names, header by value).
+pub fn watch(r: &WatchResponse) -> String {
+    let h = r.header.unwrap_or_default();
+    let mut ho = Object::new();
+    ho.num_nz("cluster_id", h.cluster_id)
+        .num_nz("member_id", h.member_id)
+        .num_nz("revision", h.revision)
+        .num_nz("raft_term", h.raft_term);
+    let events: Vec<String> = r
+        .events
+        .iter()
+        .map(|e| {
+            let mut eo = Object::new();
+            eo.num_nz("type", e.r#type);
+            if let Some(k) = &e.kv {
+                eo.raw("kv", &kv(k));
+            }
+            if let Some(p) = &e.prev_kv {
+                eo.raw("prev_kv", &kv(p));
+            }
+            eo.finish()
+        })
+        .collect();
+    let mut o = Object::new();
+    o.raw("Header", &ho.finish())
+        .raw("Events", &array(&events))
+        .num("CompactRevision", r.compact_revision)
+        .bool("Canceled", r.canceled)
+        .bool("Created", r.created);
     o.finish()
 }

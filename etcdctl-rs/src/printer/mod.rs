@@ -11,7 +11,7 @@ mod table;
 use etcd_proto::etcdserverpb::{
     DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
     LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
-    TxnResponse,
+    TxnResponse, WatchResponse,
 };
 use prost::Message;
 
@@ -218,6 +218,20 @@ impl Printer {
             || json::lease_keep_alive(r),
             |o| fields::lease_keep_alive(o, r),
         )
+    }
+
+    /// `watch` output for one response, as clientv3 hands it over (its protobuf form
+    /// re-encodes only header, events and the compaction and cancel flags).
+    pub fn watch(&self, r: &WatchResponse) -> Result<Vec<u8>, CtlError> {
+        let seen = WatchResponse {
+            header: Some(r.header.unwrap_or_default()),
+            events: r.events.clone(),
+            compact_revision: r.compact_revision,
+            canceled: r.canceled,
+            created: r.created,
+            ..Default::default()
+        };
+        self.output(&seen, |o| simple::watch(o, r, self.style()), || json::watch(r), |o| fields::watch(o, r))
     }
 
     /// `member list` output.

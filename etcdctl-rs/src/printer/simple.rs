@@ -3,7 +3,7 @@
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
     DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
-    MemberListResponse, PutResponse, RangeResponse, TxnResponse,
+    MemberListResponse, PutResponse, RangeResponse, TxnResponse, WatchResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
@@ -148,4 +148,15 @@ pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse) {
 /// `lease keep-alive`, one response.
 pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) {
     out.extend_from_slice(format!("lease {:016x} keepalived with TTL({})\n", r.id, r.ttl).as_bytes());
+}
+
+/// `watch`: the event type, the previous pair if asked for, then the pair.
+pub fn watch(out: &mut Vec<u8>, r: &WatchResponse, style: KvStyle) {
+    for e in &r.events {
+        out.extend_from_slice(if e.r#type == 1 { b"DELETE\n" } else { b"PUT\n" });
+        if let Some(prev) = &e.prev_kv {
+            kv(out, prev, style);
+        }
+        kv(out, &e.kv.clone().unwrap_or_default(), style);
+    }
 }
