@@ -59,6 +59,10 @@ pub enum Command {
     Compaction(CompactionArgs),
     /// Watches events stream on keys or prefixes
     Watch(WatchArgs),
+    /// Acquires a named lock
+    Lock(LockArgs),
+    /// Observes and participates in leader election
+    Elect(ElectArgs),
     /// Lease related commands
     Lease(LeaseArgs),
     /// Membership related commands
@@ -198,6 +202,28 @@ pub struct WatchArgs {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
     pub prev_kv: bool,
     /// <key> [range_end] [-- command ...]
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+/// `lock <lockname> [exec-command arg1 arg2 ...]`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// timeout for session
+    #[arg(long, default_value = "10", value_parser = go::strconv::parse_int_flag)]
+    pub ttl: i64,
+    /// <lockname> [command ...] (flags of the command after `--`)
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+/// `elect <election-name> [proposal]`.
+#[derive(Debug, Args)]
+pub struct ElectArgs {
+    /// observation mode
+    #[arg(short = 'l', long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub listen: bool,
+    /// <election-name> [proposal]
     #[arg(value_name = "ARGS")]
     pub args: Vec<OsString>,
 }

@@ -2,6 +2,7 @@
 //! format (`mustClientFromCmd`), then the request, then printing.
 
 mod compaction;
+mod concurrency;
 mod del;
 mod endpoint;
 mod get;
@@ -32,6 +33,8 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Compaction(args) => compaction::run(g, &args).await,
         Command::Lease(l) => lease::run(g, l.command).await,
         Command::Watch(args) => watch::run(g, args).await,
+        Command::Lock(args) => concurrency::lock(g, args).await,
+        Command::Elect(args) => concurrency::elect(g, args).await,
         Command::Member(m) => match m.command {
             MemberCommand::List => member::list(g).await,
         },

@@ -62,7 +62,7 @@ _MASK_COMMON=(
   -e 's/(waitIndex|prevIndex)=[0-9]+/\1=<INDEX>/g'
   -e 's/\/[0-9]{20}/\/<SEQ>/g'
   # Lease ids are random (hex in text, decimal in JSON).
-  -e 's/(^|[ =\/])[0-9a-f]{16}([ |]|$)/\1<LEASE>\2/g'
+  -e 's/(^|[ =\/])[0-9a-f]{12,16}([ |]|$)/\1<LEASE>\2/g'
   -e 's/"(ID|id)":[0-9]{6,}/"\1":<LEASE>/g'
   -e 's/"lease":[0-9]{6,}/"lease":<LEASE>/g'
 )

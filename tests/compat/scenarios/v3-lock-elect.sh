@@ -14,9 +14,9 @@ contender() {
 }
 
 section "lock: the second contender waits for the first"
-contender lock1 10 lock mylock sh -c 'echo first holds; sleep 2; echo first done'
+contender lock1 10 lock mylock -- sh -c 'echo first holds; sleep 2; echo first done'
 sleep 0.7
-contender lock2 10 lock mylock echo second got it
+contender lock2 10 lock mylock -- echo second got it
 sleep 0.7
 check "while the first holds: $(ctl_quiet get --prefix mylock/ --keys-only | grep -c . || true) lock keys"
 wait
