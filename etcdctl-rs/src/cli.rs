@@ -69,6 +69,11 @@ pub enum Command {
     Member(MemberArgs),
     /// Endpoint related commands
     Endpoint(EndpointArgs),
+    /// Transfers leadership to another etcd cluster member.
+    MoveLeader {
+        /// `<transferee-member-id>`
+        args: Vec<String>,
+    },
     /// Prints the version of etcdctl
     Version,
 }
@@ -178,11 +183,40 @@ pub struct MemberArgs {
     pub command: MemberCommand,
 }
 
-/// Member subcommands.
+/// Member subcommands (arguments are checked by the commands, with etcdctl's messages).
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
     /// Lists all members in the cluster
     List,
+    /// Adds a member into the cluster
+    Add {
+        /// comma separated peer URLs for the new member.
+        #[arg(long, default_value = "")]
+        peer_urls: String,
+        /// indicates if the new member is raft learner
+        #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+        learner: bool,
+        /// `<memberName>`
+        args: Vec<String>,
+    },
+    /// Removes a member from the cluster
+    Remove {
+        /// `<memberID>`
+        args: Vec<String>,
+    },
+    /// Updates a member in the cluster
+    Update {
+        /// comma separated peer URLs for the updated member.
+        #[arg(long, default_value = "")]
+        peer_urls: String,
+        /// `<memberID>`
+        args: Vec<String>,
+    },
+    /// Promotes a non-voting member in the cluster
+    Promote {
+        /// `<memberID>`
+        args: Vec<String>,
+    },
 }
 
 /// `watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]`, also

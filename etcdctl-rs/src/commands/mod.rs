@@ -37,7 +37,12 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Elect(args) => concurrency::elect(g, args).await,
         Command::Member(m) => match m.command {
             MemberCommand::List => member::list(g).await,
+            MemberCommand::Add { peer_urls, learner, args } => member::add(g, &args, &peer_urls, learner).await,
+            MemberCommand::Remove { args } => member::remove(g, &args).await,
+            MemberCommand::Update { peer_urls, args } => member::update(g, &args, &peer_urls).await,
+            MemberCommand::Promote { args } => member::promote(g, &args).await,
         },
+        Command::MoveLeader { args } => member::move_leader(g, &args).await,
         Command::Endpoint(e) => endpoint::run(g, &e).await,
         Command::Version => {
             version::run();

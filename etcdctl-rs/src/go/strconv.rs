@@ -26,6 +26,20 @@ pub fn parse_int(s: &str, radix: u32) -> Result<i64, NumError> {
     parse_digits(s, negative, digits, radix)
 }
 
+/// Parses an unsigned 64-bit hex number like `strconv.ParseUint(s, 16, 64)`, with Go's
+/// error text.
+pub fn parse_uint_hex(s: &str) -> Result<u64, String> {
+    let why = if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        "invalid syntax"
+    } else {
+        match u64::from_str_radix(s, 16) {
+            Ok(v) => return Ok(v),
+            Err(_) => "value out of range",
+        }
+    };
+    Err(format!("strconv.ParseUint: parsing {}: {why}", quote(s.as_bytes())))
+}
+
 /// Parses an integer flag value as pflag does (`strconv.ParseInt(s, 0, 64)`): the base
 /// comes from a `0x`, `0o`, `0b` or `0` prefix, decimal otherwise. (Go also allows `_`
 /// separators here; they are rejected.)

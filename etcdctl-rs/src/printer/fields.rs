@@ -170,3 +170,8 @@ pub fn watch(out: &mut Vec<u8>, r: &WatchResponse) {
         kv(out, "", &e.kv.clone().unwrap_or_default());
     }
 }
+
+/// Commands whose fields output is the header alone.
+pub fn header_only(out: &mut Vec<u8>, h: &Option<ResponseHeader>) {
+    header(out, h);
+}

@@ -4,8 +4,8 @@
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
     DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
-    TxnResponse, WatchResponse,
+    LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader,
+    StatusResponse, TxnResponse, WatchResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
@@ -252,5 +252,24 @@ pub fn watch(r: &WatchResponse) -> String {
         .num("CompactRevision", r.compact_revision)
         .bool("Canceled", r.canceled)
         .bool("Created", r.created);
+    o.finish()
+}
+
+/// `member add` (`{"header","member","members"}`).
+pub fn member_add(r: &MemberAddResponse) -> String {
+    let mut o = Object::new();
+    header(&mut o, &r.header);
+    if let Some(m) = &r.member {
+        o.raw("member", &member(m));
+    }
+    o.array_nz("members", &r.members.iter().map(member).collect::<Vec<_>>());
+    o.finish()
+}
+
+/// `member remove|update|promote` (`{"header","members"}`).
+pub fn members_response(h: &Option<ResponseHeader>, members: &[Member]) -> String {
+    let mut o = Object::new();
+    header(&mut o, h);
+    o.array_nz("members", &members.iter().map(member).collect::<Vec<_>>());
     o.finish()
 }

@@ -10,8 +10,8 @@ mod table;
 
 use etcd_proto::etcdserverpb::{
     DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse,
-    TxnResponse, WatchResponse,
+    LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse, MoveLeaderResponse, PutResponse,
+    RangeResponse, ResponseHeader, StatusResponse, TxnResponse, WatchResponse,
 };
 use prost::Message;
 
@@ -83,6 +83,28 @@ pub struct EpStatus {
     /// Its Maintenance.Status answer.
     pub resp: StatusResponse,
 }
+
+/// Responses that carry the member list (remove, update, promote).
+pub trait MembersOf {
+    /// The members after the change.
+    fn members(&self) -> &[Member];
+}
+
+macro_rules! members_of {
+    ($($t:ty),*) => {$(
+        impl MembersOf for $t {
+            fn members(&self) -> &[Member] {
+                &self.members
+            }
+        }
+    )*};
+}
+
+members_of!(
+    etcd_proto::etcdserverpb::MemberRemoveResponse,
+    etcd_proto::etcdserverpb::MemberUpdateResponse,
+    etcd_proto::etcdserverpb::MemberPromoteResponse
+);
 
 /// Where printed bytes belong: etcdctl writes `endpoint health` results to stderr in the
 /// simple format.
@@ -232,6 +254,51 @@ impl Printer {
             ..Default::default()
         };
         self.output(&seen, |o| simple::watch(o, r, self.style()), || json::watch(r), |o| fields::watch(o, r))
+    }
+
+    /// `member add` output (the `ETCD_*` settings are the command's).
+    pub fn member_add(&self, r: &MemberAddResponse) -> Result<Vec<u8>, CtlError> {
+        let m = r.member.clone().unwrap_or_default();
+        let cluster = r.header.map_or(0, |h| h.cluster_id);
+        self.output(
+            r,
+            // etcdctl 3.4 says "added" for learners too.
+            |o| o.extend_from_slice(format!("Member {:16x} added to cluster {cluster:16x}\n", m.id).as_bytes()),
+            || json::member_add(r),
+            |o| fields::header_only(o, &r.header),
+        )
+    }
+
+    /// `member remove|update|promote` output: `verb` is `removed from`, `updated in` or
+    /// `promoted in`; the JSON form is the response with its member list.
+    pub fn member_change<M: Message>(
+        &self,
+        id: u64,
+        verb: &str,
+        header: &Option<ResponseHeader>,
+        resp: &M,
+    ) -> Result<Vec<u8>, CtlError>
+    where
+        M: MembersOf,
+    {
+        let cluster = header.map_or(0, |h| h.cluster_id);
+        self.output(
+            resp,
+            |o| o.extend_from_slice(format!("Member {id:16x} {verb} cluster {cluster:16x}\n").as_bytes()),
+            || json::members_response(header, resp.members()),
+            |o| fields::header_only(o, header),
+        )
+    }
+
+    /// `move-leader` output: text, `{}` as JSON, nothing as protobuf (the 3.4 response
+    /// has no header); fields and table are not supported.
+    pub fn move_leader(&self, leader: u64, target: u64, _resp: &MoveLeaderResponse) -> Result<Vec<u8>, CtlError> {
+        match self.format {
+            Format::Simple => Ok(format!("Leadership transferred from {leader:x} to {target:x}\n").into_bytes()),
+            Format::Json => Ok(json_line("{}".to_string())),
+            Format::Protobuf => Ok(Vec::new()),
+            Format::Fields | Format::Table => Err(self.format.unsupported()),
+        }
     }
 
     /// `member list` output.
