@@ -271,16 +271,13 @@ impl Printer {
 
     /// `member remove|update|promote` output: `verb` is `removed from`, `updated in` or
     /// `promoted in`; the JSON form is the response with its member list.
-    pub fn member_change<M: Message>(
+    pub fn member_change<M: Message + MembersOf>(
         &self,
         id: u64,
         verb: &str,
         header: &Option<ResponseHeader>,
         resp: &M,
-    ) -> Result<Vec<u8>, CtlError>
-    where
-        M: MembersOf,
-    {
+    ) -> Result<Vec<u8>, CtlError> {
         let cluster = header.map_or(0, |h| h.cluster_id);
         self.output(
             resp,
