@@ -10,6 +10,7 @@ mod ops;
 mod printer;
 mod rpc;
 mod txn_parse;
+mod v2;
 
 use std::process::ExitCode;
 
@@ -20,7 +21,10 @@ use crate::cli::Cli;
 use crate::error::EXIT_ERROR;
 
 fn main() -> ExitCode {
-    // etcdctl 3.4 runs its v2 tool for ETCDCTL_API=2; etcdctl-rs speaks v3 only.
+    // etcdctl 3.4 runs its v2 tool for ETCDCTL_API=2.
+    if std::env::var_os("ETCDCTL_API").is_some_and(|api| api == "2") {
+        return v2::main();
+    }
     if let Some(api) = std::env::var_os("ETCDCTL_API")
         && api != "3"
     {
