@@ -522,7 +522,7 @@ async fn cluster_health(cli: &Cli) -> Outcome {
                 continue;
             };
             let result: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-            let ok = result["health"] == Value::from("true") || result["health"] == Value::from(true);
+            let ok = result["health"] == "true" || result["health"] == true;
             if ok {
                 println!("member {id} is healthy: got healthy result from {url}");
                 healthy += 1;
