@@ -60,7 +60,8 @@ pub async fn start(
         election_timeout_max: settings.election_ms * 2,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_count.max(1)),
         max_in_snapshot_log_to_keep: LOG_KEPT_AFTER_SNAPSHOT.min(settings.snapshot_count),
-        purge_batch_size: 256,
+        // Each purge is a scan and a write of the log head: not for every few entries.
+        purge_batch_size: 4096,
         // Standard Raft: a restarted leader wins an election before it leads again. Our
         // state machine and committed index are flushed lazily, so restoring leadership
         // without one could serve a state older than what was acknowledged.

@@ -13,8 +13,8 @@ use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, 
 use crate::state_machine::StateMachine;
 use crate::storage::{Backend, SledBackend, Tree, WriteBatch};
 
-/// Meta key: the current snapshot (metadata and data).
-const META_SNAPSHOT: &[u8] = b"raft.snapshot";
+/// Key of the current snapshot (metadata and data) in [`Tree::Snapshot`].
+const CURRENT_SNAPSHOT: &[u8] = b"current";
 
 /// The shared state machine. Readers take the read lock; only Raft applies.
 pub struct SmStore<B = SledBackend> {
@@ -71,7 +71,7 @@ impl<B: Backend> SmStore<B> {
 
     fn save_snapshot(&self, snap: &Snapshot) -> io::Result<()> {
         let mut batch = WriteBatch::default();
-        batch.put(Tree::Meta, META_SNAPSHOT, encode(&(&snap.meta, &snap.snapshot))?);
+        batch.put(Tree::Snapshot, CURRENT_SNAPSHOT, encode(&(&snap.meta, &snap.snapshot))?);
         self.backend.write(batch).map_err(io::Error::other)?;
         // The state is otherwise flushed lazily, but Raft purges the log behind a snapshot:
         // the snapshot (and the state it covers) must be durable before that can happen.
@@ -143,7 +143,7 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        match self.backend.get(Tree::Meta, META_SNAPSHOT).map_err(io::Error::other)? {
+        match self.backend.get(Tree::Snapshot, CURRENT_SNAPSHOT).map_err(io::Error::other)? {
             Some(b) => {
                 let (meta, snapshot): (SnapshotMeta, Vec<u8>) = decode(&b)?;
                 Ok(Some(RaftSnapshot { meta, snapshot }))

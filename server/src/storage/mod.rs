@@ -24,11 +24,15 @@ pub enum Tree {
     Log,
     /// The v2 store: one record per node, keyed by its path.
     V2,
+    /// The latest Raft snapshot: one large value, kept apart from the hot keys (an
+    /// engine that rewrites whole nodes would otherwise copy it on every small write
+    /// near it). Writes to it are not atomic with writes to other trees.
+    Snapshot,
 }
 
 impl Tree {
     /// Every tree, in a fixed order.
-    pub const ALL: [Tree; 4] = [Tree::Kv, Tree::Meta, Tree::Log, Tree::V2];
+    pub const ALL: [Tree; 5] = [Tree::Kv, Tree::Meta, Tree::Log, Tree::V2, Tree::Snapshot];
 
     /// The tree's name, for messages.
     pub fn name(self) -> &'static str {
@@ -37,6 +41,7 @@ impl Tree {
             Tree::Meta => "meta",
             Tree::Log => "log",
             Tree::V2 => "v2",
+            Tree::Snapshot => "snapshot",
         }
     }
 }

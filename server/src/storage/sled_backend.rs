@@ -1,5 +1,7 @@
 //! [`Backend`] on sled 0.34: one database, every [`Tree`] under its own key prefix in one
-//! sled tree, so a batch is one atomic `apply_batch`.
+//! sled tree, so a batch is one atomic `apply_batch`; the snapshot alone in a second sled
+//! tree (sled rewrites whole nodes, and a node holding a snapshot next to the keys written
+//! for every entry would be rewritten, megabytes at a time, over and over).
 
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
@@ -16,6 +18,7 @@ const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 pub struct SledBackend {
     db: sled::Db,
     tree: sled::Tree,
+    snapshots: sled::Tree,
 }
 
 impl SledBackend {
@@ -48,7 +51,8 @@ impl SledBackend {
 
     fn from_db(db: sled::Db) -> Result<Self, StorageError> {
         let tree = db.open_tree("etcd-rs").map_err(engine)?;
-        Ok(Self { db, tree })
+        let snapshots = db.open_tree("snapshots").map_err(engine)?;
+        Ok(Self { db, tree, snapshots })
     }
 }
 
@@ -59,6 +63,8 @@ fn prefix(tree: Tree) -> u8 {
         Tree::Meta => b'm',
         Tree::Log => b'l',
         Tree::V2 => b'v',
+        // Kept in its own sled tree; the prefix keeps keys distinct all the same.
+        Tree::Snapshot => b's',
     }
 }
 
@@ -88,13 +94,19 @@ fn engine(e: sled::Error) -> StorageError {
     StorageError::Engine(e.to_string())
 }
 
+impl SledBackend {
+    fn sled_tree(&self, tree: Tree) -> &sled::Tree {
+        if tree == Tree::Snapshot { &self.snapshots } else { &self.tree }
+    }
+}
+
 impl Backend for SledBackend {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.tree.get(prefixed(tree, key)).map_err(engine)?.map(|v| v.to_vec()))
+        Ok(self.sled_tree(tree).get(prefixed(tree, key)).map_err(engine)?.map(|v| v.to_vec()))
     }
 
     fn scan<R: RangeBounds<Vec<u8>>>(&self, tree: Tree, range: R, visit: &mut Visitor<'_>) -> Result<(), StorageError> {
-        for item in self.tree.range(prefixed_bounds(tree, &range)) {
+        for item in self.sled_tree(tree).range(prefixed_bounds(tree, &range)) {
             let (k, v) = item.map_err(engine)?;
             if !visit(&k[1..], &v)? {
                 break;
@@ -104,19 +116,22 @@ impl Backend for SledBackend {
     }
 
     fn last(&self, tree: Tree) -> Result<Option<Pair>, StorageError> {
-        let last = self.tree.range(prefixed_bounds(tree, &(..))).next_back().transpose().map_err(engine)?;
+        let last = self.sled_tree(tree).range(prefixed_bounds(tree, &(..))).next_back().transpose().map_err(engine)?;
         Ok(last.map(|(k, v)| (k[1..].to_vec(), v.to_vec())))
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let mut b = sled::Batch::default();
+        let mut snapshot_ops = Vec::new();
         for op in batch.into_ops() {
             match op {
+                op @ (WriteOp::Put(Tree::Snapshot, ..) | WriteOp::Delete(Tree::Snapshot, _)) => snapshot_ops.push(op),
                 WriteOp::Put(t, k, v) => b.insert(prefixed(t, &k), v),
                 WriteOp::Delete(t, k) => b.remove(prefixed(t, &k)),
             }
         }
-        self.tree.apply_batch(b).map_err(engine)
+        self.tree.apply_batch(b).map_err(engine)?;
+        self.write_in_order(WriteBatch { ops: snapshot_ops })
     }
 
     /// sled persists writes in log order and recovers a prefix of them. Unlike a batch,
@@ -125,8 +140,8 @@ impl Backend for SledBackend {
     fn write_in_order(&self, batch: WriteBatch) -> Result<(), StorageError> {
         for op in batch.into_ops() {
             match op {
-                WriteOp::Put(t, k, v) => self.tree.insert(prefixed(t, &k), v).map(|_| ()),
-                WriteOp::Delete(t, k) => self.tree.remove(prefixed(t, &k)).map(|_| ()),
+                WriteOp::Put(t, k, v) => self.sled_tree(t).insert(prefixed(t, &k), v).map(|_| ()),
+                WriteOp::Delete(t, k) => self.sled_tree(t).remove(prefixed(t, &k)).map(|_| ()),
             }
             .map_err(engine)?;
         }
