@@ -111,7 +111,8 @@ impl Node {
     /// A lease's granted and remaining TTL (as the leader).
     pub(super) fn lease_ttl_here(&self, id: i64) -> Option<(i64, i64)> {
         let ttl = self.read().mvcc().leases().ttl(id)?;
-        let remaining = self.lessor().expiries.get(&id).map_or(ttl, |at| seconds_left(*at));
+        // A lease granted a moment ago may not have a clock yet: it starts now.
+        let remaining = seconds_left(*self.lessor().expiries.entry(id).or_insert_with(|| after(ttl)));
         Some((ttl, remaining))
     }
 }

@@ -64,6 +64,7 @@ _MASK_COMMON=(
   # Lease ids are random (hex in text, decimal in JSON).
   -e 's/(^|[ =\/])[0-9a-f]{12,16}([ |]|$)/\1<LEASE>\2/g'
   -e 's/"(ID|id)":[0-9]{6,}/"\1":<LEASE>/g'
+  -e 's/^"ID" : [0-9]{6,}$/"ID" : <LEASE>/'
   -e 's/"lease":[0-9]{6,}/"lease":<LEASE>/g'
 )
 
