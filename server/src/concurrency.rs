@@ -7,7 +7,7 @@ use crate::command::{Command, CommandResponse};
 use crate::error::{Error, Result};
 use crate::mvcc::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest, RequestOp,
-    SortOrder, SortTarget, TxnRequest,
+    SortOrder, SortTarget, TxnRequest, prefix_end,
 };
 use crate::node::Node;
 
@@ -23,18 +23,6 @@ pub fn prefix(name: &[u8]) -> Vec<u8> {
     let mut p = name.to_vec();
     p.push(b'/');
     p
-}
-
-/// The end of the range of keys starting with `prefix` (etcd's `GetPrefixRangeEnd`).
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
 }
 
 async fn txn(node: &Node, txn: TxnRequest) -> Result<bool> {

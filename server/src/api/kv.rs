@@ -6,7 +6,7 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::status::status;
-use super::{Context, convert};
+use super::{Context, convert, mismatch};
 use crate::command::{Command, CommandResponse};
 use crate::error::Error;
 use crate::mvcc::{self, check};
@@ -33,11 +33,6 @@ impl KvService {
     async fn propose(&self, cmd: Command) -> Result<CommandResponse, Status> {
         self.ctx.node.propose(cmd).await.map_err(status)
     }
-}
-
-/// A command answered with a response of the wrong kind: a bug, reported, not a panic.
-fn mismatch() -> Status {
-    Status::internal("etcd-rs: command answered with a response of another kind")
 }
 
 #[tonic::async_trait]

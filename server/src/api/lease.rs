@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::Context;
 use super::status::status;
+use super::{Context, mismatch};
 use crate::command::{Command, CommandResponse};
 use crate::error::Error;
 use crate::node::Proposal;
@@ -64,7 +64,7 @@ impl LeaseService {
 async fn ask_leader(ctx: &Context, proposal: Proposal) -> Result<Option<(i64, i64)>, Status> {
     match ctx.node.submit(proposal).await.map_err(status)?.map_err(status)? {
         CommandResponse::LeaseTtl(ttl) => Ok(ttl),
-        other => Err(Status::internal(format!("etcd-rs: unexpected lease response {other:?}"))),
+        _ => Err(mismatch()),
     }
 }
 
@@ -89,7 +89,7 @@ impl Lease for LeaseService {
                 ttl,
                 error: String::new(),
             })),
-            other => Err(Status::internal(format!("etcd-rs: unexpected lease response {other:?}"))),
+            _ => Err(mismatch()),
         }
     }
 
@@ -103,7 +103,7 @@ impl Lease for LeaseService {
             CommandResponse::Lease { revision } => {
                 Ok(Response::new(pb::LeaseRevokeResponse { header: Some(self.ctx.header(revision)) }))
             }
-            other => Err(Status::internal(format!("etcd-rs: unexpected lease response {other:?}"))),
+            _ => Err(mismatch()),
         }
     }
 

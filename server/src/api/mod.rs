@@ -44,6 +44,11 @@ pub struct Context {
     pub min_lease_ttl: i64,
 }
 
+/// A command answered with a response of the wrong kind: a bug, reported, not a panic.
+fn mismatch() -> tonic::Status {
+    tonic::Status::internal("etcd-rs: command answered with a response of another kind")
+}
+
 impl Context {
     /// A response header at `revision`.
     pub fn header(&self, revision: i64) -> ResponseHeader {

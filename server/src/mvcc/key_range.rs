@@ -14,6 +14,20 @@ pub enum KeyRange {
     Span(Vec<u8>, Option<Vec<u8>>),
 }
 
+/// The end of the range of keys starting with `prefix` (clientv3's `GetPrefixRangeEnd`):
+/// the prefix with its last byte below 0xff incremented, or `"\0"` (every key from the
+/// prefix on) when there is none.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
 impl KeyRange {
     /// Interprets a request's key and range end.
     pub fn new(key: &[u8], range_end: &[u8]) -> Self {

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::key_range::prefix_end;
 use super::key_value::Record;
 use super::store::MvccStore;
 use super::write::WriteTxn;
@@ -38,14 +39,7 @@ impl Leases {
     /// Loads the lease records of `backend`.
     pub fn load<B: Backend>(backend: &B) -> Result<Self, StorageError> {
         let mut leases = Self::default();
-        let end = {
-            let mut e = LEASE_PREFIX.to_vec();
-            if let Some(last) = e.last_mut() {
-                *last += 1;
-            }
-            e
-        };
-        backend.scan(Tree::Meta, LEASE_PREFIX.to_vec()..end, &mut |k, v| {
+        backend.scan(Tree::Meta, LEASE_PREFIX.to_vec()..prefix_end(LEASE_PREFIX), &mut |k, v| {
             let id = k.get(LEASE_PREFIX.len()..).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(i64::from_be_bytes);
             let ttl = <[u8; 8]>::try_from(v).ok().map(i64::from_be_bytes);
             match (id, ttl) {

@@ -18,7 +18,7 @@ mod revision;
 mod store;
 mod write;
 
-pub use key_range::KeyRange;
+pub use key_range::{KeyRange, prefix_end};
 pub use key_value::{KeyValue, Record};
 pub use lease::Leases;
 pub use request::*;

@@ -65,15 +65,11 @@ pub async fn keys(
     let key = uri.path().strip_prefix("/v2/keys").unwrap_or_default();
     let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
     let request = Form::parse(uri.query(), form_body.then_some(&body[..])).and_then(|f| f.key_request(&key, write));
-    let mut response = match request {
+    let response = match request {
         Ok(r) => serve(&api, r).await.unwrap_or_else(|e| error_response(&e)),
         Err(e) => error_response(&e),
     };
-    response.headers_mut().insert(
-        "X-Etcd-Cluster-Id",
-        HeaderValue::from_str(&api.cluster_id_hex()).unwrap_or(HeaderValue::from_static("0")),
-    );
-    response
+    api.stamp(response)
 }
 
 async fn serve(api: &V2Api, request: KeyRequest) -> Result<Response, V2Error> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -40,13 +40,6 @@ struct Members {
 struct PeerUrls {
     #[serde(rename = "peerURLs")]
     peer_urls: Vec<String>,
-}
-
-fn with_cluster_id(api: &V2Api, mut r: Response) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&api.cluster_id_hex()) {
-        r.headers_mut().insert("X-Etcd-Cluster-Id", v);
-    }
-    r
 }
 
 /// etcd's `unmarshalRequest`: JSON only, with its messages.
@@ -102,7 +95,7 @@ pub async fn collection(State(api): State<Arc<V2Api>>, method: Method, headers: 
         },
         _ => method_not_allowed("GET,HEAD,POST"),
     };
-    with_cluster_id(&api, r)
+    api.stamp(r)
 }
 
 /// `GET /v2/members/leader`; `DELETE` and `PUT /v2/members/<hex id>`.
@@ -143,7 +136,7 @@ pub async fn one(
         },
         _ => method_not_allowed("GET,HEAD,POST,PUT,DELETE"),
     };
-    with_cluster_id(&api, r)
+    api.stamp(r)
 }
 
 /// `GET /v2/machines`: every client URL, comma and space separated, as plain text.

@@ -33,8 +33,13 @@ pub struct V2Api {
 }
 
 impl V2Api {
-    fn cluster_id_hex(&self) -> String {
-        format!("{:x}", self.node.cluster_id())
+    /// Adds `X-Etcd-Cluster-Id` (lowercase hex, no padding), as etcd's key and member
+    /// handlers do.
+    fn stamp(&self, mut r: Response) -> Response {
+        if let Ok(v) = HeaderValue::from_str(&format!("{:x}", self.node.cluster_id())) {
+            r.headers_mut().insert("X-Etcd-Cluster-Id", v);
+        }
+        r
     }
 }
 
