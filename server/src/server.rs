@@ -199,7 +199,7 @@ async fn expire_v2_ttls(node: Node) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if node.status().leader != node.id() {
+        if !node.leads() {
             continue;
         }
         let now = api::now_ms();

@@ -51,7 +51,7 @@ impl Node {
     /// On the leader: starts clocks for new leases, forgets revoked ones, and returns the
     /// leases whose time is up. Elsewhere: nothing.
     pub fn expired_leases(&self) -> Vec<i64> {
-        if self.status().leader != self.id {
+        if !self.leads() {
             return Vec::new();
         }
         let leases: Vec<(i64, i64)> = self.read().mvcc().leases().all().collect();
@@ -71,7 +71,7 @@ impl Node {
     /// rounds (every keep-alive that arrived while the last round was out goes in the next
     /// one message), as read indexes are fetched.
     pub async fn renew_lease(&self, id: i64) -> Result<Option<i64>> {
-        if self.status().leader == self.id {
+        if self.leads() {
             return Ok(self.renew_lease_here(id).map(|(granted, _)| granted));
         }
         let (tx, rx) = oneshot::channel();

@@ -200,6 +200,11 @@ impl Node {
         }
     }
 
+    /// Whether this member leads now (cheap: no copy of the metrics).
+    pub fn leads(&self) -> bool {
+        self.raft.metrics().borrow_watched().current_leader == Some(self.id)
+    }
+
     /// The current term and this member's applied index (cheap: no copy of the metrics).
     pub fn term_and_applied(&self) -> (u64, u64) {
         let m = self.raft.metrics();

@@ -243,9 +243,9 @@ impl V2Store {
         Ok(cur)
     }
 
+    /// The node at `path`, which the caller has already found with [`Self::lookup`] (whose
+    /// errors carry etcd's causes): one walk, no second check.
     fn lookup_mut(&mut self, path: &str, index: u64) -> Result<&mut Node, V2Error> {
-        // Checked first with shared borrows so that errors carry etcd's causes.
-        self.lookup(path, index)?;
         let mut cur = &mut self.root;
         for c in components(path) {
             let Kind::Dir(children) = &mut cur.kind else { return Err(V2Error::new(Code::NotDir, path, index)) };
