@@ -56,9 +56,7 @@ impl Node {
 
     /// Carries out a membership proposal as the leader.
     pub(super) async fn change_members(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
-        if !self.raft.is_leader() {
-            return Err(PeerError::NotLeader(self.raft.current_leader().await));
-        }
+        self.must_lead().await?;
         let (nodes, learners) = self.members();
         let checked = match proposal {
             Proposal::Command(_) | Proposal::LeaseRenew { .. } | Proposal::LeaseTimeToLive { .. } => {

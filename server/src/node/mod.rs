@@ -318,16 +318,12 @@ impl Node {
         let written = match proposal {
             Proposal::Command(cmd) => self.raft.client_write(cmd.clone()).await,
             Proposal::LeaseRenew { ids } => {
-                if !self.raft.is_leader() {
-                    return Err(PeerError::NotLeader(self.raft.current_leader().await));
-                }
+                self.must_lead().await?;
                 let ttls = ids.iter().map(|id| self.renew_lease_here(*id)).collect();
                 return Ok((Ok(CommandResponse::LeaseTtls(ttls)), 0));
             }
             Proposal::LeaseTimeToLive { id } => {
-                if !self.raft.is_leader() {
-                    return Err(PeerError::NotLeader(self.raft.current_leader().await));
-                }
+                self.must_lead().await?;
                 return Ok((Ok(CommandResponse::LeaseTtl(self.lease_ttl_here(*id))), 0));
             }
             change => return self.change_members(change).await,
@@ -341,6 +337,11 @@ impl Node {
                 None => Err(PeerError::Failed(e.to_string())),
             },
         }
+    }
+
+    /// `NotLeader` (naming the leader we know) unless this member leads.
+    pub(super) async fn must_lead(&self) -> Result<(), PeerError> {
+        if self.raft.is_leader() { Ok(()) } else { Err(PeerError::NotLeader(self.raft.current_leader().await)) }
     }
 
     async fn wait_applied(&self, index: u64, deadline: Instant) -> Result<()> {
