@@ -119,9 +119,26 @@ ctl() { _ctl_record /dev/null '' "$@"; }
 ctl_in() {
   local text=$1
   shift
-  printf '%s' "$text" >"$SCRATCH/.stdin"
-  printf '<<EOF\n%s\nEOF\n' "$text" | sed '1!s/^/  | /' >"$SCRATCH/.shown"
+  _ctl_stdin "$text"
   _ctl_record "$SCRATCH/.stdin" " $(cat "$SCRATCH/.shown")" "$@"
+}
+
+# ctl_in_held SECONDS TEXT ARGS...: like ctl_in, but stdin stays open for
+# SECONDS after TEXT. Interactive commands (watch -i) exit on EOF, so without
+# the hold whether an event prints before that exit is a race in etcdctl too.
+ctl_in_held() {
+  local hold=$1 text=$2
+  shift 2
+  _ctl_stdin "$text"
+  _ctl_record <(cat "$SCRATCH/.stdin" && sleep "$hold") \
+    " $(cat "$SCRATCH/.shown") [stdin open ${hold}s more]" "$@"
+}
+
+# _ctl_stdin TEXT: write TEXT to SCRATCH/.stdin and its here-document
+# rendering to SCRATCH/.shown.
+_ctl_stdin() {
+  printf '%s' "$1" >"$SCRATCH/.stdin"
+  printf '<<EOF\n%s\nEOF\n' "$1" | sed '1!s/^/  | /' >"$SCRATCH/.shown"
 }
 
 # ctl_file FILE ARGS...: run `etcdctl ARGS < FILE` (FILE relative to SCRATCH;

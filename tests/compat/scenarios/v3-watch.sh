@@ -36,8 +36,8 @@ CTL_TIMEOUT=3 ctl -w json watch fob
 wait
 
 section "interactive"
-ctl_in $'watch foo --rev=2\n' watch -i
-ctl_in $'watch zoo --rev=6\nbogus\n' watch -i
+ctl_in_held 2 $'watch foo --rev=2\n' watch -i
+ctl_in_held 2 $'watch zoo --rev=6\nbogus\n' watch -i
 
 section "compacted history"
 ctl compaction 5
