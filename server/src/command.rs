@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alarm::Alarm;
 use crate::mvcc::{
     CompactRequest, CompactResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, TxnRequest,
     TxnResponse,
@@ -41,6 +42,13 @@ pub enum Command {
         /// The leader's clock.
         now: u64,
     },
+    /// Raise (`activate`) or clear an alarm.
+    Alarm {
+        /// Raise rather than clear.
+        activate: bool,
+        /// The alarm.
+        alarm: Alarm,
+    },
     /// A member announces the name and client URLs it serves (etcd publishes these
     /// through the log too, so every member lists the same).
     PublishMember {
@@ -65,6 +73,15 @@ impl std::fmt::Display for Command {
             Command::V2(w) => write!(f, "v2 {:?} {}", w.method, w.path),
             Command::V2Expire { path, .. } => write!(f, "v2 expire {path}"),
             Command::PublishMember { id, .. } => write!(f, "publish member {id:x}"),
+            Command::Alarm { activate, alarm } => {
+                write!(
+                    f,
+                    "{} alarm {} of {:x}",
+                    if *activate { "raise" } else { "clear" },
+                    alarm.kind.name(),
+                    alarm.member
+                )
+            }
         }
     }
 }
@@ -92,6 +109,9 @@ pub enum CommandResponse {
     LeaseTtls(Vec<Option<(i64, i64)>>),
     /// From a v2 write or expiry.
     V2(Event),
+    /// From an alarm change: the alarm, if it was raised or cleared (etcd answers nothing
+    /// when clearing an alarm that was not active).
+    Alarms(Vec<Alarm>),
     /// From a member publication.
     Published,
     /// From a log entry that carries no command (a new leader's blank entry, or a

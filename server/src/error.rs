@@ -56,6 +56,12 @@ pub enum Error {
     /// An encoded request larger than `max-request-bytes`.
     #[error("etcdserver: request is too large")]
     RequestTooLarge,
+    /// A write that adds data while the NOSPACE alarm is active (or would pass the quota).
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
+    /// Any change while the CORRUPT alarm is active.
+    #[error("etcdserver: corrupt cluster")]
+    Corrupt,
     /// No member leads the cluster.
     #[error("etcdserver: no leader")]
     NoLeader,

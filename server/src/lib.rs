@@ -11,16 +11,21 @@
 //!
 //! See ARCHITECTURE.md at the repository root for the invariants.
 
+pub mod alarm;
 pub mod api;
 pub mod command;
+pub mod compactor;
 pub mod concurrency;
 pub mod config;
 pub mod error;
 pub mod membership;
 pub mod mvcc;
 pub mod node;
+pub mod quota;
 pub mod raft;
+pub mod restore;
 pub mod server;
+pub mod snapshot_file;
 pub mod state_machine;
 pub mod storage;
 pub mod transport;

@@ -12,6 +12,8 @@ use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
 /// Meta key holding this member's identity.
 const META_IDENTITY: &[u8] = b"membership.identity";
+/// Meta key holding the members a restored data dir starts its new cluster with.
+const META_BOOTSTRAP: &[u8] = b"membership.bootstrap";
 
 /// Which member this is, of which cluster. Fixed for the life of the data dir.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +61,29 @@ pub fn store<B: Backend>(backend: &B, id: Identity) -> Result<(), StorageError> 
     batch.put(Tree::Meta, META_IDENTITY, serde_json::to_vec(&id).map_err(|e| StorageError::Engine(e.to_string()))?);
     backend.write(batch)?;
     backend.flush()
+}
+
+/// Records the members a data dir made by `snapshot restore` bootstraps its cluster
+/// with on first start (ignored once the member's log holds anything).
+pub fn store_bootstrap<B: Backend>(backend: &B, members: &BTreeMap<u64, PeerNode>) -> Result<(), StorageError> {
+    let mut batch = WriteBatch::default();
+    batch.put(
+        Tree::Meta,
+        META_BOOTSTRAP,
+        serde_json::to_vec(members).map_err(|e| StorageError::Engine(e.to_string()))?,
+    );
+    backend.write(batch)?;
+    backend.flush()
+}
+
+/// The members recorded by [`store_bootstrap`], if any.
+pub fn pending_bootstrap<B: Backend>(backend: &B) -> Result<Option<BTreeMap<u64, PeerNode>>, StorageError> {
+    match backend.get(Tree::Meta, META_BOOTSTRAP)? {
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt { tree: Tree::Meta.name(), reason: format!("bootstrap members: {e}") }),
+        None => Ok(None),
+    }
 }
 
 /// etcd's member id: the first 8 bytes (big endian) of SHA-1 over the sorted peer URLs and

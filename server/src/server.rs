@@ -23,9 +23,12 @@ use crate::api::{
     WatchService,
 };
 use crate::command::Command;
+use crate::compactor::{AutoCompaction, Compactor};
 use crate::config::{ClusterState, Config, ListenUrl};
 use crate::membership::{self, Identity};
+use crate::mvcc::CompactRequest;
 use crate::node::Node;
+use crate::quota::Quota;
 use crate::raft::network::MAX_PEER_MESSAGE;
 use crate::raft::peer::{ClusterInfo, PeerService};
 use crate::raft::{self, Settings, join};
@@ -58,16 +61,11 @@ impl From<crate::storage::StorageError> for ServerError {
 
 /// Runs a member until `shutdown` completes, then hands off leadership and stops.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-    let dir = config.data_dir.join("member");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ServerError::Setup(format!("cannot create data dir {}: {e}", dir.display())))?;
-    let path = dir.join("db");
-    let backend = Arc::new(
-        SledBackend::open(&path).map_err(|e| ServerError::Setup(format!("cannot open {}: {e}", path.display())))?,
-    );
+    let backend = Arc::new(open_backend(&config.data_dir).map_err(ServerError::Setup)?);
     let (identity, bootstrap) = match membership::load(&*backend)? {
-        // A restart: the stored identity wins and bootstrap settings are ignored.
-        Some(id) => (id, None),
+        // A restart: the stored identity wins and bootstrap settings are ignored (a data
+        // dir made by `snapshot restore` carries the members to bootstrap with).
+        Some(id) => (id, membership::pending_bootstrap(&*backend)?),
         None => {
             let (id, bootstrap) = match config.initial_cluster_state {
                 ClusterState::New => {
@@ -112,6 +110,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         max_txn_ops: config.max_txn_ops,
         watch_progress_interval: config.watch_progress_notify_interval,
         min_lease_ttl: i64::try_from((config.election_timeout_ms * 3 / 2).div_ceil(1000)).unwrap_or(i64::MAX),
+        quota: Arc::new(Quota::new(config.quota_backend_bytes)),
     };
     let v2 = config.enable_v2.then(|| V2Api {
         node: node.clone(),
@@ -126,6 +125,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let publisher = tokio::spawn(publish(node.clone(), config.name.clone(), config.advertise_client_urls.clone()));
     let expiry = tokio::spawn(expire_v2_ttls(node.clone()));
     let lease_expiry = tokio::spawn(revoke_expired_leases(node.clone()));
+    let compaction = config.auto_compaction.map(|policy| tokio::spawn(auto_compact(node.clone(), policy)));
 
     tokio::select! {
         _ = shutdown => tracing::info!("shutting down"),
@@ -134,6 +134,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     publisher.abort();
     expiry.abort();
     lease_expiry.abort();
+    if let Some(c) = compaction {
+        c.abort();
+    }
     hand_off_leadership(&node).await;
     node.stop().await;
     stop_tx.send(true).ok();
@@ -144,6 +147,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Opens (creating it if needed) the database of the member whose data dir is `data_dir`.
+pub fn open_backend(data_dir: &std::path::Path) -> Result<SledBackend, String> {
+    let dir = data_dir.join("member");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    let path = dir.join("db");
+    SledBackend::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
 type ServeTask = tokio::task::JoinHandle<std::io::Result<()>>;
@@ -228,6 +239,29 @@ async fn revoke_expired_leases(node: Node) {
                 tracing::debug!(error = %e, lease = %format!("{id:x}"), "revoking an expired lease; will retry");
                 break;
             }
+        }
+    }
+}
+
+/// On the leader, compacts the history as `auto-compaction-*` asks. Samples are taken on
+/// every member so a new leader knows the recent revisions at once.
+async fn auto_compact(node: Node, policy: AutoCompaction) {
+    let mut compactor = Compactor::new(policy);
+    let mut tick = tokio::time::interval(compactor.tick());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (current, compacted) = {
+            let state = node.read();
+            (state.mvcc().current_revision(), state.mvcc().compacted_revision())
+        };
+        let Some(revision) = compactor.observe(std::time::Instant::now(), current, compacted) else { continue };
+        if !node.leads() {
+            continue;
+        }
+        match node.propose(Command::Compact(CompactRequest { revision, physical: false })).await {
+            Ok(_) => tracing::info!(revision, "auto-compacted"),
+            Err(e) => tracing::warn!(error = %e, revision, "auto-compaction failed; will retry"),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use openraft::EntryPayload;
 use serde::{Deserialize, Serialize};
 
+use crate::alarm::Alarms;
 use crate::command::{Command, CommandResponse, Reply};
 use crate::error::Error;
 use crate::mvcc::{MvccSnapshot, MvccStore, Revisions};
@@ -23,6 +24,8 @@ const META_PROGRESS: &[u8] = b"progress";
 const META_MEMBERSHIP: &[u8] = b"raft.membership";
 /// Meta key: what members published about themselves.
 const META_PUBLISHED: &[u8] = b"members.published";
+/// Meta key: the active alarms.
+const META_ALARMS: &[u8] = b"alarms";
 
 /// What a member announced about itself through the log.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -48,6 +51,19 @@ pub struct StateSnapshot {
     mvcc: MvccSnapshot,
     published: BTreeMap<u64, Published>,
     v2: Vec<(String, Record)>,
+    alarms: Alarms,
+}
+
+impl StateSnapshot {
+    /// The v3 part.
+    pub fn mvcc(&self) -> &MvccSnapshot {
+        &self.mvcc
+    }
+
+    /// How many v2 nodes it holds.
+    pub fn v2_nodes(&self) -> usize {
+        self.v2.len()
+    }
 }
 
 /// A member's replicated state.
@@ -57,6 +73,7 @@ pub struct StateMachine<B> {
     applied: Option<LogId>,
     membership: StoredMembership,
     published: BTreeMap<u64, Published>,
+    alarms: Alarms,
 }
 
 fn meta<B: Backend, T: serde::de::DeserializeOwned>(b: &B, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -82,6 +99,7 @@ impl<B: Backend> StateMachine<B> {
             applied: progress.applied,
             membership: meta(&*backend, META_MEMBERSHIP)?.unwrap_or_default(),
             published: meta(&*backend, META_PUBLISHED)?.unwrap_or_default(),
+            alarms: meta(&*backend, META_ALARMS)?.unwrap_or_default(),
             mvcc: MvccStore::open(backend, progress.revisions)?,
         })
     }
@@ -116,6 +134,11 @@ impl<B: Backend> StateMachine<B> {
         &self.published
     }
 
+    /// The active alarms.
+    pub fn alarms(&self) -> &Alarms {
+        &self.alarms
+    }
+
     /// Applies one log entry. A command the store rejects (e.g. a compaction below the
     /// compacted revision) still consumes its entry: every member rejects it alike. An
     /// `Err` is a storage failure, after which the member must stop.
@@ -142,33 +165,20 @@ impl<B: Backend> StateMachine<B> {
                     None => CommandResponse::Noop,
                 })
             }
-            EntryPayload::Normal(cmd) => {
-                let mut w = self.mvcc.write(&mut batch);
-                let out = match &cmd {
-                    Command::Put(r) => w.put(r).map(CommandResponse::Put),
-                    Command::DeleteRange(r) => w.delete_range(r).map(CommandResponse::DeleteRange),
-                    Command::Txn(r) => w.txn(r).map(CommandResponse::Txn),
-                    Command::Compact(r) => w.compact(r).map(CommandResponse::Compact),
-                    // The revision is known once the change ends.
-                    Command::LeaseGrant { id, ttl } => {
-                        w.lease_grant(*id, *ttl).map(|()| CommandResponse::Lease { revision: 0 })
-                    }
-                    Command::LeaseRevoke { id } => w.lease_revoke(*id).map(|_| CommandResponse::Lease { revision: 0 }),
-                    Command::PublishMember { .. } | Command::V2(_) | Command::V2Expire { .. } => {
-                        Ok(CommandResponse::Noop)
-                    }
+            EntryPayload::Normal(Command::Alarm { activate, alarm }) => {
+                let changed = if activate {
+                    self.alarms.activate(alarm);
+                    true
+                } else {
+                    self.alarms.deactivate(alarm)
                 };
-                let end = w.end();
-                let mut out = out;
-                if let Ok(CommandResponse::Lease { revision }) = &mut out {
-                    *revision = end;
-                }
-                // A failing backend leaves the in-memory index ahead of the disk: stop here.
-                if let Err(Error::Storage(e)) = out {
-                    return Err(Error::Storage(e));
-                }
-                out
+                batch.put(Tree::Meta, META_ALARMS, encode(&self.alarms).map_err(storage)?);
+                Ok(CommandResponse::Alarms(if changed { vec![alarm] } else { Vec::new() }))
             }
+            EntryPayload::Normal(cmd) => match self.alarms.refusal(&cmd) {
+                Some(refused) => Err(refused),
+                None => self.apply_mvcc(&cmd, &mut batch)?,
+            },
         };
         let progress = Progress { applied: Some(entry.log_id), revisions: self.mvcc.revisions() };
         batch.put(Tree::Meta, META_PROGRESS, encode(&progress).map_err(storage)?);
@@ -177,9 +187,40 @@ impl<B: Backend> StateMachine<B> {
         Ok(reply)
     }
 
+    /// Applies a command of the v3 key space. The outer `Err` is a storage failure, after
+    /// which the member must stop: the in-memory index would be ahead of the disk.
+    fn apply_mvcc(&mut self, cmd: &Command, batch: &mut WriteBatch) -> Result<Reply, Error> {
+        let mut w = self.mvcc.write(batch);
+        let out = match cmd {
+            Command::Put(r) => w.put(r).map(CommandResponse::Put),
+            Command::DeleteRange(r) => w.delete_range(r).map(CommandResponse::DeleteRange),
+            Command::Txn(r) => w.txn(r).map(CommandResponse::Txn),
+            Command::Compact(r) => w.compact(r).map(CommandResponse::Compact),
+            // The revision is known once the change ends.
+            Command::LeaseGrant { id, ttl } => {
+                w.lease_grant(*id, *ttl).map(|()| CommandResponse::Lease { revision: 0 })
+            }
+            Command::LeaseRevoke { id } => w.lease_revoke(*id).map(|_| CommandResponse::Lease { revision: 0 }),
+            Command::PublishMember { .. } | Command::V2(_) | Command::V2Expire { .. } | Command::Alarm { .. } => {
+                Ok(CommandResponse::Noop)
+            }
+        };
+        let end = w.end();
+        match out {
+            Err(Error::Storage(e)) => Err(Error::Storage(e)),
+            Ok(CommandResponse::Lease { .. }) => Ok(Ok(CommandResponse::Lease { revision: end })),
+            out => Ok(out),
+        }
+    }
+
     /// A point-in-time copy of the replicated state.
     pub fn snapshot(&self) -> Result<StateSnapshot, Error> {
-        Ok(StateSnapshot { mvcc: self.mvcc.export()?, published: self.published.clone(), v2: self.v2.export() })
+        Ok(StateSnapshot {
+            mvcc: self.mvcc.export()?,
+            published: self.published.clone(),
+            v2: self.v2.export(),
+            alarms: self.alarms.clone(),
+        })
     }
 
     /// Replaces the whole state with a snapshot taken at `applied` under `membership`.
@@ -194,12 +235,14 @@ impl<B: Backend> StateMachine<B> {
         batch.put(Tree::Meta, META_PROGRESS, encode(&Progress { applied, revisions }).map_err(storage)?);
         batch.put(Tree::Meta, META_MEMBERSHIP, encode(&membership).map_err(storage)?);
         batch.put(Tree::Meta, META_PUBLISHED, encode(&snap.published).map_err(storage)?);
+        batch.put(Tree::Meta, META_ALARMS, encode(&snap.alarms).map_err(storage)?);
         let index = applied.map_or(0, |l| l.index);
         self.v2.import(&**self.mvcc.backend(), snap.v2, index, &mut batch)?;
         self.mvcc = MvccStore::import(self.mvcc.backend().clone(), snap.mvcc, batch)?;
         self.applied = applied;
         self.membership = membership;
         self.published = snap.published;
+        self.alarms = snap.alarms;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use etcd_proto::etcdserverpb::range_request::{SortOrder as PbOrder, SortTarget a
 use etcd_proto::etcdserverpb::{request_op, response_op};
 use etcd_proto::mvccpb;
 
+use crate::alarm::{Alarm, AlarmKind};
 use crate::mvcc;
 
 /// Sets only the revision, as etcd does for responses nested in a txn.
@@ -165,4 +166,22 @@ pub fn txn_response(r: mvcc::TxnResponse, header: Option<pb::ResponseHeader>) ->
         })
         .collect();
     pb::TxnResponse { header: header.or_else(|| rev_header(r.revision)), succeeded: r.succeeded, responses }
+}
+
+/// An alarm kind from its protobuf value; `None` for NONE and unknown values.
+pub fn alarm_kind(value: i32) -> Option<AlarmKind> {
+    match pb::AlarmType::try_from(value) {
+        Ok(pb::AlarmType::Nospace) => Some(AlarmKind::NoSpace),
+        Ok(pb::AlarmType::Corrupt) => Some(AlarmKind::Corrupt),
+        Ok(pb::AlarmType::None) | Err(_) => None,
+    }
+}
+
+/// An alarm as etcd's `AlarmMember`.
+pub fn alarm_member(a: &Alarm) -> pb::AlarmMember {
+    let alarm = match a.kind {
+        AlarmKind::NoSpace => pb::AlarmType::Nospace,
+        AlarmKind::Corrupt => pb::AlarmType::Corrupt,
+    };
+    pb::AlarmMember { member_id: a.member, alarm: alarm as i32 }
 }

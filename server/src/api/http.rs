@@ -28,16 +28,19 @@ async fn version() -> Response {
 /// How long /health waits for its read through the leader, as etcd's.
 const HEALTH_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Healthy when the cluster has a leader and a linearizable read completes within a
-/// second (etcd's QGET), or with `?serializable=true` when this member knows a leader. No
-/// alarms exist yet. etcd's unhealthy body has a trailing newline and the healthy one
-/// does not.
+/// Healthy when no alarm is active (except those named by `?exclude=`), the cluster has
+/// a leader and a linearizable read completes within a second (etcd's QGET), or with
+/// `?serializable=true` when this member knows a leader. etcd's unhealthy body has a
+/// trailing newline and the healthy one does not.
 async fn health(node: Node, uri: Uri) -> Response {
     let plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-    let serializable = uri
-        .query()
-        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "serializable" && v == "true"));
-    let healthy = node.status().leader != 0
+    let query: Vec<(String, String)> =
+        uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    let serializable = query.iter().any(|(k, v)| k == "serializable" && v == "true");
+    let excluded = |name: &str| query.iter().any(|(k, v)| k == "exclude" && v == name);
+    let alarmed = node.read().alarms().list().any(|a| !excluded(a.kind.name()));
+    let healthy = !alarmed
+        && node.status().leader != 0
         && (serializable || matches!(tokio::time::timeout(HEALTH_READ_TIMEOUT, node.linearizable()).await, Ok(Ok(()))));
     if healthy {
         (plain, r#"{"health":"true"}"#).into_response()

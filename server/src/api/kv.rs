@@ -29,10 +29,6 @@ impl KvService {
         }
         Ok(())
     }
-
-    async fn propose(&self, cmd: Command) -> Result<CommandResponse, Status> {
-        self.ctx.node.propose(cmd).await.map_err(status)
-    }
 }
 
 #[tonic::async_trait]
@@ -55,7 +51,7 @@ impl Kv for KvService {
         self.check_size(&req)?;
         let req = convert::put_request(req);
         check::put(&req).map_err(status)?;
-        match self.propose(Command::Put(req)).await? {
+        match self.ctx.propose(Command::Put(req)).await? {
             CommandResponse::Put(r) => {
                 let header = self.ctx.header(r.revision);
                 Ok(Response::new(convert::put_response(r, Some(header))))
@@ -73,7 +69,7 @@ impl Kv for KvService {
         self.check_size(&req)?;
         let req = convert::delete_request(req);
         check::delete_range(&req).map_err(status)?;
-        match self.propose(Command::DeleteRange(req)).await? {
+        match self.ctx.propose(Command::DeleteRange(req)).await? {
             CommandResponse::DeleteRange(r) => {
                 let header = self.ctx.header(r.revision);
                 Ok(Response::new(convert::delete_response(r, Some(header))))
@@ -88,7 +84,7 @@ impl Kv for KvService {
         self.check_size(&req)?;
         let req = convert::txn_request(req);
         check::txn(&req, self.ctx.max_txn_ops).map_err(status)?;
-        match self.propose(Command::Txn(req)).await? {
+        match self.ctx.propose(Command::Txn(req)).await? {
             CommandResponse::Txn(r) => {
                 let header = self.ctx.header(r.revision);
                 Ok(Response::new(convert::txn_response(r, Some(header))))
@@ -104,7 +100,7 @@ impl Kv for KvService {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         let cmd = Command::Compact(mvcc::CompactRequest { revision: req.revision, physical: req.physical });
-        match self.propose(cmd).await? {
+        match self.ctx.propose(cmd).await? {
             CommandResponse::Compact(r) => {
                 Ok(Response::new(pb::CompactionResponse { header: Some(self.ctx.header(r.revision)) }))
             }

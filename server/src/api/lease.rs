@@ -82,7 +82,7 @@ impl Lease for LeaseService {
         let id = if req.id != 0 { req.id } else { self.ids.next() };
         // As etcd, a TTL below what survives an election is raised to it.
         let ttl = req.ttl.max(self.ctx.min_lease_ttl);
-        match self.ctx.node.propose(Command::LeaseGrant { id, ttl }).await.map_err(status)? {
+        match self.ctx.propose(Command::LeaseGrant { id, ttl }).await? {
             CommandResponse::Lease { revision } => Ok(Response::new(pb::LeaseGrantResponse {
                 header: Some(self.ctx.header(revision)),
                 id,

@@ -1,5 +1,5 @@
-//! `etcdserverpb.Maintenance`: Status and alarm listing; the rest arrives with the
-//! maintenance work and answers Unimplemented until then.
+//! `etcdserverpb.Maintenance`: Status, alarms, defragmentation, hashes, snapshots and
+//! leader transfer.
 
 use std::pin::Pin;
 
@@ -9,9 +9,12 @@ use etcd_proto::etcdserverpb::maintenance_server::Maintenance;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::Context;
 use super::status::status;
+use super::{Context, convert, mismatch};
 use crate::ETCD_VERSION;
+use crate::alarm::Alarm;
+use crate::command::{Command, CommandResponse};
+use crate::snapshot_file;
 
 /// The Maintenance service.
 pub struct MaintenanceService {
@@ -25,29 +28,53 @@ impl MaintenanceService {
     }
 }
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("etcd-rs: {what} is not supported yet"))
-}
+/// etcd sends snapshots in 32 KiB messages.
+const SNAPSHOT_CHUNK: usize = 32 * 1024;
 
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
+    /// GET lists the active alarms (of one kind, or all for NONE); ACTIVATE and
+    /// DEACTIVATE go through the log and answer the alarm they changed, as etcd's.
     async fn alarm(&self, request: Request<pb::AlarmRequest>) -> Result<Response<pb::AlarmResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
-        match AlarmAction::try_from(request.into_inner().action) {
-            // No alarm can be raised yet (no quota), so the list is truly empty.
-            Ok(AlarmAction::Get) => Ok(Response::new(pb::AlarmResponse::default())),
-            _ => Err(not_yet("raising or clearing alarms")),
-        }
+        let req = request.into_inner();
+        let kind = convert::alarm_kind(req.alarm);
+        let alarms = match (AlarmAction::try_from(req.action), kind) {
+            (Ok(AlarmAction::Get), _) => {
+                self.ctx.node.linearizable().await.map_err(status)?;
+                let state = self.ctx.node.read();
+                state.alarms().list().filter(|a| kind.is_none_or(|k| a.kind == k)).copied().collect()
+            }
+            (Ok(action), Some(kind)) => {
+                let alarm = Alarm { member: req.member_id, kind };
+                let cmd = Command::Alarm { activate: action == AlarmAction::Activate, alarm };
+                match self.ctx.node.propose(cmd).await.map_err(status)? {
+                    CommandResponse::Alarms(changed) => changed,
+                    _ => return Err(mismatch()),
+                }
+            }
+            // etcd ignores changes to the NONE alarm, and unknown actions.
+            _ => Vec::new(),
+        };
+        let revision = self.ctx.node.read().mvcc().current_revision();
+        Ok(Response::new(pb::AlarmResponse {
+            header: Some(self.ctx.header(revision)),
+            alarms: alarms.iter().map(convert::alarm_member).collect(),
+        }))
     }
 
     async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         let raft = self.ctx.node.status();
         let db_size = self.ctx.node.db_size().map_err(status)? as i64;
-        let revision = self.ctx.node.read().mvcc().current_revision();
+        let (revision, alarms) = {
+            let state = self.ctx.node.read();
+            (state.mvcc().current_revision(), state.alarms().list().map(Alarm::to_string).collect::<Vec<_>>())
+        };
         let mut errors = Vec::new();
         if raft.leader == 0 {
             errors.push(crate::error::Error::NoLeader.to_string());
         }
+        errors.extend(alarms);
         Ok(Response::new(pb::StatusResponse {
             header: Some(self.ctx.header(revision)),
             version: ETCD_VERSION.to_string(),
@@ -63,12 +90,24 @@ impl Maintenance for MaintenanceService {
         }))
     }
 
+    /// Rewrites this member's database; the pause writes saw is logged.
     async fn defragment(&self, _: Request<pb::DefragmentRequest>) -> Result<Response<pb::DefragmentResponse>, Status> {
-        Err(not_yet("defragment"))
+        let before = self.ctx.node.db_size().map_err(status)?;
+        let took = self.ctx.node.defragment().await.map_err(status)?;
+        self.ctx.quota.invalidate();
+        let after = self.ctx.node.db_size().map_err(status)?;
+        tracing::info!(before, after, took_ms = took.as_millis() as u64, "defragmented the database");
+        let revision = self.ctx.node.read().mvcc().current_revision();
+        Ok(Response::new(pb::DefragmentResponse { header: Some(self.ctx.header(revision)) }))
     }
 
     async fn hash(&self, _: Request<pb::HashRequest>) -> Result<Response<pb::HashResponse>, Status> {
-        Err(not_yet("hash"))
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        let (hash, revision) = {
+            let state = self.ctx.node.read();
+            (state.mvcc().hash().map_err(status)?, state.mvcc().current_revision())
+        };
+        Ok(Response::new(pb::HashResponse { header: Some(self.ctx.header(revision)), hash }))
     }
 
     async fn hash_kv(&self, request: Request<pb::HashKvRequest>) -> Result<Response<pb::HashKvResponse>, Status> {
@@ -83,8 +122,32 @@ impl Maintenance for MaintenanceService {
 
     type SnapshotStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotResponse, Status>> + Send>>;
 
+    /// Streams a snapshot file (see [`crate::snapshot_file`]) of the applied state, in
+    /// etcd's 32 KiB chunks, the header on the first.
     async fn snapshot(&self, _: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
-        Err(not_yet("snapshot"))
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        let node = self.ctx.node.clone();
+        let (file, revision) = tokio::task::spawn_blocking(move || {
+            let state = node.read();
+            let snap = state.snapshot()?;
+            let file = snapshot_file::encode(&snap).map_err(|e| crate::error::Error::Storage(e.to_string()))?;
+            Ok::<_, crate::error::Error>((file, state.mvcc().current_revision()))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("etcd-rs: snapshot stopped: {e}")))?
+        .map_err(status)?;
+        let header = self.ctx.header(revision);
+        let total = file.len();
+        // Chunks are cut as the client reads them: one copy of the file in memory.
+        let chunks = (0..total.div_ceil(SNAPSHOT_CHUNK)).map(move |i| {
+            let (start, end) = (i * SNAPSHOT_CHUNK, ((i + 1) * SNAPSHOT_CHUNK).min(total));
+            Ok(pb::SnapshotResponse {
+                header: (i == 0).then_some(header),
+                remaining_bytes: (total - end) as u64,
+                blob: file[start..end].to_vec(),
+            })
+        });
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
 
     async fn move_leader(

@@ -27,6 +27,9 @@ pub use maintenance::MaintenanceService;
 pub use v2::{V2Api, now_ms, router as v2_router};
 pub use watch::WatchService;
 
+use crate::alarm::{Alarm, AlarmKind};
+use crate::command::{Command, CommandResponse};
+use crate::error::Error;
 use crate::node::Node;
 
 /// What every handler needs.
@@ -42,6 +45,8 @@ pub struct Context {
     pub watch_progress_interval: std::time::Duration,
     /// Shortest lease TTL granted, in seconds: 1.5 election timeouts, as etcd's.
     pub min_lease_ttl: i64,
+    /// `quota-backend-bytes`.
+    pub quota: std::sync::Arc<crate::quota::Quota>,
 }
 
 /// A command answered with a response of the wrong kind: a bug, reported, not a panic.
@@ -50,6 +55,21 @@ fn mismatch() -> tonic::Status {
 }
 
 impl Context {
+    /// Proposes a client's change. One the quota refuses is not proposed: the NOSPACE
+    /// alarm is raised for this member instead and the client told, as etcd's quota
+    /// servers do (the alarm's own outcome does not change the answer).
+    pub async fn propose(&self, cmd: Command) -> Result<CommandResponse, tonic::Status> {
+        let node = &self.node;
+        if !self.quota.admits(&cmd, || node.db_size()).map_err(status::status)? {
+            let alarm = Alarm { member: node.id(), kind: AlarmKind::NoSpace };
+            if let Err(e) = node.propose(Command::Alarm { activate: true, alarm }).await {
+                tracing::warn!(error = %e, "raising the NOSPACE alarm");
+            }
+            return Err(status::status(Error::NoSpace));
+        }
+        node.propose(cmd).await.map_err(status::status)
+    }
+
     /// A response header at `revision`.
     pub fn header(&self, revision: i64) -> ResponseHeader {
         ResponseHeader {

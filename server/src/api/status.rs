@@ -28,6 +28,8 @@ pub fn code(e: &Error) -> Code {
         Error::LeaseNotFound => Code::NotFound,
         Error::LeaseExists => Code::FailedPrecondition,
         Error::LeaseTtlTooLarge => Code::OutOfRange,
+        Error::NoSpace => Code::ResourceExhausted,
+        Error::Corrupt => Code::DataLoss,
         Error::Stopped | Error::NotSupportedForLearner | Error::NoLeader | Error::LeaderChanged | Error::Timeout => {
             Code::Unavailable
         }

@@ -21,13 +21,13 @@ pub const SUPPORTED: &[&str] = &[
     "snapshot-count",
     "enable-v2",
     "experimental-watch-progress-notify-interval",
+    "quota-backend-bytes",
+    "auto-compaction-mode",
+    "auto-compaction-retention",
 ];
 
 /// Keys accepted and validated but without effect yet; a warning says so at startup.
 pub const ACCEPTED_UNUSED: &[&str] = &[
-    "quota-backend-bytes",
-    "auto-compaction-mode",
-    "auto-compaction-retention",
     "initial-election-tick-advance",
     "strict-reconfig-check",
     "pre-vote",

@@ -12,6 +12,8 @@ mod yaml;
 
 use std::path::PathBuf;
 
+pub use crate::compactor::AutoCompaction;
+
 pub use cli::{CliError, Invocation, parse_args};
 pub use urls::ListenUrl;
 
@@ -108,6 +110,10 @@ pub struct Config {
     /// `experimental-watch-progress-notify-interval`: how often idle watchers that asked
     /// for progress notifications get one (etcd's default 10 minutes).
     pub watch_progress_notify_interval: std::time::Duration,
+    /// `quota-backend-bytes`: 0 is etcd's default (2 GiB), negative means no quota.
+    pub quota_backend_bytes: i64,
+    /// `auto-compaction-mode` with `auto-compaction-retention`; `None` when off.
+    pub auto_compaction: Option<AutoCompaction>,
     /// Logging.
     pub log: LogConfig,
     /// Keys that were given but have no effect yet, to be reported once logging is up.
@@ -193,6 +199,14 @@ impl Config {
             watch_progress_notify_interval: duration(
                 "experimental-watch-progress-notify-interval",
                 get("experimental-watch-progress-notify-interval").unwrap_or("10m"),
+            )?,
+            quota_backend_bytes: get("quota-backend-bytes")
+                .unwrap_or("0")
+                .parse()
+                .map_err(|_| invalid("quota-backend-bytes", "is not an integer"))?,
+            auto_compaction: auto_compaction(
+                get("auto-compaction-mode").unwrap_or("periodic"),
+                get("auto-compaction-retention").unwrap_or("0"),
             )?,
             log,
             unused_keys,
@@ -294,6 +308,31 @@ fn duration(key: &str, value: &str) -> Result<std::time::Duration, ConfigError> 
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
+/// etcd's reading of the auto-compaction flags: in periodic mode the retention is a Go
+/// duration or a bare number of hours, in revision mode a number of revisions; zero
+/// turns auto-compaction off.
+fn auto_compaction(mode: &str, retention: &str) -> Result<Option<AutoCompaction>, ConfigError> {
+    let key = "auto-compaction-retention";
+    match one_of("auto-compaction-mode", mode, &["periodic", "revision"])?.as_str() {
+        "revision" => {
+            let revisions: i64 =
+                retention.parse().map_err(|_| invalid(key, format!("\"{retention}\" is not a number of revisions")))?;
+            Ok((revisions > 0).then_some(AutoCompaction::Revision(revisions)))
+        }
+        _ => {
+            if let Ok(hours) = retention.parse::<f64>() {
+                if !(hours >= 0.0 && hours.is_finite()) {
+                    return Err(invalid(key, format!("\"{retention}\" is not a duration")));
+                }
+                return Ok(
+                    (hours > 0.0).then(|| AutoCompaction::Periodic(std::time::Duration::from_secs_f64(hours * 3600.0)))
+                );
+            }
+            Ok(Some(AutoCompaction::Periodic(duration(key, retention)?)))
+        }
+    }
+}
+
 fn number(key: &str, value: &str) -> Result<usize, ConfigError> {
     value.parse().map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))
 }
@@ -325,8 +364,6 @@ fn check_unused(key: &str, value: &str) -> Result<(), ConfigError> {
         one_of(key, value, &["true", "false"])?;
     } else if NUMBERS.contains(&key) {
         value.parse::<u64>().map_err(|_| invalid(key, format!("\"{value}\" is not a non-negative integer")))?;
-    } else if key == "auto-compaction-mode" {
-        one_of(key, value, &["periodic", "revision"])?;
     }
     Ok(())
 }

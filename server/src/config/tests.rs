@@ -59,8 +59,26 @@ fn errors_name_the_key() {
 
 #[test]
 fn unused_keys_are_accepted_and_reported() {
-    let c = Config::from_pairs(pairs(&[("quota-backend-bytes", "5000"), ("pre-vote", "true")])).expect("config");
-    assert_eq!(c.unused_keys, vec!["quota-backend-bytes", "pre-vote"]);
+    let c = Config::from_pairs(pairs(&[("max-wals", "5"), ("pre-vote", "true")])).expect("config");
+    assert_eq!(c.unused_keys, vec!["max-wals", "pre-vote"]);
+}
+
+#[test]
+fn quota_and_auto_compaction_read_as_etcd() {
+    use crate::compactor::AutoCompaction;
+    use std::time::Duration;
+    let cfg = |p: &[(&str, &str)]| Config::from_pairs(pairs(p));
+    let defaults = cfg(&[]).expect("defaults");
+    assert_eq!((defaults.quota_backend_bytes, defaults.auto_compaction), (0, None));
+    assert_eq!(cfg(&[("quota-backend-bytes", "-1")]).expect("no quota").quota_backend_bytes, -1);
+    let periodic = |r: &str| cfg(&[("auto-compaction-retention", r)]).map(|c| c.auto_compaction);
+    assert_eq!(periodic("1").expect("hours"), Some(AutoCompaction::Periodic(Duration::from_secs(3600))));
+    assert_eq!(periodic("30m").expect("duration"), Some(AutoCompaction::Periodic(Duration::from_secs(1800))));
+    assert_eq!(periodic("0").expect("off"), None);
+    assert!(periodic("soon").is_err());
+    let revision = cfg(&[("auto-compaction-mode", "revision"), ("auto-compaction-retention", "1000")]);
+    assert_eq!(revision.expect("revisions").auto_compaction, Some(AutoCompaction::Revision(1000)));
+    assert!(cfg(&[("auto-compaction-mode", "hourly")]).is_err());
 }
 
 #[test]

@@ -164,6 +164,26 @@ impl MvccSnapshot {
     pub fn compacted(&self) -> i64 {
         self.compacted
     }
+
+    /// How many records it holds (every kept revision of every key).
+    pub fn records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// How many leases it holds.
+    pub fn leases(&self) -> usize {
+        self.leases.len()
+    }
+
+    /// The hash of its records: [`MvccStore::hash`] of the store it was taken from.
+    pub fn hash(&self) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        for (k, v) in &self.records {
+            h.update(k);
+            h.update(v);
+        }
+        h.finalize()
+    }
 }
 
 impl<B: Backend> MvccStore<B> {
@@ -206,12 +226,22 @@ impl<B: Backend> MvccStore<B> {
             return Err(Error::Compacted);
         }
         let end = Revision::new(at + 1, 0).to_bytes().to_vec();
+        Ok((self.crc(..end)?, self.compacted))
+    }
+
+    /// A hash of every record kept, whatever its revision (etcd's `Hash`: of the stored
+    /// data rather than of a revision's view; equal on members that applied alike).
+    pub fn hash(&self) -> Result<u32> {
+        self.crc(..)
+    }
+
+    fn crc(&self, range: impl std::ops::RangeBounds<Vec<u8>>) -> Result<u32> {
         let mut h = crc32fast::Hasher::new();
-        self.backend.scan(Tree::Kv, ..end, &mut |k, v| {
+        self.backend.scan(Tree::Kv, range, &mut |k, v| {
             h.update(k);
             h.update(v);
             Ok(true)
         })?;
-        Ok((h.finalize(), self.compacted))
+        Ok(h.finalize())
     }
 }

@@ -179,6 +179,47 @@ impl Node {
         Ok(self.sm.size_on_disk()?)
     }
 
+    /// Rewrites this member's database compactly (etcd's defragmentation, which is local
+    /// to a member too); returns how long writes waited.
+    pub async fn defragment(&self) -> Result<Duration> {
+        self.compact_log().await;
+        let sm = self.sm.clone();
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || sm.defragment())
+            .await
+            .map_err(|e| Error::Storage(format!("defragmentation stopped: {e}")))??;
+        Ok(started.elapsed())
+    }
+
+    /// The log shares the database, so before a defragmentation the log is cut behind a
+    /// fresh snapshot (a follower that still needed the purged entries gets the snapshot).
+    /// Best effort: the defragmentation goes on if this does not finish in time.
+    async fn compact_log(&self) {
+        let applied = self.term_and_applied().1;
+        if self.raft.trigger().snapshot().await.is_err() {
+            return;
+        }
+        let Ok(m) = self
+            .raft
+            .wait(Some(REQUEST_TIMEOUT))
+            .metrics(|m| m.snapshot.as_ref().is_some_and(|s| s.index >= applied), "snapshot before defragmentation")
+            .await
+        else {
+            return;
+        };
+        let Some(upto) = m.snapshot.map(|s| s.index) else { return };
+        if self.raft.trigger().purge_log(upto).await.is_ok() {
+            let purged = self
+                .raft
+                .wait(Some(Duration::from_secs(2)))
+                .metrics(|m| m.purged.as_ref().is_some_and(|p| p.index >= upto), "log purged before defragmentation")
+                .await;
+            if purged.is_err() {
+                tracing::info!(upto, "the log purge was still pending when defragmentation started");
+            }
+        }
+    }
+
     /// Read access to the applied state.
     pub fn read(&self) -> RwLockReadGuard<'_, StateMachine<SledBackend>> {
         self.sm.read()

@@ -60,6 +60,11 @@ impl<B: Backend> SmStore<B> {
         self.backend.size_on_disk()
     }
 
+    /// Rewrites the database compactly (see [`crate::storage::Backend::defragment`]).
+    pub fn defragment(&self) -> Result<(), crate::storage::StorageError> {
+        self.backend.defragment()
+    }
+
     /// Makes the applied state durable (at shutdown, so a restart need not re-apply).
     pub fn flush(&self) -> io::Result<()> {
         self.backend.flush().map_err(io::Error::other)

@@ -134,4 +134,8 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Bytes the database occupies on disk.
     fn size_on_disk(&self) -> Result<u64, StorageError>;
+
+    /// Rewrites the database compactly, giving back the space of deleted data. Writes
+    /// wait meanwhile; reads go on. The result is durable when this returns.
+    fn defragment(&self) -> Result<(), StorageError>;
 }

@@ -1,0 +1,152 @@
+//! Maintenance on real `etcd-rs` processes: the space quota and its NOSPACE alarm,
+//! defragmentation, auto-compaction, hashes, and snapshots restored into new clusters.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use etcd_proto::etcdserverpb::alarm_request::AlarmAction;
+use etcd_proto::etcdserverpb::{
+    AlarmMember, AlarmRequest, AlarmType, CompactionRequest, DefragmentRequest, DeleteRangeRequest, HashKvRequest,
+    HashRequest, PutRequest, RangeRequest,
+};
+use etcd_rs_tests::grpc::{client, put, status};
+use etcd_rs_tests::{Member, free_port, http_get};
+
+/// A single member started with `extra` flags.
+fn member(dir: &Path, extra: &[&str]) -> Member {
+    let (client_port, peer_port) = (free_port(), free_port());
+    let cluster = format!("m=http://127.0.0.1:{peer_port}");
+    let mut m = Member::new(dir, "m", client_port, peer_port, &cluster, "new", extra);
+    m.spawn();
+    m.wait_healthy();
+    m
+}
+
+/// Waits until the member answers `/health?exclude=NOSPACE` (it is up, alarm or not).
+fn wait_serving(m: &Member) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http_get(m.client_port, "/health?exclude=NOSPACE"), Ok((200, _))) {
+        assert!(Instant::now() < deadline, "member did not come back:\n{}", m.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn alarms(url: &str) -> Vec<AlarmMember> {
+    let c = client(url).await.expect("client");
+    let req = AlarmRequest { action: AlarmAction::Get as i32, ..Default::default() };
+    c.maintenance().alarm(req).await.expect("alarm list").into_inner().alarms
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quota_raises_nospace_and_compaction_defrag_disarm_bring_writes_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quota: i64 = 2_000_000;
+    let mut m = member(dir.path(), &["--quota-backend-bytes=2000000"]);
+    let url = m.url();
+    let c = client(&url).await.expect("client");
+    let value = vec![b'x'; 100_000];
+    let mut refused = None;
+    for i in 0..200 {
+        let req = PutRequest { key: format!("big/{}", i % 5).into(), value: value.clone(), ..Default::default() };
+        if let Err(e) = c.kv().put(req).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let e = refused.expect("puts past the quota are refused");
+    assert_eq!((e.code(), e.message()), (tonic::Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded"));
+    let member_id = status(&url).await.expect("status").header.expect("header").member_id;
+    let raised = vec![AlarmMember { member_id, alarm: AlarmType::Nospace as i32 }];
+    assert_eq!(alarms(&url).await, raised);
+    let st = status(&url).await.expect("status");
+    assert!(st.errors.iter().any(|e| e.contains("alarm:NOSPACE")), "Status reports the alarm: {:?}", st.errors);
+    assert_eq!(http_get(m.client_port, "/health").expect("health").0, 503, "an alarm makes the member unhealthy");
+    assert_eq!(http_get(m.client_port, "/health?exclude=NOSPACE").expect("health").0, 200);
+
+    // The alarm outlives a crash, and still refuses small puts (the capped applier).
+    m.kill9();
+    m.spawn();
+    wait_serving(&m);
+    assert_eq!(alarms(&url).await, raised, "the alarm is persisted");
+    let e = put(&url, "small", "v").await.expect_err("puts are refused while the alarm is active");
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted);
+
+    // Reads, deletes and compaction still work; then defragmentation gives the space back.
+    let c = client(&url).await.expect("client");
+    let r = c.kv().range(RangeRequest { key: "big/0".into(), ..Default::default() }).await.expect("range");
+    assert_eq!(r.into_inner().kvs.len(), 1);
+    let del = DeleteRangeRequest { key: "big/".into(), range_end: "big0".into(), ..Default::default() };
+    let revision = c.kv().delete_range(del).await.expect("delete").into_inner().header.expect("header").revision;
+    c.kv().compact(CompactionRequest { revision, physical: true }).await.expect("compaction");
+    let before = status(&url).await.expect("status").db_size;
+    c.maintenance().defragment(DefragmentRequest {}).await.expect("defragment");
+    let after = status(&url).await.expect("status").db_size;
+    assert!(after < quota / 4, "defragmentation reclaims the space: {before} -> {after} bytes");
+    assert!(put(&url, "small", "v").await.is_err(), "still refused until the alarm is disarmed");
+
+    let disarm = AlarmRequest { action: AlarmAction::Deactivate as i32, member_id, alarm: AlarmType::Nospace as i32 };
+    let cleared = c.maintenance().alarm(disarm).await.expect("disarm").into_inner().alarms;
+    assert_eq!(cleared, raised, "disarming answers the alarm it cleared");
+    assert!(c.maintenance().alarm(disarm).await.expect("disarm again").into_inner().alarms.is_empty());
+    assert!(alarms(&url).await.is_empty());
+    put(&url, "small", "v").await.expect("writes are back");
+    assert_eq!(http_get(m.client_port, "/health").expect("health").0, 200);
+
+    // The defragmented database is the one a restart opens.
+    m.restart();
+    let c = client(&url).await.expect("client");
+    let r = c.kv().range(RangeRequest { key: "small".into(), ..Default::default() }).await.expect("range");
+    assert_eq!(r.into_inner().kvs.len(), 1, "data written after defragmentation survives a crash");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn periodic_auto_compaction_discards_old_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = member(dir.path(), &["--auto-compaction-mode=periodic", "--auto-compaction-retention=1s"]);
+    let url = m.url();
+    let first = put(&url, "k", "1").await.expect("put");
+    let c = client(&url).await.expect("client");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        put(&url, "k", "again").await.expect("put");
+        let old = RangeRequest { key: "k".into(), revision: first, ..Default::default() };
+        match c.kv().range(old).await {
+            Err(e) if e.message() == "etcdserver: mvcc: required revision has been compacted" => break,
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => assert!(Instant::now() < deadline, "revision {first} never compacted:\n{}", m.log()),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let latest = c.kv().range(RangeRequest { key: "k".into(), ..Default::default() }).await.expect("range");
+    assert_eq!(latest.into_inner().kvs[0].value, b"again", "the latest value is kept");
+    assert!(m.log().contains("auto-compacted"), "the compaction is logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hash_and_hashkv_agree_across_a_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = etcd_rs_tests::cluster::Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    let mut revision = 0;
+    for i in 0..20 {
+        revision = put(&urls[i % 3], &format!("k{}", i % 7), &i.to_string()).await.expect("put");
+    }
+    let mut seen = Vec::new();
+    for url in &urls {
+        let c = client(url).await.expect("client");
+        // Wait until this member applied the last put.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while status(url).await.expect("status").header.map_or(0, |h| h.revision) < revision {
+            assert!(Instant::now() < deadline, "{url} did not catch up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let kv = c.maintenance().hash_kv(HashKvRequest { revision }).await.expect("hashkv").into_inner();
+        let all = c.maintenance().hash(HashRequest {}).await.expect("hash").into_inner();
+        seen.push((kv.hash, all.hash));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "every member hashes alike: {seen:?}");
+    put(&urls[0], "k0", "changed").await.expect("put");
+    let c = client(&urls[0]).await.expect("client");
+    let now = c.maintenance().hash(HashRequest {}).await.expect("hash").into_inner().hash;
+    assert_ne!(now, seen[0].1, "a change changes the hash");
+}
