@@ -19,6 +19,7 @@ pub mod concurrency;
 pub mod config;
 pub mod error;
 pub mod membership;
+pub mod metrics;
 pub mod mvcc;
 pub mod node;
 pub mod quota;

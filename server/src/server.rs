@@ -125,6 +125,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let publisher = tokio::spawn(publish(node.clone(), config.name.clone(), config.advertise_client_urls.clone()));
     let expiry = tokio::spawn(expire_v2_ttls(node.clone()));
     let lease_expiry = tokio::spawn(revoke_expired_leases(node.clone()));
+    let leader_changes = tokio::spawn(count_leader_changes(node.clone()));
     let compaction = config.auto_compaction.map(|policy| tokio::spawn(auto_compact(node.clone(), policy)));
 
     tokio::select! {
@@ -134,6 +135,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     publisher.abort();
     expiry.abort();
     lease_expiry.abort();
+    leader_changes.abort();
     if let Some(c) = compaction {
         c.abort();
     }
@@ -243,6 +245,17 @@ async fn revoke_expired_leases(node: Node) {
     }
 }
 
+/// Counts every new leader this member sees, as etcd's `leader_changes_seen_total`.
+async fn count_leader_changes(node: Node) {
+    let mut known = None;
+    loop {
+        known = node.leader_change(known).await;
+        if known.is_some() {
+            crate::metrics::metrics().leader_changes.inc();
+        }
+    }
+}
+
 /// On the leader, compacts the history as `auto-compaction-*` asks. Samples are taken on
 /// every member so a new leader knows the recent revisions at once.
 async fn auto_compact(node: Node, policy: AutoCompaction) {
@@ -348,4 +361,5 @@ fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::R
         .add_service(cluster)
         .prepare()
         .into_axum_router()
+        .layer(axum::middleware::from_fn(api::count_grpc))
 }

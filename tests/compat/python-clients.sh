@@ -6,6 +6,8 @@
 #   v2_python_etcd.py   python-etcd 0.4.5 (v2 API; urllib3 < 2, as it needs)
 #   v3_etcd3.py         etcd3 0.12.0 (v3 API: KV, txn, watch, leases, locks; it
 #                       needs protobuf < 4 and tenacity < 7)
+#   metrics_prometheus.py  /metrics parsed by prometheus_client 0.21.1: etcd's
+#                       metric names, types and sane values after traffic
 #
 # Usage: tests/compat/python-clients.sh [--etcd-rs PATH] [--keep]
 # Exit status: 0 pass, 1 etcd-rs failed a script, 2 harness error.
@@ -35,7 +37,8 @@ command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
 python3 -m venv "$WORK/venv" || die "cannot create a Python virtual environment"
 PY=$WORK/venv/bin/python
 "$PY" -m pip install -q --disable-pip-version-check python-etcd==0.4.5 'urllib3<2' \
-  etcd3==0.12.0 protobuf==3.20.3 grpcio==1.85.3 tenacity==6.3.1 six==1.17.0 >&2 ||
+  etcd3==0.12.0 protobuf==3.20.3 grpcio==1.85.3 tenacity==6.3.1 six==1.17.0 \
+  prometheus_client==0.21.1 >&2 ||
   die "pip install failed"
 
 # Both servers get --enable-v2: etcd 3.4 needs it, etcd-rs accepts it.

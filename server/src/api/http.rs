@@ -1,4 +1,4 @@
-//! Plain HTTP on the client port: `/version`, `/health`, and the 404 etcd gives for
+//! Plain HTTP on the client port: `/version`, `/health`, `/metrics`, and the 404 etcd gives for
 //! anything else. gRPC requests are routed before these (see `server`).
 
 use axum::Router;
@@ -16,6 +16,13 @@ use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
 pub fn router(node: Node) -> Router {
     Router::new()
         .route("/version", get(version))
+        .route(
+            "/metrics",
+            get({
+                let node = node.clone();
+                move || super::metrics::render(node.clone())
+            }),
+        )
         .route("/health", get(move |uri: Uri| health(node.clone(), uri)).fallback(method_not_allowed))
         .fallback(not_found)
 }

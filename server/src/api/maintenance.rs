@@ -56,9 +56,9 @@ impl Maintenance for MaintenanceService {
             // etcd ignores changes to the NONE alarm, and unknown actions.
             _ => Vec::new(),
         };
-        let revision = self.ctx.node.read().mvcc().current_revision();
+        // etcd 3.4 answers alarm requests without a header (etcdctl's `-w fields` trips on it).
         Ok(Response::new(pb::AlarmResponse {
-            header: Some(self.ctx.header(revision)),
+            header: None,
             alarms: alarms.iter().map(convert::alarm_member).collect(),
         }))
     }
@@ -97,8 +97,8 @@ impl Maintenance for MaintenanceService {
         self.ctx.quota.invalidate();
         let after = self.ctx.node.db_size().map_err(status)?;
         tracing::info!(before, after, took_ms = took.as_millis() as u64, "defragmented the database");
-        let revision = self.ctx.node.read().mvcc().current_revision();
-        Ok(Response::new(pb::DefragmentResponse { header: Some(self.ctx.header(revision)) }))
+        // etcd 3.4 sends no header here.
+        Ok(Response::new(pb::DefragmentResponse { header: None }))
     }
 
     async fn hash(&self, _: Request<pb::HashRequest>) -> Result<Response<pb::HashResponse>, Status> {
@@ -123,26 +123,23 @@ impl Maintenance for MaintenanceService {
     type SnapshotStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotResponse, Status>> + Send>>;
 
     /// Streams a snapshot file (see [`crate::snapshot_file`]) of the applied state, in
-    /// etcd's 32 KiB chunks, the header on the first.
+    /// etcd's 32 KiB chunks (without headers, as etcd 3.4 sends them).
     async fn snapshot(&self, _: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let node = self.ctx.node.clone();
-        let (file, revision) = tokio::task::spawn_blocking(move || {
-            let state = node.read();
-            let snap = state.snapshot()?;
-            let file = snapshot_file::encode(&snap).map_err(|e| crate::error::Error::Storage(e.to_string()))?;
-            Ok::<_, crate::error::Error>((file, state.mvcc().current_revision()))
+        let file = tokio::task::spawn_blocking(move || {
+            let snap = node.read().snapshot()?;
+            snapshot_file::encode(&snap).map_err(|e| crate::error::Error::Storage(e.to_string()))
         })
         .await
         .map_err(|e| Status::internal(format!("etcd-rs: snapshot stopped: {e}")))?
         .map_err(status)?;
-        let header = self.ctx.header(revision);
         let total = file.len();
         // Chunks are cut as the client reads them: one copy of the file in memory.
         let chunks = (0..total.div_ceil(SNAPSHOT_CHUNK)).map(move |i| {
             let (start, end) = (i * SNAPSHOT_CHUNK, ((i + 1) * SNAPSHOT_CHUNK).min(total));
             Ok(pb::SnapshotResponse {
-                header: (i == 0).then_some(header),
+                header: None,
                 remaining_bytes: (total - end) as u64,
                 blob: file[start..end].to_vec(),
             })

@@ -11,6 +11,7 @@ mod kv;
 mod lease;
 mod lock;
 mod maintenance;
+mod metrics;
 pub mod status;
 mod v2;
 mod watch;
@@ -24,6 +25,7 @@ pub use kv::KvService;
 pub use lease::LeaseService;
 pub use lock::LockService;
 pub use maintenance::MaintenanceService;
+pub use metrics::count_grpc;
 pub use v2::{V2Api, now_ms, router as v2_router};
 pub use watch::WatchService;
 

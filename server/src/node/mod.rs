@@ -85,6 +85,23 @@ pub enum Proposal {
     },
 }
 
+/// Counts a proposal in `etcd_server_proposals_pending` while it lives (also when the
+/// client gives up and the future is dropped).
+struct PendingProposal;
+
+impl PendingProposal {
+    fn new() -> Self {
+        crate::metrics::metrics().proposals_pending.inc();
+        PendingProposal
+    }
+}
+
+impl Drop for PendingProposal {
+    fn drop(&mut self) {
+        crate::metrics::metrics().proposals_pending.dec();
+    }
+}
+
 /// Handle to a running member. Cheap to clone.
 #[derive(Clone)]
 pub struct Node {
@@ -253,6 +270,27 @@ impl Node {
         (m.current_term, m.last_applied.as_ref().map_or(0, |l| l.index))
     }
 
+    /// The index of the last committed entry this member knows of.
+    pub fn committed_index(&self) -> u64 {
+        self.raft.metrics().borrow_watched().local_committed.as_ref().map_or(0, |l| l.index)
+    }
+
+    /// Completes when the leader this member sees changes (to another member or to none),
+    /// with the new one.
+    pub async fn leader_change(&self, known: Option<u64>) -> Option<u64> {
+        let mut rx = self.raft.metrics();
+        loop {
+            let now = rx.borrow_watched().current_leader;
+            if now != known {
+                return now;
+            }
+            if rx.changed().await.is_err() {
+                // Raft stopped: no more changes will come.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// The current term (cheap: no copy of the metrics).
     pub fn term(&self) -> u64 {
         self.raft.metrics().borrow_watched().current_term
@@ -316,6 +354,17 @@ impl Node {
     /// effect, so the client can read its own write here. Retries only where the proposal
     /// certainly did not take effect; otherwise it never sends it twice.
     pub async fn submit(&self, proposal: Proposal) -> Result<Reply> {
+        let _pending = PendingProposal::new();
+        let outcome = self.submit_once(proposal).await;
+        // A command the state machine rejected was committed all the same; only proposals
+        // that did not make it (no leader, timeout, leader change) count as failed.
+        if outcome.is_err() {
+            crate::metrics::metrics().proposals_failed.inc();
+        }
+        outcome
+    }
+
+    async fn submit_once(&self, proposal: Proposal) -> Result<Reply> {
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         loop {
             let leader = self.leader(deadline).await?;

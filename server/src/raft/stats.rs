@@ -55,6 +55,7 @@ impl PeerStats {
             f.stats.fail += 1;
             return;
         };
+        crate::metrics::metrics().peer_rtt.with_label_values(&[&format!("{target:x}")]).observe(rtt.as_secs_f64());
         let ms = rtt.as_secs_f64() * 1000.0;
         let s = &mut f.stats;
         s.success += 1;

@@ -26,6 +26,7 @@ impl GroupFlusher {
                 group.extend(rx.try_iter());
                 let started = std::time::Instant::now();
                 let result = backend.flush().map_err(|e| e.to_string());
+                crate::metrics::metrics().wal_fsync.observe(started.elapsed().as_secs_f64());
                 tracing::trace!(waiters = group.len(), micros = started.elapsed().as_micros() as u64, "group flush");
                 for done in group {
                     done(result.clone());
