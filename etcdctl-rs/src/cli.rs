@@ -42,6 +42,10 @@ pub struct GlobalArgs {
     /// What the `ETCDCTL_*` environment check found (filled in after parsing).
     #[arg(skip)]
     pub env: crate::env::EnvCheck,
+    /// Whether `--command-timeout` was given (flag or environment; filled in after parsing):
+    /// `snapshot save` has no timeout otherwise, like etcdctl's.
+    #[arg(skip)]
+    pub command_timeout_set: bool,
 }
 
 /// The commands.
@@ -69,6 +73,18 @@ pub enum Command {
     Member(MemberArgs),
     /// Endpoint related commands
     Endpoint(EndpointArgs),
+    /// Alarm related commands
+    Alarm(AlarmArgs),
+    /// Defragments the storage of the etcd members with given endpoints
+    Defrag(DefragArgs),
+    /// Manages etcd node snapshots
+    Snapshot(SnapshotArgs),
+    /// Generate the autocompletion script for the specified shell
+    Completion {
+        /// The shell to generate the script for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Transfers leadership to another etcd cluster member.
     MoveLeader {
         /// `<transferee-member-id>`
@@ -320,7 +336,79 @@ pub enum EndpointCommand {
     /// Checks the healthiness of endpoints specified in `--endpoints` flag
     Health,
     /// Prints out the status of endpoints specified in `--endpoints` flag
-    Status,
+    Status {
+        /// redraw the status every second until interrupted (etcdctl-rs only)
+        #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+        watch: bool,
+    },
+    /// Prints the KV history hash for each endpoint in --endpoints
+    #[command(name = "hashkv")]
+    HashKv {
+        /// maximum revision to hash (default: all revisions)
+        #[arg(long, default_value = "0", value_parser = go::strconv::parse_int_flag)]
+        rev: i64,
+        /// etcdctl ignores arguments; so does etcdctl-rs.
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `alarm <subcommand>`.
+#[derive(Debug, Args)]
+pub struct AlarmArgs {
+    /// The alarm subcommand.
+    #[command(subcommand)]
+    pub command: AlarmCommand,
+}
+
+/// Alarm subcommands (etcdctl rejects arguments with its own message, hence `args`).
+#[derive(Debug, Subcommand)]
+pub enum AlarmCommand {
+    /// Disarms all alarms
+    Disarm {
+        /// etcdctl rejects any argument; accepted here only to print its error.
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+    /// Lists all alarms
+    List {
+        /// etcdctl rejects any argument; accepted here only to print its error.
+        #[arg(hide = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `defrag [--cluster] [--data-dir DIR]`.
+#[derive(Debug, Args)]
+pub struct DefragArgs {
+    /// use all endpoints from the cluster member list
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub cluster: bool,
+    /// Optional. If present, defragments a data directory not in use by etcd (not supported by etcdctl-rs).
+    #[arg(long, default_value = "")]
+    pub data_dir: String,
+    /// etcdctl ignores arguments; so does etcdctl-rs.
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+/// `snapshot <subcommand>`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The snapshot subcommand.
+    #[command(subcommand)]
+    pub command: SnapshotCommand,
+}
+
+/// Snapshot subcommands. `status` and `restore` (offline, on a snapshot file) are to be
+/// added here next to `save`.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Stores an etcd node backend snapshot to a given file
+    Save {
+        /// `<filename>`
+        args: Vec<String>,
+    },
 }
 
 /// One request line of `txn` input: the `put`, `get` and `del` commands with their own flags

@@ -2,12 +2,13 @@
 //! run when a command creates its client: an unknown variable gets a warning, and a
 //! variable that duplicates a flag given on the command line is fatal.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 
 use crate::error::{CtlError, EXIT_ERROR};
+use crate::go::time::UtcTime;
 
 /// Global flags read from the environment: (clap id, variable).
 const ENV_FLAGS: [(&str, &str); 5] = [
@@ -53,9 +54,20 @@ pub fn check(matches: &ArgMatches) -> EnvCheck {
 
 /// Whether the global flag `id` was given on the command line, at any subcommand level.
 fn from_command_line(matches: &ArgMatches, id: &str) -> bool {
+    set_from(matches, id, &[ValueSource::CommandLine])
+}
+
+/// Whether the global flag `id` was set on the command line or by its `ETCDCTL_*` variable
+/// (pflag's `Changed` once etcdctl has applied the environment).
+pub fn flag_changed(matches: &ArgMatches, id: &str) -> bool {
+    set_from(matches, id, &[ValueSource::CommandLine, ValueSource::EnvVariable])
+}
+
+/// Whether the global flag `id` got its value from one of `sources`, at any subcommand level.
+fn set_from(matches: &ArgMatches, id: &str, sources: &[ValueSource]) -> bool {
     let mut level = Some(matches);
     while let Some(m) = level {
-        if m.try_get_raw(id).ok().flatten().is_some() && m.value_source(id) == Some(ValueSource::CommandLine) {
+        if m.try_get_raw(id).ok().flatten().is_some() && m.value_source(id).is_some_and(|s| sources.contains(&s)) {
             return true;
         }
         level = m.subcommand().map(|(_, sub)| sub);
@@ -81,41 +93,9 @@ impl EnvCheck {
 
 /// A capnslog line: `2006-01-02 15:04:05.000000 W | pkg/flags: <message>` (UTC here).
 fn log_line(level: char, message: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = now.as_secs();
-    let (days, day_secs) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+    let t = UtcTime::of(SystemTime::now());
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06} {level} | pkg/flags: {message}",
-        day_secs / 3600,
-        day_secs / 60 % 60,
-        day_secs % 60,
-        now.subsec_micros()
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06} {level} | pkg/flags: {message}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.micros
     )
-}
-
-/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_784), (2026, 11, 27));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 }

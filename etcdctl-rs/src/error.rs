@@ -12,6 +12,8 @@ pub const EXIT_BAD_CONNECTION: i32 = 2;
 pub const EXIT_INVALID_INPUT: i32 = 3;
 /// Unsupported output format or option value (`ExitBadFeature`).
 pub const EXIT_BAD_FEATURE: i32 = 4;
+/// A long-running command failed, e.g. `snapshot save` (`ExitInterrupted`).
+pub const EXIT_INTERRUPTED: i32 = 5;
 /// Bad command-line arguments (`ExitBadArgs`).
 pub const EXIT_BAD_ARGS: i32 = 128;
 /// What a Go program exits with when it panics.

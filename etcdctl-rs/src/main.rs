@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     let cli = match parsed {
         Ok((mut cli, matches)) => {
             cli.global.env = env::check(&matches);
+            cli.global.command_timeout_set = env::flag_changed(&matches, "command_timeout");
             cli
         }
         Err(err) => return usage_error(err),

@@ -9,7 +9,8 @@
 #   --ctl PATH       client for the side under test (default: the real etcdctl):
 #                    `--ctl target/debug/etcdctl-rs` compares etcdctl-rs against
 #                    etcd-rs with etcdctl 3.4 against etcd 3.4, command by command
-#                    (clientv3's zap retry warnings are then dropped on both sides).
+#                    (clientv3's zap retry warnings are then dropped on both sides, and
+#                    the "caller" field of zap log lines too).
 #   --keep           keep the scratch directory (transcripts, server logs).
 #   --artifacts DIR  copy raw and masked transcripts, diffs and server logs to DIR.
 #   SCENARIO...      names (e.g. v3-kv) or paths of scenario files; default: all
@@ -104,7 +105,8 @@ if [[ -n $SUT_CTL ]]; then
   SUT_CTL=$(cd "$(dirname "$SUT_CTL")" && pwd)/$(basename "$SUT_CTL")
   [[ -x $SUT_CTL ]] || die "not executable: $SUT_CTL"
   log "client of the side under test: $SUT_CTL"
-  MASK_EXTRA=(-e '/"msg":"retrying of unary invoker failed"/d')
+  # etcdctl-rs writes etcdctl's zap log lines without their Go "caller" field.
+  MASK_EXTRA=(-e '/"msg":"retrying of unary invoker failed"/d' -e 's/,"caller":"[^"]*"//')
 fi
 
 # member_ids NAME: print "MEMBER_ID CLUSTER_ID" (decimal) as reported in the

@@ -1,28 +1,36 @@
-//! `endpoint health` and `endpoint status` (with `--cluster`: every member's client URLs).
+//! `endpoint health`, `endpoint status` and `endpoint hashkv` (with `--cluster`: every
+//! member's client URLs).
 
-use std::time::Instant;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
-use etcd_proto::etcdserverpb::{MemberListRequest, RangeRequest, StatusRequest};
-use etcd_rs_client::{Client, Error as ClientError};
+use etcd_proto::etcdserverpb::{HashKvRequest, MemberListRequest, RangeRequest, StatusRequest};
+use etcd_rs_client::Client;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use crate::cli::{EndpointArgs, EndpointCommand, GlobalArgs};
 use crate::error::{CtlError, EXIT_ERROR};
 use crate::go::duration;
-use crate::printer::{EpHealth, EpStatus, Stream};
+use crate::printer::{EpHashKv, EpHealth, EpStatus, Stream};
 use crate::rpc;
+
+/// How often `endpoint status --watch` redraws.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// Moves the cursor home and clears a terminal before `--watch` redraws.
+const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
 
 /// Runs an endpoint subcommand.
 pub async fn run(g: &GlobalArgs, args: &EndpointArgs) -> Result<(), CtlError> {
     match args.command {
         EndpointCommand::Health => health(g, args.cluster).await,
-        EndpointCommand::Status => status(g, args.cluster).await,
+        EndpointCommand::Status { watch } => status(g, args.cluster, watch).await,
+        EndpointCommand::HashKv { rev, .. } => hashkv(g, args.cluster, rev).await,
     }
 }
 
-/// The endpoints to check: as given, or with `--cluster` the client URLs of every member.
-async fn endpoints(g: &GlobalArgs, cluster: bool) -> Result<Vec<String>, CtlError> {
+/// The endpoints to address: as given, or with `--cluster` the client URLs of every member.
+pub(super) async fn endpoints(g: &GlobalArgs, cluster: bool) -> Result<Vec<String>, CtlError> {
     if !cluster {
         return Ok(g.endpoints.clone());
     }
@@ -83,34 +91,65 @@ async fn probe(g: &GlobalArgs, ep: String) -> EpHealth {
 }
 
 /// Asks each endpoint in turn for its status; failures are reported on stderr and make the
-/// command exit 1 after printing the others.
-async fn status(g: &GlobalArgs, cluster: bool) -> Result<(), CtlError> {
+/// command exit 1 after printing the others. With `--watch` (etcdctl-rs only) the status is
+/// printed again every second, redrawing the screen when stdout is a terminal, until the
+/// command is interrupted; failures are then reported and the watch goes on.
+async fn status(g: &GlobalArgs, cluster: bool, watch: bool) -> Result<(), CtlError> {
+    let (_, printer) = super::client_and_printer(g).await?;
+    let eps = endpoints(g, cluster).await?;
+    let redraw = watch && std::io::stdout().is_terminal();
+    loop {
+        let next = tokio::time::Instant::now() + WATCH_INTERVAL;
+        let (list, failures) = statuses(g, &eps).await;
+        let out = printer.endpoint_status(&list)?;
+        if redraw {
+            super::write_stdout(CLEAR_SCREEN);
+        }
+        for line in &failures {
+            super::write_stderr(line.as_bytes());
+        }
+        super::write_stdout(&out);
+        if !watch {
+            return if failures.is_empty() { Ok(()) } else { Err(CtlError::Exit(EXIT_ERROR)) };
+        }
+        tokio::time::sleep_until(next).await;
+    }
+}
+
+/// The status of each endpoint that answered, and for each one that did not the line
+/// etcdctl reports it with.
+async fn statuses(g: &GlobalArgs, eps: &[String]) -> (Vec<EpStatus>, Vec<String>) {
+    let mut list = Vec::new();
+    let mut failures = Vec::new();
+    for ep in eps {
+        let resp = super::maintenance_unary(g, ep, |mut m| async move { m.status(StatusRequest {}).await }).await;
+        match resp {
+            Ok(resp) => list.push(EpStatus { ep: ep.clone(), resp }),
+            Err(e) => failures.push(format!("Failed to get the status of endpoint {ep} ({e})\n")),
+        }
+    }
+    (list, failures)
+}
+
+/// Asks each endpoint in turn for the hash of its KV history up to `rev` (0: all); like
+/// `status`, failures are reported on stderr, and the last one is the command's error.
+async fn hashkv(g: &GlobalArgs, cluster: bool, rev: i64) -> Result<(), CtlError> {
     let (_, printer) = super::client_and_printer(g).await?;
     let mut list = Vec::new();
-    let mut failed = false;
+    let mut failure = None;
     for ep in endpoints(g, cluster).await? {
-        match endpoint_status(g, &ep).await {
-            Ok(resp) => list.push(EpStatus { ep, resp }),
+        let req = HashKvRequest { revision: rev };
+        match super::maintenance_unary(g, &ep, |mut m| async move { m.hash_kv(req).await }).await {
+            Ok(resp) => list.push(EpHashKv { ep, resp }),
             Err(e) => {
-                failed = true;
-                super::write_stderr(format!("Failed to get the status of endpoint {ep} ({e})\n").as_bytes());
+                super::write_stderr(format!("Failed to get the hash of endpoint {ep} ({e})\n").as_bytes());
+                failure = Some(e);
             }
         }
     }
-    super::write_stdout(&printer.endpoint_status(&list)?);
-    if failed {
-        return Err(CtlError::Exit(EXIT_ERROR));
+    super::write_stdout(&printer.endpoint_hashkv(&list)?);
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
     }
-    Ok(())
-}
-
-/// Maintenance.Status on one endpoint over its own connection, as clientv3's `Status(ctx, ep)`.
-async fn endpoint_status(g: &GlobalArgs, ep: &str) -> Result<etcd_proto::etcdserverpb::StatusResponse, ClientError> {
-    let deadline = super::command_deadline(g);
-    let client = Client::connect(vec![ep.to_string()], g.dial_timeout).await?;
-    rpc::unary(Some(deadline), || {
-        let mut m = client.maintenance();
-        async move { m.status(StatusRequest {}).await }
-    })
-    .await
 }

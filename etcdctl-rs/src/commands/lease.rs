@@ -68,13 +68,28 @@ pub async fn run(g: &GlobalArgs, command: LeaseCommand) -> Result<(), CtlError> 
         }
         LeaseCommand::List => {
             let (client, printer) = super::client_and_printer(g).await?;
-            let resp = rpc::unary(Some(super::command_deadline(g)), || {
+            let deadline = super::command_deadline(g);
+            let resp = rpc::unary(Some(deadline), || {
                 let mut lease = client.lease();
                 async move { lease.lease_leases(LeaseLeasesRequest {}).await }
             })
             .await
             .map_err(|e| CtlError::new(EXIT_BAD_CONNECTION, e))?;
-            super::write_stdout(&printer.lease_leases(&resp)?);
+            // The table (etcdctl-rs only) shows each lease's TTLs.
+            let mut ttls = Vec::new();
+            if printer.format() == Format::Table {
+                for l in &resp.leases {
+                    let req = LeaseTimeToLiveRequest { id: l.id, keys: false };
+                    let ttl = rpc::unary(Some(deadline), || {
+                        let mut lease = client.lease();
+                        async move { lease.lease_time_to_live(req).await }
+                    })
+                    .await
+                    .map_err(|e| CtlError::new(EXIT_BAD_CONNECTION, e))?;
+                    ttls.push(ttl);
+                }
+            }
+            super::write_stdout(&printer.lease_leases(&resp, &ttls)?);
         }
         LeaseCommand::KeepAlive { once, args } => {
             let id = lease_id(one(&args, "lease keep-alive command needs lease ID as argument")?)?;

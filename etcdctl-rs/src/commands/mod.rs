@@ -1,26 +1,34 @@
 //! The commands, in etcdctl's order of checks: arguments first, then the client and output
 //! format (`mustClientFromCmd`), then the request, then printing.
 
+mod alarm;
 mod compaction;
+mod completion;
 mod concurrency;
+mod defrag;
 mod del;
 mod endpoint;
 mod get;
 mod lease;
 mod member;
 mod put;
+mod snapshot;
 mod txn;
 mod version;
 mod watch;
 
+use std::future::Future;
 use std::io::Write;
 
-use etcd_rs_client::Client;
+use etcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
+use etcd_rs_client::{Client, Error as ClientError};
 use tokio::time::Instant;
+use tonic::transport::Channel;
 
 use crate::cli::{Cli, Command, GlobalArgs, MemberCommand};
 use crate::error::{CtlError, EXIT_BAD_CONNECTION};
 use crate::printer::{Format, Printer};
+use crate::rpc;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CtlError> {
@@ -44,6 +52,13 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
         },
         Command::MoveLeader { args } => member::move_leader(g, &args).await,
         Command::Endpoint(e) => endpoint::run(g, &e).await,
+        Command::Alarm(a) => alarm::run(g, &a.command).await,
+        Command::Defrag(args) => defrag::run(g, &args).await,
+        Command::Snapshot(s) => snapshot::run(g, &s.command).await,
+        Command::Completion { shell } => {
+            completion::run(shell);
+            Ok(())
+        }
         Command::Version => {
             version::run();
             Ok(())
@@ -67,6 +82,18 @@ async fn client_and_printer(g: &GlobalArgs) -> Result<(Client, Printer), CtlErro
     g.env.report()?;
     let printer = printer(g)?;
     Ok((client_for(g, g.endpoints.clone()).await?, printer))
+}
+
+/// A Maintenance request to one endpoint over its own connection, within the command
+/// timeout, as clientv3's `Status(ctx, ep)`, `HashKV` and `Defragment` send them.
+async fn maintenance_unary<T, F, Fut>(g: &GlobalArgs, ep: &str, mut send: F) -> Result<T, ClientError>
+where
+    F: FnMut(MaintenanceClient<Channel>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let deadline = command_deadline(g);
+    let client = Client::connect(vec![ep.to_string()], g.dial_timeout).await?;
+    rpc::unary(Some(deadline), || send(client.maintenance())).await
 }
 
 /// When a short command must give up (`--command-timeout` from now).

@@ -2,13 +2,13 @@
 
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
-    WatchResponse,
+    AlarmResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
+    LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader,
+    TxnResponse, WatchResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
-use super::{EpHealth, EpStatus};
+use super::{EpHashKv, EpHealth, EpStatus, simple};
 use crate::go::quote::quote;
 
 fn line(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
@@ -106,6 +106,27 @@ pub fn endpoint_status(out: &mut Vec<u8>, list: &[EpStatus]) {
         // Go prints a []string as `[a b]`.
         line(out, "Errors", format!("[{}]", r.errors.join(" ")));
         line(out, "Endpoint", quote(s.ep.as_bytes()));
+        out.push(b'\n');
+    }
+}
+
+/// `endpoint hashkv`.
+pub fn endpoint_hashkv(out: &mut Vec<u8>, list: &[EpHashKv]) {
+    for h in list {
+        header(out, &h.resp.header);
+        line(out, "Endpoint", quote(h.ep.as_bytes()));
+        line(out, "Hash", h.resp.hash);
+        out.push(b'\n');
+    }
+}
+
+/// `alarm list|disarm` when the response has a header (etcd 3.4's has none, see
+/// [`super::Printer::alarm`]).
+pub fn alarm(out: &mut Vec<u8>, resp: &AlarmResponse) {
+    header(out, &resp.header);
+    for a in &resp.alarms {
+        line(out, "MemberID", a.member_id);
+        line(out, "AlarmType", simple::alarm_name(a.alarm));
         out.push(b'\n');
     }
 }

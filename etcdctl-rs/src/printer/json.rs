@@ -3,13 +3,13 @@
 
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader,
-    StatusResponse, TxnResponse, WatchResponse,
+    AlarmResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
+    LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse, PutResponse,
+    RangeResponse, ResponseHeader, StatusResponse, TxnResponse, WatchResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
-use super::{EpHealth, EpStatus};
+use super::{EpHashKv, EpHealth, EpStatus};
 use crate::go::json::{Object, array, base64, string};
 
 fn header(o: &mut Object, h: &Option<ResponseHeader>) {
@@ -144,6 +144,40 @@ pub fn endpoint_status(list: &[EpStatus]) -> String {
         })
         .collect();
     array(&items)
+}
+
+/// `endpoint hashkv`: `[{"Endpoint":...,"HashKV":{...}}]` (`[]` when every endpoint failed).
+pub fn endpoint_hashkv(list: &[EpHashKv]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|h| {
+            let mut resp = Object::new();
+            header(&mut resp, &h.resp.header);
+            resp.num_nz("hash", h.resp.hash).num_nz("compact_revision", h.resp.compact_revision);
+            let mut o = Object::new();
+            o.str("Endpoint", &h.ep).raw("HashKV", &resp.finish());
+            o.finish()
+        })
+        .collect();
+    array(&items)
+}
+
+/// `alarm list|disarm`: `{"alarms":[{"memberID":...,"alarm":1}]}`, the alarm type as its
+/// number (`{}` when there are none, as etcd 3.4 sends no header).
+pub fn alarm(resp: &AlarmResponse) -> String {
+    let alarms: Vec<String> = resp
+        .alarms
+        .iter()
+        .map(|a| {
+            let mut o = Object::new();
+            o.num_nz("memberID", a.member_id).num_nz("alarm", a.alarm);
+            o.finish()
+        })
+        .collect();
+    let mut o = Object::new();
+    header(&mut o, &resp.header);
+    o.array_nz("alarms", &alarms);
+    o.finish()
 }
 
 /// `endpoint health`: `[{"endpoint":...,"health":...,"took":...}]`, plus `error` if any.

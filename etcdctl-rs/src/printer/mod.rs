@@ -9,9 +9,9 @@ mod simple;
 mod table;
 
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse, MoveLeaderResponse, PutResponse,
-    RangeResponse, ResponseHeader, StatusResponse, TxnResponse, WatchResponse,
+    AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse, WatchResponse,
 };
 use prost::Message;
 
@@ -30,7 +30,7 @@ pub enum Format {
     Fields,
     /// The raw protobuf encoding of the response.
     Protobuf,
-    /// ASCII tables (member and endpoint commands only).
+    /// ASCII tables (member and endpoint commands; etcdctl-rs adds `get` and `lease list`).
     Table,
 }
 
@@ -83,6 +83,18 @@ pub struct EpStatus {
     /// Its Maintenance.Status answer.
     pub resp: StatusResponse,
 }
+
+/// One endpoint's `endpoint hashkv` result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpHashKv {
+    /// The endpoint as given.
+    pub ep: String,
+    /// Its Maintenance.HashKV answer.
+    pub resp: HashKvResponse,
+}
+
+/// What the Go runtime says when etcdctl 3.4 dereferences a nil pointer.
+const NIL_DEREFERENCE: &str = "runtime error: invalid memory address or nil pointer dereference";
 
 /// Responses that carry the member list (remove, update, promote).
 pub trait MembersOf {
@@ -163,8 +175,12 @@ impl Printer {
         Ok(out)
     }
 
-    /// `get` output; `value_only` (`--print-value-only`) applies to the simple format.
+    /// `get` output; `value_only` (`--print-value-only`) applies to the simple format. The
+    /// table format (one row per pair, see [`rows::KV_HEADER`]) is etcdctl-rs's own.
     pub fn get(&self, resp: &RangeResponse, value_only: bool) -> Result<Vec<u8>, CtlError> {
+        if self.format == Format::Table {
+            return Ok(table::render(&rows::KV_HEADER, &rows::kvs(&resp.kvs, self.hex)).into_bytes());
+        }
         let style = KvStyle { value_only, ..self.style() };
         self.output(resp, |o| simple::get(o, resp, style), || json::get(resp), |o| fields::get(o, resp))
     }
@@ -222,8 +238,12 @@ impl Printer {
         )
     }
 
-    /// `lease list` output.
-    pub fn lease_leases(&self, r: &LeaseLeasesResponse) -> Result<Vec<u8>, CtlError> {
+    /// `lease list` output. The table format (etcdctl-rs's own) shows each lease's
+    /// TimeToLive answer from `ttls` (see [`rows::LEASE_HEADER`]).
+    pub fn lease_leases(&self, r: &LeaseLeasesResponse, ttls: &[LeaseTimeToLiveResponse]) -> Result<Vec<u8>, CtlError> {
+        if self.format == Format::Table {
+            return Ok(table::render(&rows::LEASE_HEADER, &rows::leases(r, ttls)).into_bytes());
+        }
         self.lease_output(
             &r.header,
             |o| simple::lease_leases(o, r),
@@ -322,6 +342,28 @@ impl Printer {
             Format::Table => out = table::render(&rows::STATUS_HEADER, &rows::statuses(list)).into_bytes(),
         }
         Ok(out)
+    }
+
+    /// `endpoint hashkv` output (protobuf is not supported).
+    pub fn endpoint_hashkv(&self, list: &[EpHashKv]) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => simple::endpoint_hashkv(&mut out, list),
+            Format::Json => out = json_line(json::endpoint_hashkv(list)),
+            Format::Fields => fields::endpoint_hashkv(&mut out, list),
+            Format::Protobuf => return Err(self.format.unsupported()),
+            Format::Table => out = table::render(&rows::HASHKV_HEADER, &rows::hashes(list)).into_bytes(),
+        }
+        Ok(out)
+    }
+
+    /// `alarm list|disarm` output (no table form). etcd 3.4 sends no header with alarms,
+    /// and etcdctl's fields printer dereferences it: that panic is reproduced.
+    pub fn alarm(&self, resp: &AlarmResponse) -> Result<Vec<u8>, CtlError> {
+        if self.format == Format::Fields && resp.header.is_none() {
+            return Err(CtlError::Panic(NIL_DEREFERENCE.to_string()));
+        }
+        self.output(resp, |o| simple::alarm(o, resp), || json::alarm(resp), |o| fields::alarm(o, resp))
     }
 
     /// `endpoint health` output and the stream it goes to (protobuf is not supported).

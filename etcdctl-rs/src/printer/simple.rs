@@ -2,12 +2,13 @@
 
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
-    MemberListResponse, PutResponse, RangeResponse, TxnResponse, WatchResponse,
+    AlarmMember, AlarmResponse, AlarmType, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, TxnResponse,
+    WatchResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
 
-use super::{EpHealth, EpStatus, rows};
+use super::{EpHashKv, EpHealth, EpStatus, rows};
 
 /// How keys and values are written.
 #[derive(Debug, Clone, Copy, Default)]
@@ -18,11 +19,14 @@ pub struct KvStyle {
     pub value_only: bool,
 }
 
+/// `--hex`'s rendering of bytes: `\xNN` for each.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("\\x{b:02x}")).collect()
+}
+
 fn push_bytes(out: &mut Vec<u8>, bytes: &[u8], hex: bool) {
     if hex {
-        for b in bytes {
-            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
-        }
+        out.extend_from_slice(self::hex(bytes).as_bytes());
     } else {
         out.extend_from_slice(bytes);
     }
@@ -91,6 +95,36 @@ pub fn member_list(out: &mut Vec<u8>, resp: &MemberListResponse) {
 /// no errors, as etcdctl's does).
 pub fn endpoint_status(out: &mut Vec<u8>, list: &[EpStatus]) {
     joined_rows(out, rows::statuses(list));
+}
+
+/// `endpoint hashkv`: `ENDPOINT, HASH` per endpoint.
+pub fn endpoint_hashkv(out: &mut Vec<u8>, list: &[EpHashKv]) {
+    joined_rows(out, rows::hashes(list));
+}
+
+/// `alarm list|disarm`: each alarm as Go's `%+v` prints it, protobuf's compact text form
+/// (`memberID:<decimal> alarm:NOSPACE `, zero fields left out).
+pub fn alarm(out: &mut Vec<u8>, resp: &AlarmResponse) {
+    for a in &resp.alarms {
+        out.extend_from_slice(alarm_text(a).as_bytes());
+        out.push(b'\n');
+    }
+}
+
+fn alarm_text(a: &AlarmMember) -> String {
+    let mut text = String::new();
+    if a.member_id != 0 {
+        text.push_str(&format!("memberID:{} ", a.member_id));
+    }
+    if a.alarm != 0 {
+        text.push_str(&format!("alarm:{} ", alarm_name(a.alarm)));
+    }
+    text
+}
+
+/// An alarm type's protobuf name (`NOSPACE`), or its number if unknown, as Go prints it.
+pub fn alarm_name(alarm: i32) -> String {
+    AlarmType::try_from(alarm).map_or_else(|_| alarm.to_string(), |t| t.as_str_name().to_string())
 }
 
 /// `endpoint health`: one sentence per endpoint. etcdctl writes these to stderr.

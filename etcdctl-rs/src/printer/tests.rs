@@ -2,7 +2,8 @@
 
 use etcd_proto::etcdserverpb::response_op::Response;
 use etcd_proto::etcdserverpb::{
-    DeleteRangeResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp,
+    AlarmMember, AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseLeasesResponse, LeaseStatus,
+    LeaseTimeToLiveResponse, Member, MemberListResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp,
     StatusResponse, TxnResponse,
 };
 use etcd_proto::mvccpb::KeyValue;
@@ -270,4 +271,128 @@ fn unknown_format_is_a_bad_feature() {
         Format::parse("yaml").err().map(|e| e.stderr_text()),
         Some("Error: unsupported output format\n".to_string())
     );
+}
+
+/// `endpoint hashkv` as etcdctl 3.4.23 printed it for one etcd 3.4 member, listed twice.
+fn hashes() -> Vec<EpHashKv> {
+    let resp = HashKvResponse {
+        header: Some(ResponseHeader {
+            cluster_id: 15118495548433857066,
+            member_id: 13668033151171901709,
+            revision: 2,
+            raft_term: 2,
+        }),
+        hash: 3305255506,
+        compact_revision: -1,
+    };
+    vec![EpHashKv { ep: "127.0.0.1:23791".into(), resp }; 2]
+}
+
+#[test]
+fn endpoint_hashkv_formats() {
+    let simple = Printer::new(Format::Simple, false);
+    assert_eq!(text(simple.endpoint_hashkv(&hashes())), "127.0.0.1:23791, 3305255506\n127.0.0.1:23791, 3305255506\n");
+    let json = Printer::new(Format::Json, false);
+    assert_eq!(
+        text(json.endpoint_hashkv(&hashes()[..1])),
+        "[{\"Endpoint\":\"127.0.0.1:23791\",\"HashKV\":{\"header\":{\"cluster_id\":15118495548433857066,\"member_id\":13668033151171901709,\"revision\":2,\"raft_term\":2},\"hash\":3305255506,\"compact_revision\":-1}}]\n"
+    );
+    assert_eq!(text(json.endpoint_hashkv(&[])), "[]\n");
+    let fields = Printer::new(Format::Fields, false);
+    assert_eq!(
+        text(fields.endpoint_hashkv(&hashes()[..1])),
+        "\"ClusterID\" : 15118495548433857066\n\"MemberID\" : 13668033151171901709\n\"Revision\" : 2\n\"RaftTerm\" : 2\n\"Endpoint\" : \"127.0.0.1:23791\"\n\"Hash\" : 3305255506\n\n"
+    );
+    let table = Printer::new(Format::Table, false);
+    assert_eq!(
+        text(table.endpoint_hashkv(&hashes())),
+        "\
++-----------------+------------+
+|    ENDPOINT     |    HASH    |
++-----------------+------------+
+| 127.0.0.1:23791 | 3305255506 |
+| 127.0.0.1:23791 | 3305255506 |
++-----------------+------------+
+"
+    );
+    let protobuf = Printer::new(Format::Protobuf, false);
+    assert_eq!(text(protobuf.endpoint_hashkv(&hashes())), "Error: protobuf not supported as output format\n");
+}
+
+/// A NOSPACE alarm as etcd 3.4 lists it (no header).
+fn nospace() -> AlarmResponse {
+    AlarmResponse { header: None, alarms: vec![AlarmMember { member_id: 185828541645115251, alarm: 1 }] }
+}
+
+#[test]
+fn alarm_formats() {
+    let simple = Printer::new(Format::Simple, false);
+    assert_eq!(text(simple.alarm(&nospace())), "memberID:185828541645115251 alarm:NOSPACE \n");
+    assert_eq!(text(simple.alarm(&AlarmResponse::default())), "");
+    let json = Printer::new(Format::Json, false);
+    assert_eq!(text(json.alarm(&nospace())), "{\"alarms\":[{\"memberID\":185828541645115251,\"alarm\":1}]}\n");
+    assert_eq!(text(json.alarm(&AlarmResponse::default())), "{}\n");
+    let protobuf = Printer::new(Format::Protobuf, false);
+    assert_eq!(
+        protobuf.alarm(&nospace()).ok(),
+        Some(vec![0x12, 0x0c, 0x08, 0xf3, 0x9e, 0x8b, 0xaf, 0xaf, 0xc2, 0x8c, 0xca, 0x02, 0x10, 0x01])
+    );
+    let fields = Printer::new(Format::Fields, false);
+    let panic = fields.alarm(&nospace()).err();
+    assert_eq!(panic.as_ref().map(CtlError::code), Some(2));
+    assert_eq!(
+        panic.map(|e| e.stderr_text()),
+        Some("panic: runtime error: invalid memory address or nil pointer dereference\n".to_string())
+    );
+    let with_header = AlarmResponse { header: header(5), ..nospace() };
+    assert_eq!(
+        text(fields.alarm(&with_header)),
+        "\"ClusterID\" : 324952591200643719\n\"MemberID\" : 3319814642761637952\n\"Revision\" : 5\n\"RaftTerm\" : 2\n\"MemberID\" : 185828541645115251\n\"AlarmType\" : NOSPACE\n\n"
+    );
+    let table = Printer::new(Format::Table, false);
+    assert_eq!(text(table.alarm(&nospace())), "Error: table not supported as output format\n");
+}
+
+#[test]
+fn get_table_is_etcdctl_rs_own() {
+    let resp = RangeResponse {
+        kvs: vec![kv("foo", "hello world", 2, 6, 5), KeyValue { lease: 0x390da22009ee1825, ..kv("k2", "v2", 7, 7, 1) }],
+        ..Default::default()
+    };
+    let table = Printer::new(Format::Table, false);
+    assert_eq!(
+        text(table.get(&resp, false)),
+        "\
++-----+-------------+-----------------+--------------+---------+------------------+
+| KEY |    VALUE    | CREATE REVISION | MOD REVISION | VERSION |      LEASE       |
++-----+-------------+-----------------+--------------+---------+------------------+
+| foo | hello world |               2 |            6 |       5 |                0 |
+|  k2 |          v2 |               7 |            7 |       1 | 390da22009ee1825 |
++-----+-------------+-----------------+--------------+---------+------------------+
+"
+    );
+    let hex = Printer::new(Format::Table, true);
+    let one = RangeResponse { kvs: vec![kv("k", "v", 2, 2, 1)], ..Default::default() };
+    assert!(text(hex.get(&one, false)).contains("| \\x6b |  \\x76 |"));
+}
+
+#[test]
+fn lease_list_table_is_etcdctl_rs_own() {
+    let ids = [0x390da22009ee1825, 0x390da22009ee1830];
+    let leases = LeaseLeasesResponse { header: header(3), leases: ids.iter().map(|&id| LeaseStatus { id }).collect() };
+    let ttls = vec![LeaseTimeToLiveResponse { id: ids[0], ttl: 299, granted_ttl: 300, ..Default::default() }];
+    let table = Printer::new(Format::Table, false);
+    assert_eq!(
+        text(table.lease_leases(&leases, &ttls)),
+        "\
++------------------+-----+-------------+
+|     LEASE ID     | TTL | GRANTED TTL |
++------------------+-----+-------------+
+| 390da22009ee1825 | 299 |         300 |
+| 390da22009ee1830 |     |             |
++------------------+-----+-------------+
+"
+    );
+    let simple = Printer::new(Format::Simple, false);
+    assert_eq!(text(simple.lease_leases(&leases, &[])), "found 2 leases\n390da22009ee1825\n390da22009ee1830\n");
 }

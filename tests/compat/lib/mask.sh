@@ -11,7 +11,9 @@
 #      plus the JSON/fields slots that carry them)
 #   * raft term / raft index / applied index   -> <RAFT_TERM>, <RAFT_INDEX>, ...
 #   * server version string, db sizes           -> <VERSION>, <DB_SIZE>, ...
-#   * timings ("took"), client log timestamps and gRPC target names.
+#   * timings ("took"), client log timestamps and gRPC target names;
+#   * KV hashes of `endpoint hashkv` (they depend on the storage engine's
+#     encoding) and the size in `snapshot save`'s log line.
 #
 # Cluster scenarios (mask_cluster_transcript) name every value after its
 # member instead: <CPORT:m0>, <PPORT:m0>, <ID:m0> (decimal), <ID_HEX:m0>,
@@ -49,6 +51,13 @@ _MASK_COMMON=(
   -e 's/^(\{"level":"[a-z]+","ts":)"[^"]*"/\1"<TS>"/'
   -e 's/^(\{"level":"[a-z]+","ts":)[0-9.e+]+/\1"<TS>"/'
   -e 's/"target":"endpoint:\/\/client-[0-9a-f-]+\//"target":"endpoint:\/\/client-<UUID>\//'
+  # endpoint hashkv: "ENDPOINT, HASH" lines, JSON and fields (tables: normalize.awk).
+  -e 's/^((http:\/\/)?127\.0\.0\.1:<[^>]+>, )[0-9]+$/\1<HASH>/'
+  -e 's/"hash":[0-9]+/"hash":<HASH>/g'
+  -e 's/^"Hash" : [0-9]+$/"Hash" : <HASH>/'
+  # snapshot save's zap log lines: download time (float seconds) and size.
+  -e 's/("msg":"fetched snapshot",.*"size":)"[^"]*"/\1"<SIZE>"/'
+  -e 's/("msg":"fetched snapshot",.*"took":)[0-9.e+-]+/\1<TOOK>/'
   # v2: store indexes differ (etcd counts its own membership writes; etcd-rs
   # uses log indexes), and so do expiry times and in-order key names.
   -e 's/"(modifiedIndex|createdIndex|index)":[0-9]+/"\1":<INDEX>/g'

@@ -10,9 +10,10 @@
 #     border run "-----" is shortened to "-", because column widths follow
 #     the masked values (ids, ports, timings). The number of rows and columns
 #     and every unmasked cell still compare exactly. Cells of the columns
-#     VERSION, DB SIZE, IS LEADER, RAFT TERM, RAFT INDEX, RAFT APPLIED INDEX and
-#     TOOK are replaced by <VERSION>, <DB_SIZE>, ... (leader-, timing- and
-#     size-dependent); the leader itself is checked by "[check] leader" lines.
+#     VERSION, DB SIZE, IS LEADER, RAFT TERM, RAFT INDEX, RAFT APPLIED INDEX,
+#     TOOK and HASH are replaced by <VERSION>, <DB_SIZE>, ... (leader-, timing-,
+#     size- and storage-dependent); the leader itself is checked by
+#     "[check] leader" lines.
 #   * Records marked "[rows sorted after masking]" (scenario helper `sorted`):
 #     the rows of the output are sorted, because etcd orders members by their
 #     random ids and `endpoint health` prints in completion order:
@@ -31,6 +32,7 @@ BEGIN {
   masked_hdr["RAFT INDEX"] = 1
   masked_hdr["RAFT APPLIED INDEX"] = 1
   masked_hdr["TOOK"] = 1
+  masked_hdr["HASH"] = 1
   n = 0
 }
 
