@@ -400,8 +400,8 @@ pub struct SnapshotArgs {
     pub command: SnapshotCommand,
 }
 
-/// Snapshot subcommands. `status` and `restore` (offline, on a snapshot file) are to be
-/// added here next to `save`.
+/// Snapshot subcommands: `save` talks to a member, `status` and `restore` work offline on
+/// a snapshot file.
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
     /// Stores an etcd node backend snapshot to a given file
@@ -409,6 +409,38 @@ pub enum SnapshotCommand {
         /// `<filename>`
         args: Vec<String>,
     },
+    /// Gets backend snapshot status of a given file
+    Status {
+        /// `<filename>`
+        args: Vec<String>,
+    },
+    /// Restores an etcd member snapshot to an etcd directory
+    Restore(RestoreArgs),
+}
+
+/// `snapshot restore` flags, with etcdctl's defaults.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// `<filename>`
+    pub args: Vec<String>,
+    /// Path to the data directory
+    #[arg(long, default_value = "")]
+    pub data_dir: String,
+    /// Initial cluster configuration for restore bootstrap
+    #[arg(long, default_value = "default=http://localhost:2380")]
+    pub initial_cluster: String,
+    /// Initial cluster token for the etcd cluster during restore bootstrap
+    #[arg(long, default_value = "etcd-cluster")]
+    pub initial_cluster_token: String,
+    /// List of this member's peer URLs to advertise to the rest of the cluster
+    #[arg(long, default_value = "http://localhost:2380")]
+    pub initial_advertise_peer_urls: String,
+    /// Human-readable name for this member
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// Ignore snapshot integrity hash value (required if copied from data directory)
+    #[arg(long)]
+    pub skip_hash_check: bool,
 }
 
 /// One request line of `txn` input: the `put`, `get` and `del` commands with their own flags

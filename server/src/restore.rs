@@ -24,6 +24,8 @@ pub struct RestoreOptions {
     pub initial_advertise_peer_urls: String,
     /// `--data-dir` (default `<name>.etcd`).
     pub data_dir: Option<PathBuf>,
+    /// Compare the file's SHA-256 trailer (off with `--skip-hash-check`).
+    pub verify_hash: bool,
 }
 
 /// Why a restore failed.
@@ -70,7 +72,7 @@ pub fn restore(file: &[u8], opts: &RestoreOptions) -> Result<(PathBuf, Identity)
     if config.data_dir.exists() {
         return Err(RestoreError::DataDirExists(config.data_dir));
     }
-    let snap = snapshot_file::decode(file)?;
+    let snap = snapshot_file::decode(file, opts.verify_hash)?;
     let backend = Arc::new(crate::server::open_backend(&config.data_dir).map_err(RestoreError::Storage)?);
     let mut state = StateMachine::open(backend.clone())?;
     state.install(snap, None, StoredMembership::default())?;

@@ -150,3 +150,108 @@ async fn hash_and_hashkv_agree_across_a_cluster() {
     let now = c.maintenance().hash(HashRequest {}).await.expect("hash").into_inner().hash;
     assert_ne!(now, seen[0].1, "a change changes the hash");
 }
+
+/// Runs `program args`, failing the test with its output unless it succeeds.
+fn run(program: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(program).args(args).output().expect("run a client");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_saved_by_etcdctl_restores_into_a_new_three_member_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source_dir = dir.path().join("source");
+    std::fs::create_dir_all(&source_dir).expect("source dir");
+    let source = member(&source_dir, &[]);
+    let url = source.url();
+    let c = client(&url).await.expect("client");
+    let lease = c
+        .lease()
+        .lease_grant(etcd_proto::etcdserverpb::LeaseGrantRequest { ttl: 600, id: 0 })
+        .await
+        .expect("grant")
+        .into_inner()
+        .id;
+    for i in 0..40 {
+        put(&url, &format!("k/{}", i % 13), &format!("v{i}")).await.expect("put");
+    }
+    let leased = PutRequest { key: "leased".into(), value: "x".into(), lease, ..Default::default() };
+    c.kv().put(leased).await.expect("put with lease");
+    c.kv().delete_range(DeleteRangeRequest { key: "k/3".into(), ..Default::default() }).await.expect("delete");
+    let revision = put(&url, "last", "1").await.expect("put");
+    c.kv().compact(CompactionRequest { revision: revision - 5, physical: true }).await.expect("compaction");
+    let hash = c.maintenance().hash_kv(HashKvRequest { revision }).await.expect("hashkv").into_inner().hash;
+    let all = RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() };
+    let keys = c.kv().range(all.clone()).await.expect("range").into_inner().kvs;
+
+    // Real etcdctl 3.4 saves it; etcdctl-rs reads and restores it.
+    let file = dir.path().join("snap.db");
+    let file = file.to_str().expect("utf-8 path");
+    let saved = run(Path::new("etcdctl"), &["--endpoints", &source.endpoint(), "snapshot", "save", file]);
+    assert_eq!(saved, format!("Snapshot saved at {file}\n"));
+    drop(source);
+    let ctl = etcd_rs_tests::bin("etcdctl-rs");
+    let status = run(&ctl, &["-w", "json", "snapshot", "status", file]);
+    assert!(status.contains(&format!("\"revision\":{revision},")), "status {status}");
+
+    let target = dir.path().join("restored");
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let initial: Vec<String> =
+        ports.iter().enumerate().map(|(i, (_, p))| format!("m{i}=http://127.0.0.1:{p}")).collect();
+    let initial = initial.join(",");
+    let mut members = Vec::new();
+    for (i, (client_port, peer_port)) in ports.iter().enumerate() {
+        let name = format!("m{i}");
+        let data_dir = target.join(format!("{name}.etcd"));
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        run(
+            &ctl,
+            &[
+                "snapshot",
+                "restore",
+                file,
+                "--name",
+                &name,
+                "--initial-cluster",
+                &initial,
+                "--initial-cluster-token",
+                "restored",
+                "--initial-advertise-peer-urls",
+                &peer,
+                "--data-dir",
+                data_dir.to_str().expect("utf-8 path"),
+            ],
+        );
+        let token = ["--initial-cluster-token=restored"];
+        members.push(Member::new(&target, &name, *client_port, *peer_port, &initial, "new", &token));
+    }
+    for m in &mut members {
+        m.spawn();
+    }
+    for m in &members {
+        m.wait_healthy();
+    }
+    for m in &members {
+        let c = client(&m.url()).await.expect("client");
+        let kv = c.maintenance().hash_kv(HashKvRequest { revision }).await.expect("hashkv").into_inner();
+        assert_eq!(kv.hash, hash, "{} holds the snapshot's history", m.name);
+        assert_eq!(kv.compact_revision, revision - 5, "and its compaction point");
+        let got = c.kv().range(all.clone()).await.expect("range").into_inner();
+        assert_eq!(got.kvs, keys, "{} holds every key with its revisions", m.name);
+        let ttl = etcd_proto::etcdserverpb::LeaseTimeToLiveRequest { id: lease, keys: true };
+        let ttl = c.lease().lease_time_to_live(ttl).await.expect("ttl").into_inner();
+        assert_eq!(ttl.keys, vec![b"leased".to_vec()], "the lease and its key are restored");
+    }
+    // A new cluster: its own members, and it takes writes at the next revision.
+    let mut cluster = client(&members[0].url()).await.expect("client").cluster();
+    let listed = cluster.member_list(etcd_proto::etcdserverpb::MemberListRequest::default()).await.expect("list");
+    assert_eq!(listed.into_inner().members.len(), 3);
+    assert_eq!(put(&members[1].url(), "after", "restore").await.expect("put"), revision + 1);
+}

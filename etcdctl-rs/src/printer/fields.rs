@@ -8,6 +8,8 @@ use etcd_proto::etcdserverpb::{
 };
 use etcd_proto::mvccpb::KeyValue;
 
+use etcd_rs_server::snapshot_file::SnapshotStatus;
+
 use super::{EpHashKv, EpHealth, EpStatus, simple};
 use crate::go::quote::quote;
 
@@ -129,6 +131,14 @@ pub fn alarm(out: &mut Vec<u8>, resp: &AlarmResponse) {
         line(out, "AlarmType", simple::alarm_name(a.alarm));
         out.push(b'\n');
     }
+}
+
+/// `snapshot status`.
+pub fn snapshot_status(out: &mut Vec<u8>, st: &SnapshotStatus) {
+    line(out, "Hash", st.hash);
+    line(out, "Revision", st.revision);
+    line(out, "Keys", st.total_keys);
+    line(out, "Size", st.total_size);
 }
 
 /// `endpoint health` (the `Error` line keeps its trailing space when there is no error).

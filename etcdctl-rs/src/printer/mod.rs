@@ -13,6 +13,7 @@ use etcd_proto::etcdserverpb::{
     LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse,
     MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse, WatchResponse,
 };
+use etcd_rs_server::snapshot_file::SnapshotStatus;
 use prost::Message;
 
 use crate::error::{CtlError, EXIT_BAD_FEATURE};
@@ -340,6 +341,26 @@ impl Printer {
             Format::Fields => fields::endpoint_status(&mut out, list),
             Format::Protobuf => return Err(self.format.unsupported()),
             Format::Table => out = table::render(&rows::STATUS_HEADER, &rows::statuses(list)).into_bytes(),
+        }
+        Ok(out)
+    }
+
+    /// `snapshot status` output (protobuf is not supported).
+    pub fn snapshot_status(&self, st: &SnapshotStatus) -> Result<Vec<u8>, CtlError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => simple::joined_rows(&mut out, rows::snapshot_status(st)),
+            Format::Json => {
+                let mut o = crate::go::json::Object::new();
+                o.num("hash", st.hash).num("revision", st.revision);
+                o.num("totalKey", st.total_keys as u64).num("totalSize", st.total_size as u64);
+                out = json_line(o.finish());
+            }
+            Format::Fields => fields::snapshot_status(&mut out, st),
+            Format::Protobuf => return Err(self.format.unsupported()),
+            Format::Table => {
+                out = table::render(&rows::SNAPSHOT_STATUS_HEADER, &rows::snapshot_status(st)).into_bytes()
+            }
         }
         Ok(out)
     }

@@ -5,6 +5,8 @@
 use etcd_proto::etcdserverpb::{LeaseLeasesResponse, LeaseTimeToLiveResponse, MemberListResponse};
 use etcd_proto::mvccpb::KeyValue;
 
+use etcd_rs_server::snapshot_file::SnapshotStatus;
+
 use super::{EpHashKv, EpHealth, EpStatus, simple};
 use crate::go::humanize;
 
@@ -80,6 +82,19 @@ pub const HASHKV_HEADER: [&str; 2] = ["ENDPOINT", "HASH"];
 /// One row per endpoint: the hash in decimal.
 pub fn hashes(list: &[EpHashKv]) -> Vec<Vec<String>> {
     list.iter().map(|h| vec![h.ep.clone(), h.resp.hash.to_string()]).collect()
+}
+
+/// `snapshot status` columns.
+pub const SNAPSHOT_STATUS_HEADER: [&str; 4] = ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
+
+/// The one row of `snapshot status`: the hash in hex, the size humanized.
+pub fn snapshot_status(st: &SnapshotStatus) -> Vec<Vec<String>> {
+    vec![vec![
+        format!("{:x}", st.hash),
+        st.revision.to_string(),
+        st.total_keys.to_string(),
+        humanize::bytes(st.total_size as u64),
+    ]]
 }
 
 /// `get -w table` columns (etcdctl-rs only).

@@ -79,7 +79,7 @@ pub fn txn(out: &mut Vec<u8>, resp: &TxnResponse, style: KvStyle) {
     }
 }
 
-fn joined_rows(out: &mut Vec<u8>, rows: Vec<Vec<String>>) {
+pub fn joined_rows(out: &mut Vec<u8>, rows: Vec<Vec<String>>) {
     for row in rows {
         out.extend_from_slice(row.join(", ").as_bytes());
         out.push(b'\n');

@@ -396,3 +396,21 @@ fn lease_list_table_is_etcdctl_rs_own() {
     let simple = Printer::new(Format::Simple, false);
     assert_eq!(text(simple.lease_leases(&leases, &[])), "found 2 leases\n390da22009ee1825\n390da22009ee1830\n");
 }
+
+#[test]
+fn snapshot_status_in_every_format() {
+    // Captured from etcdctl 3.4.23 `snapshot status` on a 20 kB snapshot of etcd 3.4.
+    let st = SnapshotStatus { hash: 0x9aabe6f5, revision: 2, total_keys: 5, total_size: 20480 };
+    let p = |f| text(Printer::new(f, false).snapshot_status(&st));
+    assert_eq!(p(Format::Simple), "9aabe6f5, 2, 5, 20 kB\n");
+    assert_eq!(p(Format::Json), "{\"hash\":2594957045,\"revision\":2,\"totalKey\":5,\"totalSize\":20480}\n");
+    assert_eq!(p(Format::Fields), "\"Hash\" : 2594957045\n\"Revision\" : 2\n\"Keys\" : 5\n\"Size\" : 20480\n");
+    assert_eq!(
+        p(Format::Table),
+        "+----------+----------+------------+------------+\n\
+         |   HASH   | REVISION | TOTAL KEYS | TOTAL SIZE |\n\
+         +----------+----------+------------+------------+\n\
+         | 9aabe6f5 |        2 |          5 |      20 kB |\n\
+         +----------+----------+------------+------------+\n"
+    );
+}
