@@ -31,6 +31,7 @@ use crate::node::Node;
 use crate::quota::Quota;
 use crate::raft::network::MAX_PEER_MESSAGE;
 use crate::raft::peer::{ClusterInfo, PeerService};
+use crate::raft::types::PeerNode;
 use crate::raft::{self, Settings, join};
 use crate::storage::SledBackend;
 use crate::transport::authority::FixingListener;
@@ -78,6 +79,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     };
     let Identity { cluster_id, member_id } = identity;
+    if config.force_new_cluster && bootstrap.is_none() {
+        let me = PeerNode { name: config.name.clone(), peer_urls: config.initial_advertise_peer_urls.clone() };
+        let index = raft::log_store::force_single_member(&*backend, member_id, me)
+            .map_err(|e| ServerError::Setup(format!("--force-new-cluster: {e}")))?;
+        tracing::warn!(
+            index,
+            "forcing a new cluster with this member as the only one; remove --force-new-cluster once it runs"
+        );
+    }
     tracing::info!(
         name = %config.name,
         member_id = %format!("{member_id:x}"),

@@ -255,3 +255,42 @@ async fn snapshot_saved_by_etcdctl_restores_into_a_new_three_member_cluster() {
     assert_eq!(listed.into_inner().members.len(), 3);
     assert_eq!(put(&members[1].url(), "after", "restore").await.expect("put"), revision + 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn force_new_cluster_from_one_survivor_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = etcd_rs_tests::cluster::Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    let mut acknowledged = Vec::new();
+    for i in 0..60 {
+        let key = format!("k{i}");
+        let revision = put(&urls[i % 3], &key, &i.to_string()).await.expect("put");
+        acknowledged.push((key, i.to_string(), revision));
+    }
+    let last = acknowledged.last().map_or(0, |a| a.2);
+    // Lose the cluster: every member dies; only m1's disk is used again.
+    for m in &mut cluster.members {
+        m.kill9();
+    }
+    let survivor = &cluster.members[1];
+    let (client_port, peer_port) = (survivor.client_port, survivor.peer_port);
+    let initial = format!("m1=http://127.0.0.1:{peer_port}");
+    let mut m1 = Member::new(dir.path(), "m1", client_port, peer_port, &initial, "new", &["--force-new-cluster"]);
+    m1.spawn();
+    m1.wait_healthy();
+    let url = m1.url();
+    let c = client(&url).await.expect("client");
+    for (key, value, revision) in &acknowledged {
+        let r = c.kv().range(RangeRequest { key: key.clone().into(), ..Default::default() }).await.expect("range");
+        let kvs = r.into_inner().kvs;
+        assert_eq!(kvs.len(), 1, "{key} survived");
+        assert_eq!((kvs[0].value.clone(), kvs[0].mod_revision), (value.clone().into_bytes(), *revision));
+    }
+    let mut members = c.cluster();
+    let listed = members.member_list(etcd_proto::etcdserverpb::MemberListRequest::default()).await.expect("list");
+    let listed = listed.into_inner().members;
+    assert_eq!(listed.len(), 1, "the survivor is the only member: {listed:?}");
+    assert_eq!(listed[0].name, "m1");
+    assert_eq!(put(&url, "after", "force").await.expect("put"), last + 1, "revisions go on");
+    assert!(m1.log().contains("forcing a new cluster"), "the operator is warned");
+}

@@ -24,6 +24,7 @@ pub const SUPPORTED: &[&str] = &[
     "quota-backend-bytes",
     "auto-compaction-mode",
     "auto-compaction-retention",
+    "force-new-cluster",
 ];
 
 /// Keys accepted and validated but without effect yet; a warning says so at startup.
@@ -84,7 +85,6 @@ pub const REFUSED: &[&str] = &[
     "peer-cert-allowed-hostname",
     "cipher-suites",
     "listen-metrics-urls",
-    "force-new-cluster",
     "proxy",
     "proxy-failure-wait",
     "proxy-refresh-interval",

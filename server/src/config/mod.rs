@@ -114,6 +114,8 @@ pub struct Config {
     pub quota_backend_bytes: i64,
     /// `auto-compaction-mode` with `auto-compaction-retention`; `None` when off.
     pub auto_compaction: Option<AutoCompaction>,
+    /// `force-new-cluster`: restart as the only member of the cluster, keeping the data.
+    pub force_new_cluster: bool,
     /// Logging.
     pub log: LogConfig,
     /// Keys that were given but have no effect yet, to be reported once logging is up.
@@ -208,6 +210,11 @@ impl Config {
                 get("auto-compaction-mode").unwrap_or("periodic"),
                 get("auto-compaction-retention").unwrap_or("0"),
             )?,
+            force_new_cluster: one_of(
+                "force-new-cluster",
+                get("force-new-cluster").unwrap_or("false"),
+                &["true", "false"],
+            )? == "true",
             log,
             unused_keys,
             name,

@@ -14,7 +14,11 @@ use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::{LogIdOptionExt, RaftLogReader};
 
-use super::types::{Entry, LogId, TypeConfig, Vote, decode, encode};
+use std::collections::{BTreeMap, BTreeSet};
+
+use openraft::Membership;
+
+use super::types::{Entry, LogId, PeerNode, TypeConfig, Vote, decode, encode};
 use crate::storage::{Backend, GroupFlusher, Tree, WriteBatch};
 
 const VOTE: &[u8] = b"raft.vote";
@@ -60,6 +64,33 @@ impl<B: Backend> LogStore<B> {
         let last = self.backend.last(Tree::Log).map_err(io::Error::other)?;
         last.map(|(_, v)| decode::<Entry>(&v).map(|e| e.log_id())).transpose()
     }
+}
+
+/// etcd's `--force-new-cluster`: appends to the local log a membership entry that makes
+/// member `id` the only voter, after the last entry (committed or not: etcd too commits
+/// its whole local log). Raft takes the last membership in the log as effective, so on
+/// start this member elects itself alone and commits everything before the entry, keeping
+/// every write it holds, with the same indexes and revisions.
+pub fn force_single_member<B: Backend>(backend: &B, id: u64, node: PeerNode) -> io::Result<u64> {
+    let last = match backend.last(Tree::Log).map_err(io::Error::other)? {
+        Some((_, v)) => Some(decode::<Entry>(&v)?.log_id()),
+        None => match backend.get(Tree::Meta, LAST_PURGED).map_err(io::Error::other)? {
+            Some(b) => decode::<Option<LogId>>(&b)?,
+            None => None,
+        },
+    };
+    let Some(last) = last else {
+        return Err(io::Error::other("the data dir holds no Raft log to force a new cluster from"));
+    };
+    let membership = Membership::new(vec![BTreeSet::from([id])], BTreeMap::from([(id, node)]))
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let index = last.index + 1;
+    let entry = Entry::new_membership(LogId::new(last.leader_id, index), membership);
+    let mut batch = WriteBatch::default();
+    batch.put(Tree::Log, index_key(index), encode(&entry)?);
+    backend.write(batch).map_err(io::Error::other)?;
+    backend.flush().map_err(io::Error::other)?;
+    Ok(index)
 }
 
 fn index_key(i: u64) -> Vec<u8> {
