@@ -53,6 +53,9 @@ pub enum Error {
     /// A request without its leader key.
     #[error("\"leader\" field must be provided")]
     MissingLeaderKey,
+    /// RangeStream with a sort order that needs every key before the first is sent.
+    #[error("etcdserver: RangeStream does not support sorting; use Range")]
+    StreamSortUnsupported,
     /// An encoded request larger than `max-request-bytes`.
     #[error("etcdserver: request is too large")]
     RequestTooLarge,

@@ -2,7 +2,10 @@
 
 use etcd_proto::etcdserverpb as pb;
 use etcd_proto::etcdserverpb::kv_server::Kv;
+use std::pin::Pin;
+
 use prost::Message;
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::status::status;
@@ -43,6 +46,54 @@ impl Kv for KvService {
         let resp = self.ctx.node.read().mvcc().range(&req).map_err(status)?;
         let header = self.ctx.header(resp.revision);
         Ok(Response::new(convert::range_response(resp, Some(header))))
+    }
+
+    type RangeStreamStream = Pin<Box<dyn Stream<Item = Result<pb::RangeStreamResponse, Status>> + Send>>;
+
+    /// etcd 3.7's RangeStream: pages read at one pinned revision by a task that waits for
+    /// the client to take each one (at most one page queued), so memory stays bounded by a
+    /// page whatever the size of the range.
+    async fn range_stream(
+        &self,
+        request: Request<pb::RangeRequest>,
+    ) -> Result<Response<Self::RangeStreamStream>, Status> {
+        let req = convert::range_request(request.into_inner());
+        check::range(&req).map_err(status)?;
+        if !req.serializable {
+            self.ctx.node.refuse_if_learner().map_err(status)?;
+            self.ctx.node.linearizable().await.map_err(status)?;
+        }
+        let mut cursor = mvcc::RangeCursor::new(self.ctx.node.read().mvcc(), req).map_err(status)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            let mut sizer = mvcc::PageSizer::new(ctx.max_request_bytes);
+            loop {
+                let page = cursor.next_page(ctx.node.read().mvcc(), sizer.keys());
+                let page = match page {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(status(e))).await;
+                        return;
+                    }
+                };
+                let summary = page.summary;
+                let resp = pb::RangeResponse {
+                    header: summary.map(|s| ctx.header(s.revision)),
+                    kvs: page.kvs.into_iter().map(convert::key_value).collect(),
+                    count: summary.map_or(0, |s| s.count),
+                    more: summary.is_some_and(|s| s.more),
+                };
+                sizer.observe(resp.encoded_len());
+                // A client that went away ends the read.
+                if tx.send(Ok(pb::RangeStreamResponse { range_response: Some(resp) })).await.is_err()
+                    || summary.is_some()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
     async fn put(&self, request: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {

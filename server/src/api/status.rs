@@ -29,6 +29,7 @@ pub fn code(e: &Error) -> Code {
         Error::LeaseExists => Code::FailedPrecondition,
         Error::LeaseTtlTooLarge => Code::OutOfRange,
         Error::NoSpace => Code::ResourceExhausted,
+        Error::StreamSortUnsupported => Code::Unimplemented,
         Error::Corrupt => Code::DataLoss,
         Error::Stopped | Error::NotSupportedForLearner | Error::NoLeader | Error::LeaderChanged | Error::Timeout => {
             Code::Unavailable

@@ -52,7 +52,7 @@ pub(super) fn run<B: Backend>(
     Ok(resp)
 }
 
-fn passes_filters(req: &RangeRequest, kv: &KeyValue) -> bool {
+pub(super) fn passes_filters(req: &RangeRequest, kv: &KeyValue) -> bool {
     let above = |v: i64, min: i64| min == 0 || v >= min;
     let below = |v: i64, max: i64| max == 0 || v <= max;
     above(kv.mod_revision, req.min_mod_revision)

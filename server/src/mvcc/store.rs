@@ -107,10 +107,21 @@ impl<B: Backend> MvccStore<B> {
 
     /// Keys in `range` live at `at`, with the revision holding each one's value.
     pub(super) fn live_in(&self, range: &KeyRange, at: i64) -> Vec<(Vec<u8>, Revision)> {
-        let Some(bounds) = range.bounds() else {
-            return Vec::new();
-        };
-        self.index.range(bounds).filter_map(|(k, h)| h.visible_at(at).map(|r| (k.clone(), r))).collect()
+        self.live_from(range, at).map(|(k, r)| (k.clone(), r)).collect()
+    }
+
+    /// Keys in `range` live at `at`, lazily, in key order.
+    pub(super) fn live_from<'a>(
+        &'a self,
+        range: &KeyRange,
+        at: i64,
+    ) -> Box<dyn Iterator<Item = (&'a Vec<u8>, Revision)> + 'a> {
+        match range.bounds() {
+            Some(bounds) => {
+                Box::new(self.index.range(bounds).filter_map(move |(k, h)| h.visible_at(at).map(|r| (k, r))))
+            }
+            None => Box::new(std::iter::empty()),
+        }
     }
 
     /// Reads the record at `rev`, looking at `pending` (this change's own writes) first.

@@ -240,3 +240,82 @@ fn reopen_rebuilds_the_index() {
     assert_eq!(get(&s, "a", "", 2), Err(Error::Compacted));
     assert_eq!(s.key_count(), 1);
 }
+
+/// Reads `req` page by page (`max` key-values each) and merges the pages into one answer.
+fn paged(s: &Store, req: &RangeRequest, max: usize) -> crate::error::Result<(RangeResponse, usize)> {
+    let mut cursor = RangeCursor::new(s, req.clone())?;
+    let mut merged = RangeResponse::default();
+    let mut pages = 0;
+    loop {
+        let page = cursor.next_page(s, max)?;
+        pages += 1;
+        merged.kvs.extend(page.kvs);
+        if let Some(sum) = page.summary {
+            (merged.revision, merged.count, merged.more) = (sum.revision, sum.count, sum.more);
+            return Ok((merged, pages));
+        }
+    }
+}
+
+#[test]
+fn paged_ranges_merge_into_the_unary_answer() {
+    let mut s = store();
+    for i in 0..50 {
+        put(&mut s, &format!("k{i:02}"), &format!("v{i}"));
+    }
+    put(&mut s, "k07", "again");
+    del(&mut s, "k10", "k15");
+    let at = s.current_revision();
+    put(&mut s, "k99", "later");
+    let base = RangeRequest { key: "k".into(), range_end: "l".into(), ..Default::default() };
+    let cases = [
+        base.clone(),
+        RangeRequest { limit: 7, ..base.clone() },
+        RangeRequest { keys_only: true, ..base.clone() },
+        RangeRequest { count_only: true, ..base.clone() },
+        RangeRequest { min_mod_revision: 40, ..base.clone() },
+        RangeRequest { min_mod_revision: 40, limit: 3, ..base.clone() },
+        RangeRequest { revision: at, ..base.clone() },
+        RangeRequest { key: "k07".into(), ..Default::default() },
+        RangeRequest { key: "zz".into(), range_end: vec![0], ..Default::default() },
+    ];
+    for req in cases {
+        let unary = s.range(&req).expect("range");
+        for max in [1, 3, 100] {
+            let (merged, pages) = paged(&s, &req, max).expect("paged");
+            assert_eq!(merged, unary, "{req:?} in pages of {max}");
+            if max == 1 && !req.count_only && req.limit == 0 {
+                assert!(pages > unary.kvs.len(), "one key per page: {pages} pages");
+            }
+        }
+    }
+    let sorted = RangeRequest { sort_order: SortOrder::Descend, ..base };
+    assert_eq!(RangeCursor::new(&s, sorted).err(), Some(Error::StreamSortUnsupported));
+}
+
+#[test]
+fn a_paged_read_fails_once_its_revision_is_compacted() {
+    let mut s = store();
+    for i in 0..10 {
+        put(&mut s, &format!("k{i}"), "v");
+    }
+    let req = RangeRequest { key: "k".into(), range_end: "l".into(), ..Default::default() };
+    let mut cursor = RangeCursor::new(&s, req).expect("cursor");
+    assert_eq!(cursor.next_page(&s, 2).expect("first page").kvs.len(), 2);
+    put(&mut s, "k0", "newer");
+    let revision = s.current_revision();
+    change(&mut s, |w| w.compact(&CompactRequest { revision, physical: false })).expect("compact");
+    assert_eq!(cursor.next_page(&s, 2).err(), Some(Error::Compacted));
+}
+
+#[test]
+fn page_sizes_adapt_to_value_sizes() {
+    let mut sizer = PageSizer::new(1000);
+    let first = sizer.keys();
+    sizer.observe(100);
+    assert_eq!(sizer.keys(), first * 2, "small pages grow");
+    sizer.observe(5000);
+    assert_eq!(sizer.keys(), first, "large pages shrink");
+    sizer.observe(700);
+    assert_eq!(sizer.keys(), first, "pages near the target stay");
+}
