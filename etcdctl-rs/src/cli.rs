@@ -147,6 +147,9 @@ pub struct GetArgs {
     /// Only write values when using the "simple" output format
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
     pub print_value_only: bool,
+    /// Read with RangeStream (etcd 3.7) and merge the chunks
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub stream: bool,
     /// <key> [range_end]
     #[arg(value_name = "ARGS")]
     pub args: Vec<OsString>,
