@@ -47,6 +47,25 @@ pub enum BenchCommand {
     V2Set(V2SetArgs),
     /// Benchmark v2 get (`GET /v2/keys/...`; one HTTP/1.1 connection per client)
     V2Get(V2GetArgs),
+    /// Download a snapshot (Maintenance.Snapshot) and report MB/s
+    Snapshot,
+    /// Defragment while one client puts: the defragmentation time and the slowest put
+    DefragPause,
+    /// Server memory (--server-pid, same machine) while reading every key under a prefix
+    RangeRss(RangeRssArgs),
+}
+
+/// `range-rss` arguments.
+#[derive(Debug, Args)]
+pub struct RangeRssArgs {
+    /// The prefix to read (empty: every key).
+    pub prefix: String,
+    /// The server's process id.
+    #[arg(long)]
+    pub server_pid: u32,
+    /// Read with RangeStream (etcd 3.7) instead of Range.
+    #[arg(long)]
+    pub stream: bool,
 }
 
 /// `v2-set` options.

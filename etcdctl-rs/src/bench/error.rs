@@ -27,6 +27,17 @@ pub enum BenchError {
     /// A watch benchmark could not set up its watchers or read memory.
     #[error("watch: {0}")]
     Watch(String),
+    /// A server's memory could not be read.
+    #[error("memory: {0}")]
+    Memory(String),
+    /// A maintenance request failed.
+    #[error("{what}: {status}")]
+    Rpc {
+        /// The request.
+        what: &'static str,
+        /// gRPC's answer.
+        status: tonic::Status,
+    },
     /// The Tokio runtime could not start.
     #[error("cannot start runtime: {0}")]
     Runtime(std::io::Error),

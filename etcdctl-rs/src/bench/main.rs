@@ -4,6 +4,8 @@
 mod cli;
 mod error;
 mod http;
+mod maint;
+mod memory;
 mod report;
 mod rng;
 mod runner;
@@ -63,6 +65,11 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
                 &outcome,
             );
         }
+        BenchCommand::Snapshot => return print_value(maint::snapshot(&connect_one(&cli).await?).await?),
+        BenchCommand::DefragPause => return print_value(maint::defrag_pause(&connect_one(&cli).await?).await?),
+        BenchCommand::RangeRss(args) => {
+            return print_value(maint::range_rss(&connect_one(&cli).await?, args).await?);
+        }
         BenchCommand::WatchIdle(args) => {
             let conns = connect_all(&cli).await?;
             let (outcome, bytes) = watch::idle(&conns, args).await?;
@@ -94,6 +101,18 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
     let outcome = runner::run(transports, total, workload, rng.next_u64()).await?;
     let report = Report::new(op, cli.endpoints.clone(), cli.conns, cli.clients, total, &outcome);
     emit(&cli, report, &outcome)
+}
+
+/// One client over every endpoint.
+async fn connect_one(cli: &Cli) -> Result<Client, BenchError> {
+    Ok(Client::connect(cli.endpoints.clone(), DIAL_TIMEOUT).await?)
+}
+
+/// A maintenance report: on stderr for people, on stdout for the harness.
+fn print_value(report: serde_json::Value) -> Result<(), BenchError> {
+    eprintln!("{report}");
+    println!("{report}");
+    Ok(())
 }
 
 /// `--conns` clients; each owns its own HTTP/2 connection(s).

@@ -111,21 +111,10 @@ pub async fn fanout(conns: &[Client], args: &WatchFanoutArgs, rng: &mut Rng) -> 
     Ok(Outcome { latencies, error_counts: errors, elapsed })
 }
 
-/// Resident memory of `pid`, in KiB.
-fn rss_kib(pid: u32) -> Result<u64, BenchError> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| BenchError::Watch(format!("cannot read the memory of pid {pid}: {e}")))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| BenchError::Watch(format!("no VmRSS for pid {pid}")))
-}
-
 /// Creates `watchers` idle watchers (distinct keys nobody writes) and reports how much the
 /// server's resident memory grew per watcher.
 pub async fn idle(conns: &[Client], args: &WatchIdleArgs) -> Result<(Outcome, f64), BenchError> {
-    let before = rss_kib(args.server_pid)?;
+    let before = crate::memory::rss_kib(args.server_pid)?;
     let start = Instant::now();
     let streams = conns.len().max(1);
     let mut keep = Vec::new();
@@ -139,7 +128,7 @@ pub async fn idle(conns: &[Client], args: &WatchIdleArgs) -> Result<(Outcome, f6
     let elapsed = start.elapsed();
     // Let allocations settle before reading.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = rss_kib(args.server_pid)?;
+    let after = crate::memory::rss_kib(args.server_pid)?;
     drop(keep);
     let bytes = (after.saturating_sub(before) as f64 * 1024.0) / f64::from(args.watchers.max(1));
     Ok((Outcome { latencies: new_histogram()?, error_counts: Default::default(), elapsed }, bytes))
