@@ -347,12 +347,13 @@ async fn hand_off_leadership(node: &Node) {
 }
 
 /// gRPC services and HTTP endpoints on one router: gRPC paths go to the services, the
-/// rest to the HTTP routes, whose fallback also answers gRPC calls to unknown services.
+/// rest to the HTTP routes and the JSON gateway (`/v3/`), whose fallback also answers gRPC
+/// calls to unknown services.
 fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::Router {
     let kv = KvServer::new(KvService::new(ctx.clone())).max_decoding_message_size(max_message);
     let maintenance =
         MaintenanceServer::new(MaintenanceService::new(ctx.clone())).max_decoding_message_size(max_message);
-    let mut http = api::http_router(ctx.node.clone());
+    let mut http = api::http_router(ctx.node.clone()).merge(api::gateway_router(ctx.clone()));
     if let Some(v2) = v2 {
         http = http.merge(api::v2_router(v2));
     }

@@ -149,7 +149,7 @@ pub fn delete_response(r: mvcc::DeleteRangeResponse, header: Option<pb::Response
     }
 }
 
-/// Txn response; nested responses carry only their revision.
+/// Txn response; nested range, put and delete responses carry only their revision.
 pub fn txn_response(r: mvcc::TxnResponse, header: Option<pb::ResponseHeader>) -> pb::TxnResponse {
     let responses = r
         .responses
@@ -161,7 +161,10 @@ pub fn txn_response(r: mvcc::TxnResponse, header: Option<pb::ResponseHeader>) ->
                 mvcc::ResponseOp::DeleteRange(r) => {
                     response_op::Response::ResponseDeleteRange(delete_response(r, None))
                 }
-                mvcc::ResponseOp::Txn(r) => response_op::Response::ResponseTxn(txn_response(r, None)),
+                // etcd leaves a nested txn's header empty (its own ops keep their revision).
+                mvcc::ResponseOp::Txn(r) => {
+                    response_op::Response::ResponseTxn(txn_response(r, Some(pb::ResponseHeader::default())))
+                }
             }),
         })
         .collect();

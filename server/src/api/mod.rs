@@ -6,6 +6,7 @@
 mod cluster;
 pub mod convert;
 mod election;
+mod gateway;
 mod http;
 mod kv;
 mod lease;
@@ -20,6 +21,7 @@ use etcd_proto::etcdserverpb::ResponseHeader;
 
 pub use cluster::ClusterService;
 pub use election::ElectionService;
+pub use gateway::router as gateway_router;
 pub use http::router as http_router;
 pub use kv::KvService;
 pub use lease::LeaseService;

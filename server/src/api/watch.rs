@@ -125,8 +125,8 @@ impl StreamTask {
             for d in deliveries {
                 match d {
                     Delivery::Compacted { watch_id, compact_revision } => {
-                        let r =
-                            pb::WatchResponse { compact_revision, canceled: true, ..self.response(current, watch_id) };
+                        // etcd's cancellation for compaction carries a header without revision.
+                        let r = pb::WatchResponse { compact_revision, canceled: true, ..self.response(0, watch_id) };
                         self.send(r).await?;
                     }
                     Delivery::Events { watch_id, events } => self.send_events(current, watch_id, events).await?,

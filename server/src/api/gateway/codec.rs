@@ -1,0 +1,107 @@
+//! JSON in and out, as etcd's gateway (grpc-gateway's `JSONPb` marshaler with
+//! `OrigName`) reads and writes it. The field-level rules (proto names, 64-bit integers
+//! as strings, bytes as base64, enums by name, defaults omitted) are in the serde impls
+//! that `etcd-proto` generates with pbjson; this module adds what Go's decoder and
+//! encoder do around them.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::Status;
+
+use super::syntax::{Scan, scan};
+
+/// One request message from `buf`, which holds a whole body.
+///
+/// As the gateway: an empty body is the empty request, `null` too, only the first
+/// value counts (trailing bytes are not read), and anything but an object is refused.
+pub fn decode<T: DeserializeOwned + Default>(buf: &[u8]) -> Result<T, Status> {
+    match scan(buf, true) {
+        Scan::Value(end) => decode_value(&buf[..end]),
+        Scan::Empty => Ok(T::default()),
+        Scan::Truncated => Err(Status::invalid_argument("unexpected EOF")),
+        Scan::NeedMore => Err(Status::internal("etcd-rs: scanner asked for more of a whole body")),
+        Scan::Error(m) => Err(Status::invalid_argument(m)),
+    }
+}
+
+/// Decodes one complete, well-formed JSON value.
+pub fn decode_value<T: DeserializeOwned + Default>(value: &[u8]) -> Result<T, Status> {
+    let first = value.iter().copied().find(|c| !c.is_ascii_whitespace());
+    let kind = match first {
+        Some(b'{') => return serde_json::from_slice(value).map_err(|e| Status::invalid_argument(e.to_string())),
+        Some(b'n') => return Ok(T::default()),
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b't' | b'f') => "bool",
+        _ => "number",
+    };
+    // jsonpb first reads the object into a map of raw fields.
+    Err(Status::invalid_argument(format!(
+        "json: cannot unmarshal {kind} into Go value of type map[string]json.RawMessage"
+    )))
+}
+
+/// A message as the gateway renders it.
+pub fn encode<T: Serialize>(msg: &T) -> String {
+    match serde_json::to_string(msg) {
+        Ok(s) => go_escape(s),
+        // The generated impls do not fail; say so rather than panic if one ever does.
+        Err(e) => format!(r#"{{"error":{}}}"#, quote(&e.to_string())),
+    }
+}
+
+/// `s` as a JSON string, the way Go's encoder writes it.
+pub fn quote(s: &str) -> String {
+    go_escape(serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\"")))
+}
+
+/// Go's encoder also escapes `<`, `>`, `&`, U+2028 and U+2029 (for embedding in HTML).
+/// In JSON text those can only occur inside strings, so a plain replacement is exact.
+fn go_escape(s: String) -> String {
+    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return s;
+    }
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etcd_proto::etcdserverpb::{RangeRequest, RangeResponse, ResponseHeader, range_request::SortOrder};
+    use etcd_proto::mvccpb::{Event, KeyValue, event::EventType};
+
+    #[test]
+    fn renders_as_etcds_gateway() {
+        let resp = RangeResponse {
+            header: Some(ResponseHeader { cluster_id: u64::MAX, member_id: 1, revision: 3, raft_term: 0 }),
+            kvs: vec![KeyValue { key: b"foo".to_vec(), value: vec![0xff], mod_revision: 3, ..Default::default() }],
+            count: 1,
+            more: false,
+        };
+        assert_eq!(
+            encode(&resp),
+            r#"{"header":{"cluster_id":"18446744073709551615","member_id":"1","revision":"3"},"kvs":[{"key":"Zm9v","mod_revision":"3","value":"/w=="}],"count":"1"}"#
+        );
+        let ev = Event { r#type: EventType::Delete as i32, kv: Some(KeyValue::default()), prev_kv: None };
+        assert_eq!(encode(&ev), r#"{"type":"DELETE","kv":{}}"#);
+        assert_eq!(quote("a<b>&c"), r#""a\u003cb\u003e\u0026c""#);
+    }
+
+    #[test]
+    fn reads_as_etcds_gateway() {
+        let r: RangeRequest =
+            decode(br#"{"key":"Zm9v","limit":"2","revision":5,"sort_order":"DESCEND","rangeEnd":"AA==","x":1}"#)
+                .expect("decodes");
+        assert_eq!((r.key.as_slice(), r.limit, r.revision), (&b"foo"[..], 2, 5));
+        assert_eq!((r.sort_order, r.range_end), (SortOrder::Descend as i32, vec![0]));
+        assert_eq!(decode::<RangeRequest>(b"").expect("empty"), RangeRequest::default());
+        assert_eq!(decode::<RangeRequest>(b"null").expect("null"), RangeRequest::default());
+        let e = decode::<RangeRequest>(b"[]").expect_err("array");
+        assert_eq!(e.message(), "json: cannot unmarshal array into Go value of type map[string]json.RawMessage");
+        assert_eq!(decode::<RangeRequest>(b"{\"key\":").expect_err("cut").message(), "unexpected EOF");
+    }
+}
