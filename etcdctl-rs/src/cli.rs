@@ -79,6 +79,8 @@ pub enum Command {
     Defrag(DefragArgs),
     /// Manages etcd node snapshots
     Snapshot(SnapshotArgs),
+    /// commands for checking properties of the etcd cluster
+    Check(CheckArgs),
     /// Generate the autocompletion script for the specified shell
     Completion {
         /// The shell to generate the script for
@@ -419,6 +421,41 @@ pub enum SnapshotCommand {
     },
     /// Restores an etcd member snapshot to an etcd directory
     Restore(RestoreArgs),
+}
+
+/// `check` subcommands.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The check.
+    #[command(subcommand)]
+    pub command: CheckCommand,
+}
+
+/// The checks.
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Check the performance of the etcd cluster
+    Perf(CheckPerfArgs),
+}
+
+/// `check perf` flags, with etcdctl's defaults.
+#[derive(Debug, clap::Args)]
+pub struct CheckPerfArgs {
+    /// The performance check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)
+    #[arg(long, default_value = "s")]
+    pub load: String,
+    /// The prefix for writing the performance check's keys.
+    #[arg(long, default_value = "/etcdctl-check-perf/")]
+    pub prefix: String,
+    /// Compact storage with last revision after test is finished.
+    #[arg(long)]
+    pub auto_compact: bool,
+    /// Defragment storage after test is finished.
+    #[arg(long)]
+    pub auto_defrag: bool,
+    /// Seconds the load runs (etcdctl-rs only; etcdctl always runs 60)
+    #[arg(long, default_value_t = 60)]
+    pub duration: u64,
 }
 
 /// `snapshot restore` flags, with etcdctl's defaults.

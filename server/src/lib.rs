@@ -17,6 +17,7 @@ pub mod command;
 pub mod compactor;
 pub mod concurrency;
 pub mod config;
+pub mod corruption;
 pub mod error;
 pub mod membership;
 pub mod metrics;

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
 
+use crate::alarm::{Alarm, AlarmKind};
 use crate::api::{
     self, ClusterService, Context, ElectionService, KvService, LeaseService, LockService, MaintenanceService, V2Api,
     WatchService,
@@ -25,6 +26,7 @@ use crate::api::{
 use crate::command::Command;
 use crate::compactor::{AutoCompaction, Compactor};
 use crate::config::{ClusterState, Config, ListenUrl};
+use crate::corruption::{self, KvHash};
 use crate::membership::{self, Identity};
 use crate::mvcc::CompactRequest;
 use crate::node::Node;
@@ -136,6 +138,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let expiry = tokio::spawn(expire_v2_ttls(node.clone()));
     let lease_expiry = tokio::spawn(revoke_expired_leases(node.clone()));
     let leader_changes = tokio::spawn(count_leader_changes(node.clone()));
+    let corruption = config.corrupt_check_interval.map(|every| tokio::spawn(check_corruption(node.clone(), every)));
     let compaction = config.auto_compaction.map(|policy| tokio::spawn(auto_compact(node.clone(), policy)));
 
     tokio::select! {
@@ -146,6 +149,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     expiry.abort();
     lease_expiry.abort();
     leader_changes.abort();
+    if let Some(c) = corruption {
+        c.abort();
+    }
     if let Some(c) = compaction {
         c.abort();
     }
@@ -212,19 +218,32 @@ async fn publish(node: Node, name: String, client_urls: Vec<String>) {
     }
 }
 
+/// A ticker for the periodic loops: a late tick is delayed, not followed by a burst.
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// Waits for the next tick at which this member leads.
+async fn next_leader_tick(tick: &mut tokio::time::Interval, node: &Node) {
+    loop {
+        tick.tick().await;
+        if node.leads() {
+            return;
+        }
+    }
+}
+
 /// How often the leader looks for v2 TTLs that ran out (etcd's SYNC interval).
 const V2_EXPIRY_INTERVAL: Duration = Duration::from_millis(500);
 
 /// On the leader, proposes the removal of every v2 node whose TTL ran out: the leader's
 /// clock decides, and every member applies the same removal at the same index.
 async fn expire_v2_ttls(node: Node) {
-    let mut tick = tokio::time::interval(V2_EXPIRY_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = ticker(V2_EXPIRY_INTERVAL);
     loop {
-        tick.tick().await;
-        if !node.leads() {
-            continue;
-        }
+        next_leader_tick(&mut tick, &node).await;
         let now = api::now_ms();
         let expired = node.read().v2().expired(now);
         for path in expired {
@@ -242,14 +261,45 @@ const LEASE_EXPIRY_INTERVAL: Duration = Duration::from_millis(100);
 /// On the leader, revokes every lease whose clock ran out (through the log, so every
 /// member deletes the same keys at the same revision).
 async fn revoke_expired_leases(node: Node) {
-    let mut tick = tokio::time::interval(LEASE_EXPIRY_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = ticker(LEASE_EXPIRY_INTERVAL);
     loop {
         tick.tick().await;
         for id in node.expired_leases() {
             if let Err(e) = node.propose(Command::LeaseRevoke { id }).await {
                 tracing::debug!(error = %e, lease = %format!("{id:x}"), "revoking an expired lease; will retry");
                 break;
+            }
+        }
+    }
+}
+
+/// On the leader, every `every`: compares the members' KV hashes at the leader's revision
+/// and raises CORRUPT (through the log) for each member that disagrees, as etcd's
+/// periodic check does.
+async fn check_corruption(node: Node, every: Duration) {
+    let mut tick = ticker(every);
+    loop {
+        next_leader_tick(&mut tick, &node).await;
+        let own = || -> Option<KvHash> {
+            let state = node.read();
+            let (hash, compact_revision) = state.mvcc().hash_kv(0).ok()?;
+            Some(KvHash { member: node.id(), hash, revision: state.mvcc().current_revision(), compact_revision })
+        };
+        let Some(before) = own() else { continue };
+        let mut peers = Vec::new();
+        for m in node.member_list().into_iter().filter(|m| m.id != node.id()) {
+            if let Some(url) = m.client_urls.first()
+                && let Some(h) = api::peer_hash(m.id, url, before.revision).await
+            {
+                peers.push(h);
+            }
+        }
+        let Some(after) = own() else { continue };
+        for member in corruption::mismatches(before, after, &peers) {
+            tracing::error!(member = %format!("{member:x}"), "KV hashes differ: raising the CORRUPT alarm");
+            let alarm = Alarm { member, kind: AlarmKind::Corrupt };
+            if let Err(e) = node.propose(Command::Alarm { activate: true, alarm }).await {
+                tracing::warn!(error = %e, "raising the CORRUPT alarm failed; will retry");
             }
         }
     }
@@ -270,8 +320,7 @@ async fn count_leader_changes(node: Node) {
 /// every member so a new leader knows the recent revisions at once.
 async fn auto_compact(node: Node, policy: AutoCompaction) {
     let mut compactor = Compactor::new(policy);
-    let mut tick = tokio::time::interval(compactor.tick());
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = ticker(compactor.tick());
     loop {
         tick.tick().await;
         let (current, compacted) = {

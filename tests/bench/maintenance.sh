@@ -2,15 +2,15 @@
 # Maintenance benchmark: etcd-rs vs. real etcd 3.4, same machine, same run.
 #
 # Usage: tests/bench/maintenance.sh [--etcd-rs PATH] [--bench PATH] [--out FILE]
-#                                   [--keys N] [--store-mib N]
+#                                   [--keys N] [--store-mib N] [--keep]
 #
 # For each server (etcd first, then etcd-rs; one at a time, fresh single member,
 # same flags, --quota-backend-bytes 8 GiB so neither trips its quota):
 #   1. puts N (default 1,000,000) keys with 100-byte values, then reads them all
 #      with Range and with RangeStream (etcd 3.7; etcd 3.4 answers Unimplemented)
 #      while sampling the server's resident memory every 5 ms;
-#   2. deletes them, puts --store-mib (default 1024) MiB as 64 KiB values,
-#      downloads a snapshot (Maintenance.Snapshot) and reports MB/s;
+#   2. puts --store-mib (default 1024) MiB more as 64 KiB values (the small keys
+#      stay), downloads a snapshot (Maintenance.Snapshot) and reports MB/s;
 #   3. deletes half the values, compacts, and defragments while one client puts
 #      small keys without pause: defragmentation time and the slowest put.
 # The section is appended to FILE (default <repo>/BENCHMARKS.md).
@@ -31,6 +31,7 @@ while (($#)); do
     --out) OUT=$2; shift 2 ;;
     --keys) KEYS=$2; shift 2 ;;
     --store-mib) STORE_MIB=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -57,7 +58,11 @@ bench() {
   fi
 }
 
-ctl() { "$CTL_BIN" --endpoints="$EP" --command-timeout=600s "$@" >/dev/null; }
+# ctl ARGS...: a setup step; a failure is logged (the measurements after it will show it).
+ctl() {
+  "$CTL_BIN" --endpoints="$EP" --command-timeout=600s "$@" >/dev/null 2>"$WORK/ctl.stderr" ||
+    log "$server: etcdctl $* failed: $(tail -n 1 "$WORK/ctl.stderr")"
+}
 
 for server in etcd etcd-rs; do
   bin=$SUT_BIN
@@ -69,7 +74,6 @@ for server in etcd etcd-rs; do
     --key-space-size "$KEYS" --sequential-keys
   bench "$server" range-rss range-rss "" --server-pid "$pid"
   bench "$server" range-stream-rss range-rss "" --server-pid "$pid" --stream
-  ctl del $'\x01' --from-key
   values=$((STORE_MIB * 16))
   bench "$server" fill-store --conns 8 --clients 32 put --total "$values" --key-size 16 --val-size 65536 \
     --key-space-size "$values" --sequential-keys
@@ -77,7 +81,8 @@ for server in etcd etcd-rs; do
   # Half the values become history (overwritten by small ones), then compacted away.
   bench "$server" overwrite-half --conns 8 --clients 32 put --total "$((values / 2))" --key-size 16 \
     --val-size 8 --key-space-size "$((values / 2))" --sequential-keys
-  rev=$("$CTL_BIN" --endpoints="$EP" -w json get x | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+  rev=$("$CTL_BIN" --endpoints="$EP" -w json get x 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])' || echo 0)
   ctl compaction --physical "$rev"
   bench "$server" defrag-pause defrag-pause
   for phase in done; do

@@ -192,9 +192,8 @@ mask() {
     -e 's/"TTL":"[0-9]+","grantedTTL"/"TTL":"<remaining>","grantedTTL"/g'
 }
 
-# KNOWN_DIFFS: where etcd-rs's services themselves differ (over gRPC too):
-#  * LeaseLeases order: etcd sorts by expiry, etcd-rs by ID; the requests above
-#    choose TTLs that make both orders agree.
+# KNOWN_DIFFS: none left; LeaseLeases lists by expiry on both (the TTLs above
+# also make the order by id agree, as a follower of etcd-rs lists by id).
 
 run_side() {
   local side=$1 bin=$2

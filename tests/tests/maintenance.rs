@@ -294,3 +294,70 @@ async fn force_new_cluster_from_one_survivor_keeps_every_acknowledged_write() {
     assert_eq!(put(&url, "after", "force").await.expect("put"), last + 1, "revisions go on");
     assert!(m1.log().contains("forcing a new cluster"), "the operator is warned");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corruption_check_raises_corrupt_for_a_member_whose_data_differs() {
+    use etcd_rs_server::mvcc::Record;
+    use etcd_rs_server::storage::{Backend, SledBackend, Tree, WriteBatch};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster =
+        etcd_rs_tests::cluster::Cluster::start(dir.path(), 3, &["--experimental-corrupt-check-time=500ms"]);
+    let urls = cluster.endpoints();
+    for i in 0..20 {
+        put(&urls[i % 3], &format!("k{i}"), "v").await.expect("put");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(alarms(&urls[0]).await.is_empty(), "agreeing members raise nothing");
+
+    // Stop a follower cleanly and change one stored value behind Raft's back.
+    let leader = cluster.leader().await;
+    let victim = (leader + 1) % 3;
+    let victim_id = status(&cluster.members[victim].url()).await.expect("status").header.expect("header").member_id;
+    assert!(cluster.members[victim].terminate(), "the follower stops cleanly");
+    {
+        let db = cluster.members[victim].data_dir.join("member").join("db");
+        let backend = SledBackend::open(&db).expect("open the stopped member's database");
+        let (key, value) = backend.last(Tree::Kv).expect("read").expect("a record");
+        let mut record = Record::decode(&value).expect("a record");
+        record.kv.value = b"damaged".to_vec();
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Kv, key, record.encode());
+        backend.write(batch).expect("write");
+        backend.flush().expect("flush");
+    }
+    cluster.members[victim].spawn();
+
+    let leader_url = cluster.members[leader].url();
+    let expected = AlarmMember { member_id: victim_id, alarm: AlarmType::Corrupt as i32 };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !alarms(&leader_url).await.contains(&expected) {
+        assert!(Instant::now() < deadline, "no CORRUPT alarm for the damaged member");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let e = put(&leader_url, "after", "x").await.expect_err("a corrupt cluster refuses changes");
+    assert_eq!((e.code(), e.message()), (tonic::Code::DataLoss, "etcdserver: corrupt cluster"));
+    assert_eq!(http_get(cluster.members[leader].client_port, "/health").expect("health").0, 503);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_perf_loads_judges_and_cleans_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = member(dir.path(), &[]);
+    let ctl = etcd_rs_tests::bin("etcdctl-rs");
+    let out = run(&ctl, &["--endpoints", &m.endpoint(), "check", "perf", "--duration", "3", "--auto-compact"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("Compacted with revision "), "{out}");
+    assert!(lines[1].starts_with("PASS: Throughput is "), "the small load (150 writes/s) is met: {out}");
+    assert!(lines[2].starts_with("PASS: Slowest request took "), "{out}");
+    assert!(lines[3].starts_with("PASS: Stddev is "), "{out}");
+    assert_eq!(lines[4..], ["PASS"]);
+    let c = client(&m.url()).await.expect("client");
+    let left = RangeRequest {
+        key: "/etcdctl-check-perf/".into(),
+        range_end: "/etcdctl-check-perf0".into(),
+        count_only: true,
+        ..Default::default()
+    };
+    assert_eq!(c.kv().range(left).await.expect("range").into_inner().count, 0, "the load's keys are deleted");
+}

@@ -2,6 +2,7 @@
 //! format (`mustClientFromCmd`), then the request, then printing.
 
 mod alarm;
+mod check;
 mod compaction;
 mod completion;
 mod concurrency;
@@ -25,7 +26,7 @@ use etcd_rs_client::{Client, Error as ClientError};
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
-use crate::cli::{Cli, Command, GlobalArgs, MemberCommand};
+use crate::cli::{CheckCommand, Cli, Command, GlobalArgs, MemberCommand};
 use crate::error::{CtlError, EXIT_BAD_CONNECTION};
 use crate::printer::{Format, Printer};
 use crate::rpc;
@@ -59,6 +60,9 @@ pub async fn run(cli: Cli) -> Result<(), CtlError> {
             completion::run(shell);
             Ok(())
         }
+        Command::Check(c) => match &c.command {
+            CheckCommand::Perf(args) => check::perf(g, args).await,
+        },
         Command::Version => {
             version::run();
             Ok(())

@@ -158,9 +158,8 @@ impl Lease for LeaseService {
         &self,
         _: Request<pb::LeaseLeasesRequest>,
     ) -> Result<Response<pb::LeaseLeasesResponse>, Status> {
-        let state = self.ctx.node.read();
-        let leases = state.mvcc().leases().all().map(|(id, _)| pb::LeaseStatus { id }).collect();
-        let header = Some(self.ctx.header(state.mvcc().current_revision()));
+        let leases = self.ctx.node.leases_by_expiry().into_iter().map(|id| pb::LeaseStatus { id }).collect();
+        let header = Some(self.ctx.header(self.ctx.node.read().mvcc().current_revision()));
         Ok(Response::new(pb::LeaseLeasesResponse { header, leases }))
     }
 }

@@ -13,6 +13,7 @@ mod lease;
 mod lock;
 mod maintenance;
 mod metrics;
+mod peer_hash;
 pub mod status;
 mod v2;
 mod watch;
@@ -28,6 +29,7 @@ pub use lease::LeaseService;
 pub use lock::LockService;
 pub use maintenance::MaintenanceService;
 pub use metrics::count_grpc;
+pub use peer_hash::peer_hash;
 pub use v2::{V2Api, now_ms, router as v2_router};
 pub use watch::WatchService;
 

@@ -25,6 +25,7 @@ pub const SUPPORTED: &[&str] = &[
     "auto-compaction-mode",
     "auto-compaction-retention",
     "force-new-cluster",
+    "experimental-corrupt-check-time",
 ];
 
 /// Keys accepted and validated but without effect yet; a warning says so at startup.
@@ -49,7 +50,6 @@ pub const ACCEPTED_UNUSED: &[&str] = &[
     "bcrypt-cost",
     "auth-token-ttl",
     "experimental-initial-corrupt-check",
-    "experimental-corrupt-check-time",
     "experimental-enable-lease-checkpoint",
     "experimental-compaction-batch-limit",
     "experimental-warning-apply-duration",

@@ -114,6 +114,9 @@ pub struct Config {
     pub quota_backend_bytes: i64,
     /// `auto-compaction-mode` with `auto-compaction-retention`; `None` when off.
     pub auto_compaction: Option<AutoCompaction>,
+    /// `experimental-corrupt-check-time`: how often the leader compares members' KV
+    /// hashes; `None` (etcd's default, 0) turns the check off.
+    pub corrupt_check_interval: Option<std::time::Duration>,
     /// `force-new-cluster`: restart as the only member of the cluster, keeping the data.
     pub force_new_cluster: bool,
     /// Logging.
@@ -210,6 +213,10 @@ impl Config {
                 get("auto-compaction-mode").unwrap_or("periodic"),
                 get("auto-compaction-retention").unwrap_or("0"),
             )?,
+            corrupt_check_interval: match get("experimental-corrupt-check-time").unwrap_or("0") {
+                "0" | "0s" => None,
+                v => Some(duration("experimental-corrupt-check-time", v)?),
+            },
             force_new_cluster: one_of(
                 "force-new-cluster",
                 get("force-new-cluster").unwrap_or("false"),

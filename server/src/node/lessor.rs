@@ -66,6 +66,22 @@ impl Node {
         expired
     }
 
+    /// Every lease, as LeaseLeases lists them: soonest expiry first on the leader (etcd's
+    /// order), by id elsewhere (only the leader keeps clocks).
+    pub fn leases_by_expiry(&self) -> Vec<i64> {
+        let leases: Vec<(i64, i64)> = self.read().mvcc().leases().all().collect();
+        if !self.leads() {
+            return leases.into_iter().map(|(id, _)| id).collect();
+        }
+        let l = self.lessor();
+        let mut by_expiry: Vec<(Instant, i64)> = leases
+            .into_iter()
+            .map(|(id, ttl)| (l.expiries.get(&id).copied().unwrap_or_else(|| after(ttl)), id))
+            .collect();
+        by_expiry.sort_unstable();
+        by_expiry.into_iter().map(|(_, id)| id).collect()
+    }
+
     /// Keeps a lease alive: its granted TTL, or `None` if it does not exist. On the leader
     /// this restarts the clock at once; a follower forwards keep-alives to the leader in
     /// rounds (every keep-alive that arrived while the last round was out goes in the next
