@@ -146,7 +146,7 @@ run_scenario() {
   (
     cd "$scratch"
     # shellcheck disable=SC2016  # $1/$2 are expanded by the inner bash
-    env "${env[@]}" SCRATCH="$scratch" CTL_BIN="$ctl" \
+    env "${env[@]}" SCRATCH="$scratch" CTL_BIN="$ctl" COMPAT_CTL_MODE="${SUT_CTL:+1}" \
       timeout "$SCENARIO_TIMEOUT" bash -c 'set -uo pipefail; source "$1"; source "$2"' _ \
       "$HERE/lib/scenario.sh" "$file"
   ) >"$outdir/$name.raw" 2>"$outdir/$name.scenario-stderr" || rc=$?

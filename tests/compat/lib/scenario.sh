@@ -114,6 +114,18 @@ _ctl_dump() {
 # ctl ARGS...: run `etcdctl ARGS` with empty stdin.
 ctl() { _ctl_record /dev/null '' "$@"; }
 
+# ctl_beyond34 ARGS...: a command where etcdctl-rs deliberately does more than
+# etcdctl 3.4 (e.g. `get -w table`, which etcdctl refuses). Recorded like `ctl`
+# when real etcdctl runs on both sides; with --ctl (COMPAT_CTL_MODE=1) both sides
+# record only a marker, since the outputs are meant to differ.
+ctl_beyond34() {
+  if [[ -n ${COMPAT_CTL_MODE:-} ]]; then
+    printf '$ etcdctl%s\n[etcdctl-rs does more than etcdctl 3.4 here: not compared]\n\n' "$(printf ' %q' "$@")"
+  else
+    ctl "$@"
+  fi
+}
+
 # ctl_in TEXT ARGS...: run `etcdctl ARGS` with TEXT on stdin (e.g. txn); the
 # transcript shows TEXT as a here-document so the input is part of the record.
 ctl_in() {
