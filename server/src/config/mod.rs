@@ -179,7 +179,11 @@ impl Config {
                 get("log-level").unwrap_or("info"),
                 &["debug", "info", "warn", "error", "panic", "fatal"],
             )?,
-            json: one_of("logger", get("logger").unwrap_or("capnslog"), &["capnslog", "zap"])? == "zap",
+            // etcd's names (capnslog: text lines, zap: JSON lines), and the plain ones.
+            json: matches!(
+                one_of("logger", get("logger").unwrap_or("capnslog"), &["capnslog", "zap", "text", "json"])?.as_str(),
+                "zap" | "json"
+            ),
             stdout: one_of("log-outputs", get("log-outputs").unwrap_or("default"), &["default", "stderr", "stdout"])?
                 == "stdout",
         };

@@ -121,3 +121,11 @@ fn every_deploy_example_loads() {
         Config::from_pairs(pairs).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[test]
+fn logger_takes_etcds_names_and_plain_ones() {
+    let json = |v: &str| Config::from_pairs(pairs(&[("logger", v)])).map(|c| c.log.json);
+    assert_eq!((json("zap").ok(), json("json").ok()), (Some(true), Some(true)));
+    assert_eq!((json("capnslog").ok(), json("text").ok()), (Some(false), Some(false)));
+    assert!(json("xml").is_err());
+}
