@@ -16,7 +16,8 @@ pub(super) fn run<B: Backend>(
     pending: &[(Revision, Record)],
 ) -> Result<RangeResponse> {
     let at = store.check_read_revision(req.revision, current)?;
-    let live = store.live_in(&KeyRange::new(&req.key, &req.range_end), at);
+    // Only the revisions: each record carries its key, so none is cloned from the index.
+    let live: Vec<Revision> = store.live_from(&KeyRange::new(&req.key, &req.range_end), at).map(|(_, r)| r).collect();
     let count = live.len() as i64;
     let mut resp = RangeResponse { revision: current, count, ..Default::default() };
     if req.count_only {
@@ -31,7 +32,7 @@ pub(super) fn run<B: Backend>(
     // Without filters or sorting only the first `limit` keys are ever read from disk.
     let fetch = if limit > 0 && !filtered && !sorted { limit.min(live.len()) } else { live.len() };
     let mut kvs = Vec::with_capacity(fetch);
-    for (_, rev) in &live[..fetch] {
+    for rev in &live[..fetch] {
         let kv = store.record(*rev, pending)?;
         if passes_filters(req, &kv) {
             kvs.push(kv);
