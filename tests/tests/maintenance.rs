@@ -268,6 +268,13 @@ async fn force_new_cluster_from_one_survivor_keeps_every_acknowledged_write() {
         acknowledged.push((key, i.to_string(), revision));
     }
     let last = acknowledged.last().map_or(0, |a| a.2);
+    // An acknowledged write is on a quorum, not necessarily on m1: as an operator picks the
+    // survivor that has everything, wait until m1 applied the last write.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&urls[1]).await.expect("status").header.map_or(0, |h| h.revision) < last {
+        assert!(Instant::now() < deadline, "m1 did not catch up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Lose the cluster: every member dies; only m1's disk is used again.
     for m in &mut cluster.members {
         m.kill9();
