@@ -113,10 +113,10 @@ pub(super) fn read(file: &[u8]) -> Result<Database, BoltError> {
         }
         buckets.push((name, r.bucket(&value)?));
     }
-    if let Some(freed) = freed {
-        if let Some(id) = (0..meta.high_water).find(|id| !r.reachable.contains(id) && !freed.contains(id)) {
-            return Err(corrupt(format!("page {id}: unreachable unfreed")));
-        }
+    if let Some(freed) = freed
+        && let Some(id) = (0..meta.high_water).find(|id| !r.reachable.contains(id) && !freed.contains(id))
+    {
+        return Err(corrupt(format!("page {id}: unreachable unfreed")));
     }
     Ok(Database { buckets, size: meta.high_water.saturating_mul(meta.page_size as u64) })
 }
