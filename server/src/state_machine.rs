@@ -48,22 +48,13 @@ struct Progress {
 /// The whole replicated state, as a snapshot carries it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StateSnapshot {
-    mvcc: MvccSnapshot,
-    published: BTreeMap<u64, Published>,
-    v2: Vec<(String, Record)>,
-    alarms: Alarms,
-}
-
-impl StateSnapshot {
-    /// The v3 part.
-    pub fn mvcc(&self) -> &MvccSnapshot {
-        &self.mvcc
-    }
-
-    /// How many v2 nodes it holds.
-    pub fn v2_nodes(&self) -> usize {
-        self.v2.len()
-    }
+    pub(crate) mvcc: MvccSnapshot,
+    pub(crate) published: BTreeMap<u64, Published>,
+    pub(crate) v2: Vec<(String, Record)>,
+    pub(crate) alarms: Alarms,
+    /// The index of the last entry applied into it (etcd's consistent index); not
+    /// installed: a restored or installed member has its own log.
+    pub(crate) consistent_index: u64,
 }
 
 /// A member's replicated state.
@@ -220,6 +211,7 @@ impl<B: Backend> StateMachine<B> {
             published: self.published.clone(),
             v2: self.v2.export(),
             alarms: self.alarms.clone(),
+            consistent_index: self.applied_index(),
         })
     }
 

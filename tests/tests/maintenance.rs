@@ -256,6 +256,155 @@ async fn snapshot_saved_by_etcdctl_restores_into_a_new_three_member_cluster() {
     assert_eq!(put(&members[1].url(), "after", "restore").await.expect("put"), revision + 1);
 }
 
+/// A real etcd 3.4 (`/usr/bin/etcd`) on `data_dir`, killed when dropped.
+struct RealEtcd {
+    child: std::process::Child,
+    client_port: u16,
+}
+
+impl RealEtcd {
+    const BIN: &str = "/usr/bin/etcd";
+
+    fn start(dir: &Path, name: &str, data_dir: &Path, client_port: u16, peer_port: u16) -> RealEtcd {
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("etcd log");
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let child = std::process::Command::new(Self::BIN)
+            .arg(format!("--name={name}"))
+            .arg(format!("--data-dir={}", data_dir.display()))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster={name}={peer}"))
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn etcd");
+        let etcd = RealEtcd { child, client_port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(http_get(client_port, "/health"), Ok((200, _))) {
+            assert!(Instant::now() < deadline, "etcd did not become healthy");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        etcd
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+}
+
+impl Drop for RealEtcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every key with its revisions, and the revision the range was served at.
+async fn everything(url: &str) -> (Vec<etcd_proto::mvccpb::KeyValue>, i64) {
+    let all = RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() };
+    let got = client(url).await.expect("client").kv().range(all).await.expect("range").into_inner();
+    (got.kvs, got.header.expect("header").revision)
+}
+
+/// `snapshot status` in table and JSON form, by real etcdctl and by etcdctl-rs: equal.
+fn same_status(file: &str) -> String {
+    let ctl = etcd_rs_tests::bin("etcdctl-rs");
+    let json = run(Path::new("etcdctl"), &["-w", "json", "snapshot", "status", file]);
+    for format in ["table", "simple", "json", "fields"] {
+        let theirs = run(Path::new("etcdctl"), &["-w", format, "snapshot", "status", file]);
+        assert_eq!(run(&ctl, &["-w", format, "snapshot", "status", file]), theirs, "-w {format}");
+    }
+    json
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_etcd_restores_our_snapshots_and_we_restore_its() {
+    if !Path::new(RealEtcd::BIN).exists() {
+        eprintln!("skipped: {} is not installed", RealEtcd::BIN);
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source_dir = dir.path().join("source");
+    std::fs::create_dir_all(&source_dir).expect("source dir");
+    let source = member(&source_dir, &[]);
+    let url = source.url();
+    let c = client(&url).await.expect("client");
+    let grant = etcd_proto::etcdserverpb::LeaseGrantRequest { ttl: 900, id: 0 };
+    let lease = c.lease().lease_grant(grant).await.expect("grant").into_inner().id;
+    // Enough history for multi-page buckets, and a value that needs overflow pages.
+    for i in 0..1200 {
+        put(&url, &format!("k/{:04}", i % 400), &format!("{i:0>100}")).await.expect("put");
+    }
+    put(&url, "big", &"b".repeat(20_000)).await.expect("put");
+    let leased = PutRequest { key: "leased".into(), value: "x".into(), lease, ..Default::default() };
+    c.kv().put(leased).await.expect("put with lease");
+    c.kv().delete_range(DeleteRangeRequest { key: "k/0003".into(), ..Default::default() }).await.expect("delete");
+    let compacted = put(&url, "last", "1").await.expect("put") - 100;
+    c.kv().compact(CompactionRequest { revision: compacted, physical: true }).await.expect("compaction");
+    let (keys, revision) = everything(&url).await;
+
+    // Ours, read by real etcdctl (status and restore) and served by real etcd.
+    let file = dir.path().join("ours.db");
+    let file = file.to_str().expect("utf-8 path");
+    let ctl = etcd_rs_tests::bin("etcdctl-rs");
+    run(&ctl, &["--endpoints", &source.endpoint(), "snapshot", "save", file]);
+    drop(source);
+    let status = same_status(file);
+    assert!(status.contains(&format!("\"revision\":{revision},")), "status {status}");
+    let (client_port, peer_port) = (free_port(), free_port());
+    let restored = dir.path().join("etcd.etcd");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let restore_args = |name: &str, data_dir: &Path| {
+        [
+            "snapshot".to_string(),
+            "restore".into(),
+            file.into(),
+            "--name".into(),
+            name.into(),
+            "--initial-cluster".into(),
+            format!("{name}={peer}"),
+            "--initial-advertise-peer-urls".into(),
+            peer.clone(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+        ]
+    };
+    let args = restore_args("etcd", &restored);
+    run(Path::new("etcdctl"), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let etcd = RealEtcd::start(dir.path(), "etcd", &restored, client_port, peer_port);
+    assert_eq!(everything(&etcd.url()).await, (keys.clone(), revision), "etcd serves our snapshot's keys");
+    let ttl = etcd_proto::etcdserverpb::LeaseTimeToLiveRequest { id: lease, keys: true };
+    let ttl = client(&etcd.url()).await.expect("client").lease().lease_time_to_live(ttl).await.expect("ttl");
+    assert_eq!(ttl.into_inner().keys, vec![b"leased".to_vec()], "and its lease");
+
+    // etcd's own, read by etcdctl-rs (status and restore) and served by etcd-rs.
+    let after = put(&etcd.url(), "after", "etcd").await.expect("put");
+    let (keys, revision) = everything(&etcd.url()).await;
+    assert_eq!(revision, after);
+    let theirs = dir.path().join("etcd.db");
+    let theirs = theirs.to_str().expect("utf-8 path");
+    run(Path::new("etcdctl"), &["--endpoints", &etcd.url(), "snapshot", "save", theirs]);
+    drop(etcd);
+    same_status(theirs);
+    let target = dir.path().join("back");
+    let args = restore_args("back", &target.join("back.etcd"));
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args[2] = theirs;
+    run(&ctl, &args);
+    let mut back = Member::new(&target, "back", client_port, peer_port, &format!("back={peer}"), "new", &[]);
+    back.spawn();
+    back.wait_healthy();
+    assert_eq!(everything(&back.url()).await, (keys, revision), "etcd-rs serves etcd's snapshot's keys");
+    let c = client(&back.url()).await.expect("client");
+    let ttl = etcd_proto::etcdserverpb::LeaseTimeToLiveRequest { id: lease, keys: true };
+    assert_eq!(c.lease().lease_time_to_live(ttl).await.expect("ttl").into_inner().keys, vec![b"leased".to_vec()]);
+    let old = RangeRequest { key: "k/0001".into(), revision: compacted - 1, ..Default::default() };
+    assert!(c.kv().range(old).await.is_err(), "and its compaction point");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn force_new_cluster_from_one_survivor_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -158,11 +158,14 @@ fn corrupt(reason: impl Into<String>) -> StorageError {
 /// The MVCC state as a snapshot carries it: every stored record and the revisions.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct MvccSnapshot {
-    records: Vec<(Vec<u8>, Vec<u8>)>,
-    current: i64,
-    compacted: i64,
+    /// Every stored record: revision bytes and [`Record::encode`], in revision order.
+    pub(crate) records: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The current revision.
+    pub(crate) current: i64,
+    /// The compacted revision, or -1.
+    pub(crate) compacted: i64,
     /// Granted leases: id and TTL.
-    leases: Vec<(i64, i64)>,
+    pub(crate) leases: Vec<(i64, i64)>,
 }
 
 impl MvccSnapshot {
@@ -174,26 +177,6 @@ impl MvccSnapshot {
     /// Its compacted revision.
     pub fn compacted(&self) -> i64 {
         self.compacted
-    }
-
-    /// How many records it holds (every kept revision of every key).
-    pub fn records(&self) -> usize {
-        self.records.len()
-    }
-
-    /// How many leases it holds.
-    pub fn leases(&self) -> usize {
-        self.leases.len()
-    }
-
-    /// The hash of its records: [`MvccStore::hash`] of the store it was taken from.
-    pub fn hash(&self) -> u32 {
-        let mut h = crc32fast::Hasher::new();
-        for (k, v) in &self.records {
-            h.update(k);
-            h.update(v);
-        }
-        h.finalize()
     }
 }
 
