@@ -29,6 +29,8 @@ pub struct Metrics {
     pub proposals_failed: IntCounter,
     /// `etcd_mvcc_db_total_size_in_bytes`.
     pub db_size: IntGauge,
+    /// `etcd_mvcc_db_total_size_in_use_in_bytes`.
+    pub db_size_in_use: IntGauge,
     /// `etcd_debugging_mvcc_keys_total`.
     pub keys: IntGauge,
     /// `etcd_disk_wal_fsync_duration_seconds`: flushes of the log.
@@ -114,6 +116,11 @@ impl Metrics {
                 &r,
                 "etcd_mvcc_db_total_size_in_bytes",
                 "Total size of the underlying database physically allocated in bytes.",
+            ),
+            db_size_in_use: gauge(
+                &r,
+                "etcd_mvcc_db_total_size_in_use_in_bytes",
+                "Total size of the underlying database logically in use in bytes.",
             ),
             keys: gauge(&r, "etcd_debugging_mvcc_keys_total", "Total number of keys."),
             wal_fsync: register(

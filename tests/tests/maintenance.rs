@@ -78,7 +78,10 @@ async fn quota_raises_nospace_and_compaction_defrag_disarm_bring_writes_back() {
     let del = DeleteRangeRequest { key: "big/".into(), range_end: "big0".into(), ..Default::default() };
     let revision = c.kv().delete_range(del).await.expect("delete").into_inner().header.expect("header").revision;
     c.kv().compact(CompactionRequest { revision, physical: true }).await.expect("compaction");
-    let before = status(&url).await.expect("status").db_size;
+    let st = status(&url).await.expect("status");
+    let before = st.db_size;
+    assert!(st.db_size_in_use < quota / 2, "deleted and compacted data is no longer in use: {st:?}");
+    assert!(st.db_size_in_use < before, "but its space is only given back by defragmentation: {st:?}");
     c.maintenance().defragment(DefragmentRequest {}).await.expect("defragment");
     let after = status(&url).await.expect("status").db_size;
     assert!(after < quota / 4, "defragmentation reclaims the space: {before} -> {after} bytes");

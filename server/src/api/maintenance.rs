@@ -79,8 +79,7 @@ impl Maintenance for MaintenanceService {
             header: Some(self.ctx.header(revision)),
             version: ETCD_VERSION.to_string(),
             db_size,
-            // sled does not report live bytes separately; real figures come with defrag.
-            db_size_in_use: db_size,
+            db_size_in_use: self.ctx.node.db_size_in_use() as i64,
             leader: raft.leader,
             raft_index: raft.last_index,
             raft_term: raft.term,

@@ -196,6 +196,11 @@ impl Node {
         Ok(self.sm.size_on_disk()?)
     }
 
+    /// Bytes of the database in use (its keys and values; the rest is reclaimable).
+    pub fn db_size_in_use(&self) -> u64 {
+        self.sm.size_in_use()
+    }
+
     /// Rewrites this member's database compactly (etcd's defragmentation, which is local
     /// to a member too); returns how long writes waited.
     pub async fn defragment(&self) -> Result<Duration> {

@@ -60,6 +60,11 @@ impl<B: Backend> SmStore<B> {
         self.backend.size_on_disk()
     }
 
+    /// Bytes of keys and values stored now.
+    pub fn size_in_use(&self) -> u64 {
+        self.backend.size_in_use()
+    }
+
     /// Rewrites the database compactly (see [`crate::storage::Backend::defragment`]).
     pub fn defragment(&self) -> Result<(), crate::storage::StorageError> {
         self.backend.defragment()

@@ -135,6 +135,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Bytes the database occupies on disk.
     fn size_on_disk(&self) -> Result<u64, StorageError>;
 
+    /// Bytes of the keys and values stored now (the part of the database in use; the rest
+    /// is space a defragmentation would give back).
+    fn size_in_use(&self) -> u64;
+
     /// Rewrites the database compactly, giving back the space of deleted data. Writes
     /// wait meanwhile; reads go on. The result is durable when this returns.
     fn defragment(&self) -> Result<(), StorageError>;

@@ -10,6 +10,7 @@
 
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use super::{Backend, Pair, StorageError, Tree, Visitor, WriteBatch, WriteOp};
@@ -37,6 +38,9 @@ struct Inner {
     writes: RwLock<()>,
     /// Where generations live; `None` for a temporary database.
     home: Option<PathBuf>,
+    /// Bytes of the keys and values stored now (what Status reports as in use): counted
+    /// at open, kept up to date by every write, recounted by each defragmentation.
+    live: AtomicI64,
 }
 
 struct Handles {
@@ -111,17 +115,23 @@ impl SledBackend {
             }
         }
         let handles = Handles::new(open_dir(&generation_dir(home, generation))?, generation)?;
-        Ok(Self::with(handles, Some(home.to_path_buf())))
+        Self::with(handles, Some(home.to_path_buf()))
     }
 
     /// A throw-away database for tests; it disappears when dropped.
     pub fn temporary() -> Result<Self, StorageError> {
         let db = sled::Config::new().temporary(true).open().map_err(engine)?;
-        Ok(Self::with(Handles::new(db, 0)?, None))
+        Self::with(Handles::new(db, 0)?, None)
     }
 
-    fn with(handles: Handles, home: Option<PathBuf>) -> Self {
-        Self { inner: Arc::new(Inner { handles: RwLock::new(handles), writes: RwLock::new(()), home }) }
+    fn with(handles: Handles, home: Option<PathBuf>) -> Result<Self, StorageError> {
+        let live = live_bytes(&handles.tree)? + live_bytes(&handles.snapshots)?;
+        let inner = Inner { handles: RwLock::new(handles), writes: RwLock::new(()), home, live: AtomicI64::new(live) };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    fn add_live(&self, delta: i64) {
+        self.inner.live.fetch_add(delta, Ordering::Relaxed);
     }
 
     fn handles(&self) -> RwLockReadGuard<'_, Handles> {
@@ -132,12 +142,13 @@ impl SledBackend {
         self.inner.writes.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Copies `from` into `to`, in batches.
-    fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<(), StorageError> {
+    /// Copies `from` into `to`, in batches; the bytes copied.
+    fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<i64, StorageError> {
         let mut batch = sled::Batch::default();
-        let mut n = 0;
+        let (mut n, mut bytes) = (0, 0);
         for item in from.iter() {
             let (k, v) = item.map_err(engine)?;
+            bytes += (k.len() + v.len()) as i64;
             batch.insert(k, v);
             n += 1;
             if n == COPY_BATCH {
@@ -145,8 +156,19 @@ impl SledBackend {
                 n = 0;
             }
         }
-        to.apply_batch(batch).map_err(engine)
+        to.apply_batch(batch).map_err(engine)?;
+        Ok(bytes)
     }
+}
+
+/// Bytes of every key and value in `tree`.
+fn live_bytes(tree: &sled::Tree) -> Result<i64, StorageError> {
+    let mut bytes = 0;
+    for item in tree.iter() {
+        let (k, v) = item.map_err(engine)?;
+        bytes += (k.len() + v.len()) as i64;
+    }
+    Ok(bytes)
 }
 
 /// The prefix of a tree's keys.
@@ -217,19 +239,37 @@ impl Backend for SledBackend {
     fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let mut b = sled::Batch::default();
         let mut snapshot_ops = Vec::new();
+        // Each key with the size of its new value (None: removed).
+        let mut sizes: Vec<(Vec<u8>, Option<usize>)> = Vec::new();
         for op in batch.into_ops() {
             match op {
                 op @ (WriteOp::Put(Tree::Snapshot, ..) | WriteOp::Delete(Tree::Snapshot, _)) => snapshot_ops.push(op),
-                WriteOp::Put(t, k, v) => b.insert(prefixed(t, &k), v),
-                WriteOp::Delete(t, k) => b.remove(prefixed(t, &k)),
+                WriteOp::Put(t, k, v) => {
+                    let key = prefixed(t, &k);
+                    sizes.push((key.clone(), Some(v.len())));
+                    b.insert(key, v);
+                }
+                WriteOp::Delete(t, k) => {
+                    let key = prefixed(t, &k);
+                    sizes.push((key.clone(), None));
+                    b.remove(key);
+                }
             }
         }
         let _writing = self.writing();
         let handles = self.handles();
+        // A batch does not say what it replaced: look first (batches are small and rare;
+        // the hot paths write in order).
+        let mut delta = 0;
+        for (k, v) in &sizes {
+            let old = handles.tree.get(k).map_err(engine)?.map_or(0, |o| (k.len() + o.len()) as i64);
+            delta += v.map_or(0, |v| (k.len() + v) as i64) - old;
+        }
         handles.tree.apply_batch(b).map_err(engine)?;
         for op in snapshot_ops {
-            apply_one(&handles, op)?;
+            delta += apply_one(&handles, op)?;
         }
+        self.add_live(delta);
         Ok(())
     }
 
@@ -239,9 +279,11 @@ impl Backend for SledBackend {
     fn write_in_order(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let _writing = self.writing();
         let handles = self.handles();
+        let mut delta = 0;
         for op in batch.into_ops() {
-            apply_one(&handles, op)?;
+            delta += apply_one(&handles, op)?;
         }
+        self.add_live(delta);
         Ok(())
     }
 
@@ -251,6 +293,10 @@ impl Backend for SledBackend {
 
     fn size_on_disk(&self) -> Result<u64, StorageError> {
         self.handles().db.size_on_disk().map_err(engine)
+    }
+
+    fn size_in_use(&self) -> u64 {
+        u64::try_from(self.inner.live.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// Copies every tree into the next generation while writes wait (reads go on), makes
@@ -271,8 +317,8 @@ impl Backend for SledBackend {
                 None => sled::Config::new().temporary(true).open().map_err(engine)?,
             };
             let new = Handles::new(db, generation)?;
-            Self::copy_tree(&old.tree, &new.tree)?;
-            Self::copy_tree(&old.snapshots, &new.snapshots)?;
+            let live = Self::copy_tree(&old.tree, &new.tree)? + Self::copy_tree(&old.snapshots, &new.snapshots)?;
+            self.inner.live.store(live, Ordering::Relaxed);
             new.db.flush().map_err(engine)?;
             (new.db, generation)
         };
@@ -299,12 +345,20 @@ impl Backend for SledBackend {
     }
 }
 
-fn apply_one(handles: &Handles, op: WriteOp) -> Result<(), StorageError> {
+/// Applies one write; how many bytes of keys and values it added (negative: freed).
+fn apply_one(handles: &Handles, op: WriteOp) -> Result<i64, StorageError> {
+    let key_len = |k: &[u8]| (k.len() + 1) as i64;
     match op {
-        WriteOp::Put(t, k, v) => handles.sled_tree(t).insert(prefixed(t, &k), v).map(|_| ()),
-        WriteOp::Delete(t, k) => handles.sled_tree(t).remove(prefixed(t, &k)).map(|_| ()),
+        WriteOp::Put(t, k, v) => {
+            let added = key_len(&k) + v.len() as i64;
+            let old = handles.sled_tree(t).insert(prefixed(t, &k), v).map_err(engine)?;
+            Ok(added - old.map_or(0, |o| key_len(&k) + o.len() as i64))
+        }
+        WriteOp::Delete(t, k) => {
+            let old = handles.sled_tree(t).remove(prefixed(t, &k)).map_err(engine)?;
+            Ok(-old.map_or(0, |o| key_len(&k) + o.len() as i64))
+        }
     }
-    .map_err(engine)
 }
 
 #[cfg(test)]
@@ -364,6 +418,33 @@ mod tests {
         assert_eq!(b.get(Tree::Kv, &995u32.to_be_bytes())?, Some(vec![b'x'; 1000]));
         assert_eq!(b.get(Tree::Meta, b"after")?, Some(b"1".to_vec()));
         assert_eq!(b.get(Tree::Snapshot, b"snap")?, Some(b"s".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn bytes_in_use_follow_every_kind_of_write() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let home = dir.path().join("db");
+        let b = SledBackend::open(&home)?;
+        let base = b.size_in_use();
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Kv, b"k1".to_vec(), vec![0; 100]);
+        batch.put(Tree::Meta, b"m".to_vec(), vec![0; 10]);
+        b.write(batch)?;
+        assert_eq!(b.size_in_use() - base, (3 + 100) + (2 + 10), "keys count with their tree prefix");
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Kv, b"k1".to_vec(), vec![0; 40]);
+        batch.delete(Tree::Meta, b"m".to_vec());
+        batch.delete(Tree::Meta, b"never-there".to_vec());
+        batch.put(Tree::Snapshot, b"s".to_vec(), vec![0; 1000]);
+        b.write_in_order(batch)?;
+        assert_eq!(b.size_in_use() - base, (3 + 40) + (2 + 1000));
+        let counted = b.size_in_use();
+        b.defragment()?;
+        assert_eq!(b.size_in_use(), counted, "a defragmentation recounts the same");
+        b.flush()?;
+        drop(b);
+        assert_eq!(SledBackend::open(&home)?.size_in_use(), counted, "and so does opening");
         Ok(())
     }
 
