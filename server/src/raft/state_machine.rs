@@ -96,12 +96,16 @@ pub struct Builder<B> {
 }
 
 impl<B: Backend> SmStore<B> {
-    /// Copies the state under the read lock: applied id, membership and data agree.
+    /// Copies the state under the read lock: applied id, membership and data agree. The
+    /// copy is encoded after the lock is released, so applies wait only for the copy.
     fn copy(&self) -> io::Result<(Vec<u8>, SnapshotMeta)> {
-        let sm = self.read();
-        let data = encode(&sm.snapshot().map_err(io::Error::other)?)?;
-        let meta = RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() };
-        Ok((data, meta))
+        let (state, meta) = {
+            let sm = self.read();
+            let meta =
+                RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() };
+            (sm.snapshot().map_err(io::Error::other)?, meta)
+        };
+        Ok((encode(&state)?, meta))
     }
 }
 
