@@ -24,6 +24,10 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// The TLS settings are unusable (a client certificate or key that does not parse or
+    /// match), worded as Go's `crypto/tls`.
+    #[error("{0}")]
+    Tls(String),
     /// The request failed with a gRPC status, from the server or from the transport.
     #[error("{}", GoStatus(.0))]
     Status(#[from] Status),

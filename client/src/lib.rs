@@ -3,11 +3,15 @@
 //! [`Client`] owns one gRPC channel (load-balanced when given several endpoints) and hands
 //! out the generated tonic clients for etcd's services (KV, Watch, Lease, Maintenance,
 //! Cluster, Lock, Election), configured
-//! with Go clientv3's message size limits. Errors are [`Error`], whose text matches what
-//! clientv3 (and so etcdctl) prints.
+//! with Go clientv3's message size limits. [`Client::connect_with`] adds TLS
+//! ([`TlsOptions`]), authentication ([`Credentials`]) and HTTP/2 keepalive, as clientv3's
+//! `Config` does. Errors are [`Error`], whose text matches what clientv3 (and so etcdctl)
+//! prints.
 
+mod auth;
 mod endpoint;
 mod error;
+mod tls;
 
 use std::time::Duration;
 
@@ -19,9 +23,16 @@ use etcd_proto::etcdserverpb::watch_client::WatchClient;
 use etcd_proto::v3electionpb::election_client::ElectionClient;
 use etcd_proto::v3lockpb::lock_client::LockClient;
 use tonic::Status;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+pub use auth::{AuthInterceptor, Credentials};
 pub use error::Error;
+pub use tls::TlsOptions;
+
+/// What the service clients send through: the channel, with the auth token added to
+/// every request when the client authenticated.
+pub type Transport = InterceptedService<Channel, AuthInterceptor>;
 
 /// Largest request the client sends: clientv3's default `MaxCallSendMsgSize` (2 MiB).
 pub const MAX_SEND_MESSAGE_SIZE: usize = 2 * 1024 * 1024;
@@ -30,31 +41,74 @@ pub const MAX_SEND_MESSAGE_SIZE: usize = 2 * 1024 * 1024;
 /// so large ranges are never cut off by the client.
 pub const MAX_RECEIVE_MESSAGE_SIZE: usize = i32::MAX as usize;
 
+/// How [`Client::connect_with`] connects: clientv3's `Config` fields that etcdctl sets.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Bound on each TCP (and TLS) dial, and on authenticating.
+    pub dial_timeout: Duration,
+    /// Interval of HTTP/2 keepalive pings while requests are open (zero: no pings). As in
+    /// grpc-go, values under 10s are raised to 10s.
+    pub keepalive_time: Duration,
+    /// How long to wait for a ping's answer before closing the connection.
+    pub keepalive_timeout: Duration,
+    /// TLS for endpoints without a scheme and for `https://` ones (`None`: bare endpoints
+    /// are plaintext, `https://` ones trust the system's roots).
+    pub tls: Option<TlsOptions>,
+    /// Authenticate as this user and send the token with every request.
+    pub credentials: Option<Credentials>,
+}
+
+impl ClientOptions {
+    /// Plaintext, no keepalive pings, no authentication: what [`Client::connect`] uses.
+    pub fn new(dial_timeout: Duration) -> Self {
+        ClientOptions {
+            dial_timeout,
+            keepalive_time: Duration::ZERO,
+            keepalive_timeout: Duration::ZERO,
+            tls: None,
+            credentials: None,
+        }
+    }
+}
+
 /// A connection to an etcd cluster.
 ///
 /// Cloning is cheap: clones share the underlying HTTP/2 connections.
 #[derive(Clone, Debug)]
 pub struct Client {
-    channel: Channel,
+    transport: Transport,
     endpoints: Vec<String>,
 }
 
 impl Client {
-    /// Creates a client for `endpoints` (`host:port` or `http://host:port`).
+    /// Creates a plaintext client for `endpoints` (`host:port`, `http://host:port`, or
+    /// `https://host:port` trusting the system's roots); see [`Client::connect_with`].
+    pub async fn connect(endpoints: Vec<String>, dial_timeout: Duration) -> Result<Self, Error> {
+        Self::connect_with(endpoints, &ClientOptions::new(dial_timeout)).await
+    }
+
+    /// Creates a client for `endpoints` configured by `options`.
     ///
     /// Like clientv3 3.4, this does not wait for a connection: connections are made on the
-    /// first request, each TCP dial bounded by `dial_timeout`, and a request to an unreachable
-    /// cluster fails with a connect error (see [`Error::is_connect_failure`]). With several
-    /// endpoints, requests are balanced across them. Must be called inside a Tokio runtime.
-    pub async fn connect(endpoints: Vec<String>, dial_timeout: Duration) -> Result<Self, Error> {
-        let mut built = endpoints.iter().map(|ep| endpoint::build(ep, dial_timeout)).collect::<Result<Vec<_>, _>>()?;
+    /// first request, each dial bounded by `options.dial_timeout`, and a request to an
+    /// unreachable cluster fails with a connect error (see [`Error::is_connect_failure`]).
+    /// With several endpoints, requests are balanced across them. The exception is
+    /// authentication: with `options.credentials` the token is fetched here, within the dial
+    /// timeout, so a wrong password fails this call (as it fails clientv3's `New`). Must be
+    /// called inside a Tokio runtime.
+    pub async fn connect_with(endpoints: Vec<String>, options: &ClientOptions) -> Result<Self, Error> {
+        let mut built = endpoints.iter().map(|ep| endpoint::build(ep, options)).collect::<Result<Vec<_>, _>>()?;
         let channel = match built.len() {
             0 => return Err(Error::NoEndpoints),
             // A lone endpoint needs no balancer (and its background task).
             1 => built.remove(0).connect_lazy(),
             _ => Channel::balance_list(built.into_iter()),
         };
-        Ok(Client { channel, endpoints })
+        let interceptor = match &options.credentials {
+            Some(credentials) => auth::authenticate(&channel, credentials, options.dial_timeout).await?,
+            None => AuthInterceptor::default(),
+        };
+        Ok(Client { transport: InterceptedService::new(channel, interceptor), endpoints })
     }
 
     /// The endpoints this client was created with, as given.
@@ -63,50 +117,50 @@ impl Client {
     }
 
     /// The KV service (Range, Put, DeleteRange, Txn, Compact).
-    pub fn kv(&self) -> KvClient<Channel> {
-        KvClient::new(self.channel.clone())
+    pub fn kv(&self) -> KvClient<Transport> {
+        KvClient::new(self.transport.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }
 
     /// The Maintenance service (Status, Alarm, Defragment, Hash, HashKV, Snapshot, MoveLeader).
-    pub fn maintenance(&self) -> MaintenanceClient<Channel> {
-        MaintenanceClient::new(self.channel.clone())
+    pub fn maintenance(&self) -> MaintenanceClient<Transport> {
+        MaintenanceClient::new(self.transport.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }
 
     /// The Cluster service (MemberList, MemberAdd, ...).
-    pub fn cluster(&self) -> ClusterClient<Channel> {
-        ClusterClient::new(self.channel.clone())
+    pub fn cluster(&self) -> ClusterClient<Transport> {
+        ClusterClient::new(self.transport.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }
 
     /// The Watch service (one bidirectional stream, many watchers).
-    pub fn watch(&self) -> WatchClient<Channel> {
-        WatchClient::new(self.channel.clone())
+    pub fn watch(&self) -> WatchClient<Transport> {
+        WatchClient::new(self.transport.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }
 
     /// The Lease service (grant, revoke, keep-alive, time-to-live, list).
-    pub fn lease(&self) -> LeaseClient<Channel> {
-        LeaseClient::new(self.channel.clone())
+    pub fn lease(&self) -> LeaseClient<Transport> {
+        LeaseClient::new(self.transport.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }
 
     /// The Lock service (`v3lockpb`).
-    pub fn lock(&self) -> LockClient<Channel> {
-        LockClient::new(self.channel.clone())
+    pub fn lock(&self) -> LockClient<Transport> {
+        LockClient::new(self.transport.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }
 
     /// The Election service (`v3electionpb`).
-    pub fn election(&self) -> ElectionClient<Channel> {
-        ElectionClient::new(self.channel.clone())
+    pub fn election(&self) -> ElectionClient<Transport> {
+        ElectionClient::new(self.transport.clone())
             .max_decoding_message_size(MAX_RECEIVE_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_SEND_MESSAGE_SIZE)
     }

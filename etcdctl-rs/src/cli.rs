@@ -3,9 +3,11 @@
 //! Boolean flags accept pflag's forms: `--flag`, `--flag=true`, `--flag=0`.
 
 use std::ffi::OsString;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use etcd_rs_client::ClientOptions;
 
 use crate::go;
 
@@ -39,6 +41,45 @@ pub struct GlobalArgs {
     /// timeout for short running command (excluding dial timeout)
     #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = go::duration::parse)]
     pub command_timeout: Duration,
+    /// keepalive time for client connections
+    #[arg(long, global = true, env = "ETCDCTL_KEEPALIVE_TIME", default_value = "2s", value_parser = go::duration::parse)]
+    pub keepalive_time: Duration,
+    /// keepalive timeout for client connections
+    #[arg(long, global = true, env = "ETCDCTL_KEEPALIVE_TIMEOUT", default_value = "6s", value_parser = go::duration::parse)]
+    pub keepalive_timeout: Duration,
+    /// enable client-side debug logging
+    #[arg(long, global = true, env = "ETCDCTL_DEBUG", default_value = "false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub debug: bool,
+    /// disable transport security for client connections
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_TRANSPORT", default_value = "true", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub insecure_transport: bool,
+    /// skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY", default_value = "false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub insecure_skip_tls_verify: bool,
+    /// identify secure client using this TLS certificate file
+    #[arg(long, global = true, env = "ETCDCTL_CERT", default_value = "")]
+    pub cert: String,
+    /// identify secure client using this TLS key file
+    #[arg(long, global = true, env = "ETCDCTL_KEY", default_value = "")]
+    pub key: String,
+    /// verify certificates of TLS-enabled secure servers using this CA bundle
+    #[arg(long, global = true, env = "ETCDCTL_CACERT", default_value = "")]
+    pub cacert: String,
+    /// username[:password] for authentication (prompt if password is not supplied)
+    #[arg(long, global = true, env = "ETCDCTL_USER", default_value = "")]
+    pub user: String,
+    /// password for authentication (if this option is used, --user option shouldn't include password)
+    #[arg(long, global = true, env = "ETCDCTL_PASSWORD", default_value = "")]
+    pub password: String,
+    /// domain name to query for SRV records describing cluster endpoints
+    #[arg(short = 'd', long, global = true, env = "ETCDCTL_DISCOVERY_SRV", default_value = "")]
+    pub discovery_srv: String,
+    /// service name to query when using DNS discovery
+    #[arg(long, global = true, env = "ETCDCTL_DISCOVERY_SRV_NAME", default_value = "")]
+    pub discovery_srv_name: String,
+    /// accept insecure SRV records describing cluster endpoints
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_DISCOVERY", default_value = "true", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go::strconv::parse_bool)]
+    pub insecure_discovery: bool,
     /// What the `ETCDCTL_*` environment check found (filled in after parsing).
     #[arg(skip)]
     pub env: crate::env::EnvCheck,
@@ -46,6 +87,10 @@ pub struct GlobalArgs {
     /// `snapshot save` has no timeout otherwise, like etcdctl's.
     #[arg(skip)]
     pub command_timeout_set: bool,
+    /// The client settings, worked out from the flags on first use (see
+    /// `commands::client_options`): TLS files are read and a password prompted for once.
+    #[arg(skip)]
+    pub client_options: OnceLock<ClientOptions>,
 }
 
 /// The commands.

@@ -11,12 +11,25 @@ use crate::error::{CtlError, EXIT_ERROR};
 use crate::go::time::UtcTime;
 
 /// Global flags read from the environment: (clap id, variable).
-const ENV_FLAGS: [(&str, &str); 5] = [
+const ENV_FLAGS: [(&str, &str); 18] = [
     ("endpoints", "ETCDCTL_ENDPOINTS"),
     ("write_out", "ETCDCTL_WRITE_OUT"),
     ("hex", "ETCDCTL_HEX"),
     ("dial_timeout", "ETCDCTL_DIAL_TIMEOUT"),
     ("command_timeout", "ETCDCTL_COMMAND_TIMEOUT"),
+    ("keepalive_time", "ETCDCTL_KEEPALIVE_TIME"),
+    ("keepalive_timeout", "ETCDCTL_KEEPALIVE_TIMEOUT"),
+    ("debug", "ETCDCTL_DEBUG"),
+    ("insecure_transport", "ETCDCTL_INSECURE_TRANSPORT"),
+    ("insecure_skip_tls_verify", "ETCDCTL_INSECURE_SKIP_TLS_VERIFY"),
+    ("cert", "ETCDCTL_CERT"),
+    ("key", "ETCDCTL_KEY"),
+    ("cacert", "ETCDCTL_CACERT"),
+    ("user", "ETCDCTL_USER"),
+    ("password", "ETCDCTL_PASSWORD"),
+    ("discovery_srv", "ETCDCTL_DISCOVERY_SRV"),
+    ("discovery_srv_name", "ETCDCTL_DISCOVERY_SRV_NAME"),
+    ("insecure_discovery", "ETCDCTL_INSECURE_DISCOVERY"),
 ];
 
 /// Findings of [`check`], reported by [`EnvCheck::report`].

@@ -2,6 +2,7 @@
 //! for etcd-rs and etcd.
 
 mod cli;
+mod client_config;
 mod commands;
 mod env;
 mod error;

@@ -6,17 +6,17 @@ use std::time::Duration;
 
 use etcd_proto::etcdserverpb::kv_client::KvClient;
 use etcd_proto::etcdserverpb::{PutRequest, RangeRequest};
+use etcd_rs_client::Transport;
 use etcd_rs_tests::Member;
-use tonic::transport::Channel;
 
 const WRITERS: usize = 8;
 
-async fn connect(url: String) -> KvClient<Channel> {
+async fn connect(url: String) -> KvClient<Transport> {
     etcd_rs_tests::grpc::client(&url).await.expect("client").kv()
 }
 
 /// Writes `w{writer}/{n:08}` = `n` until the server goes away; returns acknowledged `n`s.
-async fn writer(mut kv: KvClient<Channel>, id: usize, start: u64) -> Vec<u64> {
+async fn writer(mut kv: KvClient<Transport>, id: usize, start: u64) -> Vec<u64> {
     let mut acked = Vec::new();
     for n in start.. {
         let req = PutRequest {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::{CompactionRequest, DefragmentRequest, DeleteRangeRequest, PutRequest, RangeRequest};
-use etcd_rs_client::Client;
+use etcd_rs_client::{Client, ClientOptions};
 use tokio::sync::Mutex;
 
 use crate::cli::{CheckPerfArgs, GlobalArgs};
@@ -152,8 +152,9 @@ pub async fn perf(g: &GlobalArgs, args: &CheckPerfArgs) -> Result<(), CtlError> 
         compact(&first, revision).await?;
     }
     if args.auto_defrag {
+        let options = super::client_options(g)?;
         for ep in first.endpoints() {
-            defrag(g, ep).await;
+            defrag(g, options, ep).await;
         }
     }
     let (text, ok) = stats.verdict(limit);
@@ -228,8 +229,9 @@ async fn compact(client: &Client, revision: i64) -> Result<(), CtlError> {
     Ok(())
 }
 
-async fn defrag(g: &GlobalArgs, ep: &str) {
-    let done = super::maintenance_unary(g, ep, |mut m| async move { m.defragment(DefragmentRequest {}).await }).await;
+async fn defrag(g: &GlobalArgs, options: &ClientOptions, ep: &str) {
+    let done =
+        super::maintenance_unary(g, options, ep, |mut m| async move { m.defragment(DefragmentRequest {}).await }).await;
     match done {
         Ok(_) => super::write_stdout(format!("Defragmented {ep:?}\n").as_bytes()),
         Err(e) => super::write_stderr(format!("Failed to defragment etcd member[{ep}] ({e})\n").as_bytes()),

@@ -22,9 +22,12 @@ pub async fn run(g: &GlobalArgs, args: &DefragArgs) -> Result<(), CtlError> {
     }
     // etcdctl creates its client (checking the environment and `-w`) before anything else.
     super::client_and_printer(g).await?;
+    let options = super::client_options(g)?;
     let mut failed = false;
     for ep in super::endpoint::endpoints(g, args.cluster).await? {
-        match super::maintenance_unary(g, &ep, |mut m| async move { m.defragment(DefragmentRequest {}).await }).await {
+        match super::maintenance_unary(g, options, &ep, |mut m| async move { m.defragment(DefragmentRequest {}).await })
+            .await
+        {
             Ok(_) => super::write_stdout(format!("Finished defragmenting etcd member[{ep}]\n").as_bytes()),
             Err(e) => {
                 failed = true;

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::{HashKvRequest, MemberListRequest, RangeRequest, StatusRequest};
-use etcd_rs_client::Client;
+use etcd_rs_client::{Client, ClientOptions};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
@@ -34,8 +34,9 @@ pub(super) async fn endpoints(g: &GlobalArgs, cluster: bool) -> Result<Vec<Strin
     if !cluster {
         return Ok(g.endpoints.clone());
     }
-    let client =
-        Client::connect(g.endpoints.clone(), g.dial_timeout).await.map_err(|e| CtlError::new(EXIT_ERROR, e))?;
+    let client = Client::connect_with(g.endpoints.clone(), super::client_options(g)?)
+        .await
+        .map_err(|e| CtlError::new(EXIT_ERROR, e))?;
     let members = rpc::unary(Some(super::command_deadline(g)), || {
         let mut cluster = client.cluster();
         async move { cluster.member_list(MemberListRequest {}).await }
@@ -50,7 +51,9 @@ pub(super) async fn endpoints(g: &GlobalArgs, cluster: bool) -> Result<Vec<Strin
 async fn health(g: &GlobalArgs, cluster: bool) -> Result<(), CtlError> {
     g.env.report()?;
     let printer = super::printer(g)?;
-    let mut probes: FuturesUnordered<_> = endpoints(g, cluster).await?.into_iter().map(|ep| probe(g, ep)).collect();
+    let options = super::client_options(g)?;
+    let mut probes: FuturesUnordered<_> =
+        endpoints(g, cluster).await?.into_iter().map(|ep| probe(g, options, ep)).collect();
     let mut list = Vec::new();
     while let Some(h) = probes.next().await {
         list.push(h);
@@ -66,8 +69,8 @@ async fn health(g: &GlobalArgs, cluster: bool) -> Result<(), CtlError> {
     Ok(())
 }
 
-async fn probe(g: &GlobalArgs, ep: String) -> EpHealth {
-    let client = match Client::connect(vec![ep.clone()], g.dial_timeout).await {
+async fn probe(g: &GlobalArgs, options: &ClientOptions, ep: String) -> EpHealth {
+    let client = match Client::connect_with(vec![ep.clone()], options).await {
         Ok(c) => c,
         Err(e) => {
             return EpHealth { ep, health: false, took: String::new(), error: e.to_string() };
@@ -100,7 +103,7 @@ async fn status(g: &GlobalArgs, cluster: bool, watch: bool) -> Result<(), CtlErr
     let redraw = watch && std::io::stdout().is_terminal();
     loop {
         let next = tokio::time::Instant::now() + WATCH_INTERVAL;
-        let (list, failures) = statuses(g, &eps).await;
+        let (list, failures) = statuses(g, super::client_options(g)?, &eps).await;
         let out = printer.endpoint_status(&list)?;
         if redraw {
             super::write_stdout(CLEAR_SCREEN);
@@ -118,11 +121,12 @@ async fn status(g: &GlobalArgs, cluster: bool, watch: bool) -> Result<(), CtlErr
 
 /// The status of each endpoint that answered, and for each one that did not the line
 /// etcdctl reports it with.
-async fn statuses(g: &GlobalArgs, eps: &[String]) -> (Vec<EpStatus>, Vec<String>) {
+async fn statuses(g: &GlobalArgs, options: &ClientOptions, eps: &[String]) -> (Vec<EpStatus>, Vec<String>) {
     let mut list = Vec::new();
     let mut failures = Vec::new();
     for ep in eps {
-        let resp = super::maintenance_unary(g, ep, |mut m| async move { m.status(StatusRequest {}).await }).await;
+        let resp =
+            super::maintenance_unary(g, options, ep, |mut m| async move { m.status(StatusRequest {}).await }).await;
         match resp {
             Ok(resp) => list.push(EpStatus { ep: ep.clone(), resp }),
             Err(e) => failures.push(format!("Failed to get the status of endpoint {ep} ({e})\n")),
@@ -135,11 +139,12 @@ async fn statuses(g: &GlobalArgs, eps: &[String]) -> (Vec<EpStatus>, Vec<String>
 /// `status`, failures are reported on stderr, and the last one is the command's error.
 async fn hashkv(g: &GlobalArgs, cluster: bool, rev: i64) -> Result<(), CtlError> {
     let (_, printer) = super::client_and_printer(g).await?;
+    let options = super::client_options(g)?;
     let mut list = Vec::new();
     let mut failure = None;
     for ep in endpoints(g, cluster).await? {
         let req = HashKvRequest { revision: rev };
-        match super::maintenance_unary(g, &ep, |mut m| async move { m.hash_kv(req).await }).await {
+        match super::maintenance_unary(g, options, &ep, |mut m| async move { m.hash_kv(req).await }).await {
             Ok(resp) => list.push(EpHashKv { ep, resp }),
             Err(e) => {
                 super::write_stderr(format!("Failed to get the hash of endpoint {ep} ({e})\n").as_bytes());

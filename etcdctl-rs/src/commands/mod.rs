@@ -22,11 +22,11 @@ use std::future::Future;
 use std::io::Write;
 
 use etcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
-use etcd_rs_client::{Client, Error as ClientError};
+use etcd_rs_client::{Client, ClientOptions, Error as ClientError, Transport};
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 use crate::cli::{CheckCommand, Cli, Command, GlobalArgs, MemberCommand};
+use crate::client_config;
 use crate::error::{CtlError, EXIT_BAD_CONNECTION};
 use crate::printer::{Format, Printer};
 use crate::rpc;
@@ -75,9 +75,21 @@ fn printer(g: &GlobalArgs) -> Result<Printer, CtlError> {
     Ok(Printer::new(Format::parse(&g.write_out)?, g.hex))
 }
 
-/// A client for `endpoints` (exit 2 if it cannot be created, as etcdctl's `mustClient`).
+/// The client settings from the global flags (TLS, authentication, keepalive), worked out
+/// on first use and kept, so a password is prompted for at most once per command.
+fn client_options(g: &GlobalArgs) -> Result<&ClientOptions, CtlError> {
+    if let Some(options) = g.client_options.get() {
+        return Ok(options);
+    }
+    let options = client_config::resolve(g)?;
+    Ok(g.client_options.get_or_init(|| options))
+}
+
+/// A client for `endpoints` (exit 2 if it cannot be created, e.g. a wrong password, as
+/// etcdctl's `mustClient`).
 async fn client_for(g: &GlobalArgs, endpoints: Vec<String>) -> Result<Client, CtlError> {
-    Client::connect(endpoints, g.dial_timeout).await.map_err(|e| CtlError::new(EXIT_BAD_CONNECTION, e))
+    let options = client_options(g)?;
+    Client::connect_with(endpoints, options).await.map_err(|e| CtlError::new(EXIT_BAD_CONNECTION, e))
 }
 
 /// etcdctl's `mustClientFromCmd`: the environment and the output format are checked here,
@@ -90,13 +102,19 @@ async fn client_and_printer(g: &GlobalArgs) -> Result<(Client, Printer), CtlErro
 
 /// A Maintenance request to one endpoint over its own connection, within the command
 /// timeout, as clientv3's `Status(ctx, ep)`, `HashKV` and `Defragment` send them.
-async fn maintenance_unary<T, F, Fut>(g: &GlobalArgs, ep: &str, mut send: F) -> Result<T, ClientError>
+/// `options` are [`client_options`]'s.
+async fn maintenance_unary<T, F, Fut>(
+    g: &GlobalArgs,
+    options: &ClientOptions,
+    ep: &str,
+    mut send: F,
+) -> Result<T, ClientError>
 where
-    F: FnMut(MaintenanceClient<Channel>) -> Fut,
+    F: FnMut(MaintenanceClient<Transport>) -> Fut,
     Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
     let deadline = command_deadline(g);
-    let client = Client::connect(vec![ep.to_string()], g.dial_timeout).await?;
+    let client = Client::connect_with(vec![ep.to_string()], options).await?;
     rpc::unary(Some(deadline), || send(client.maintenance())).await
 }
 
@@ -112,6 +130,6 @@ fn write_stdout(bytes: &[u8]) {
 }
 
 /// Writes diagnostics to stderr.
-fn write_stderr(bytes: &[u8]) {
+pub(crate) fn write_stderr(bytes: &[u8]) {
     let _ = std::io::stderr().lock().write_all(bytes);
 }

@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant, SystemTime};
 
 use etcd_proto::etcdserverpb::SnapshotRequest;
-use etcd_rs_client::{Client, Error as ClientError};
+use etcd_rs_client::{Client, ClientOptions, Error as ClientError};
 use tokio::fs::OpenOptions;
 use tokio::io::AsyncWriteExt;
 use tokio::time::timeout_at;
@@ -117,7 +117,8 @@ async fn save(g: &GlobalArgs, args: &[String]) -> Result<(), CtlError> {
     };
     let deadline = g.command_timeout_set.then(|| super::command_deadline(g));
     let part = format!("{path}.part");
-    if let Err(e) = download(g, ep, &part, path, deadline).await {
+    let options = super::client_options(g)?;
+    if let Err(e) = download(options, ep, &part, path, deadline).await {
         // etcdctl removes the partial file whatever went wrong.
         let _ = tokio::fs::remove_file(&part).await;
         return Err(CtlError::new(EXIT_INTERRUPTED, e));
@@ -134,7 +135,7 @@ fn log(stamp: Stamp, msg: &str, fields: &[(&str, Value<'_>)]) {
 }
 
 async fn download(
-    g: &GlobalArgs,
+    options: &ClientOptions,
     ep: &str,
     part: &str,
     path: &str,
@@ -150,7 +151,7 @@ async fn download(
         .map_err(|e| SaveError::Open { part: part.to_string(), reason: path_error("open", part, &e) })?;
     log(Stamp::EpochSeconds, "created temporary db file", &[("path", Value::Str(part))]);
     let started = Instant::now();
-    let client = Client::connect(vec![ep.to_string()], g.dial_timeout).await?;
+    let client = Client::connect_with(vec![ep.to_string()], options).await?;
     let mut stream = rpc::unary(deadline, || {
         let mut m = client.maintenance();
         async move { m.snapshot(SnapshotRequest {}).await }
