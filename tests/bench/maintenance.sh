@@ -130,6 +130,7 @@ row(f"snapshot download of the {mib} MiB store: MB/s", "snapshot", "mb_per_s", l
 row("snapshot size", "snapshot", "bytes", lambda v: "%.0f MiB" % (v / 2**20), True)
 row("defragmentation after compacting half: seconds", "defrag-pause", "defrag_seconds", lambda v: "%.2f s" % v, True)
 row("longest put during defragmentation (the write pause)", "defrag-pause", "max_put_ms_during", lambda v: "%.0f ms" % v, True)
+row("puts that failed (timed out) during it", "defrag-pause", "puts_failed", lambda v: "%d" % v, True)
 row("longest put just before it (baseline)", "defrag-pause", "max_put_ms_before", lambda v: "%.1f ms" % v, True)
 row("peak resident memory over the whole run (VmHWM)", "vmhwm", "kib", mib_fmt, True)
 w("\nRaw results (one JSON object per measurement):\n")
