@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use etcd_proto::etcdserverpb::range_request::{SortOrder, SortTarget};
 use etcd_proto::etcdserverpb::{DeleteRangeRequest, PutRequest, RangeRequest};
+use etcd_rs_server::mvcc::prefix_end;
 
 use crate::cli::{DelArgs, GetArgs, PutArgs};
 use crate::error::{CtlError, EXIT_BAD_FEATURE};
@@ -13,20 +14,6 @@ use crate::go::strconv::parse_int;
 
 fn bytes(arg: &OsString) -> Vec<u8> {
     arg.as_bytes().to_vec()
-}
-
-/// The end of the range holding every key that starts with `prefix` (clientv3's
-/// `GetPrefixRangeEnd`): the prefix with its last non-0xff byte incremented, or `"\0"`
-/// (every key from `prefix` on) when there is no such byte.
-pub fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
 }
 
 /// Builds a PutRequest. `stdin` supplies the value when only the key is given; it returns
@@ -68,7 +55,7 @@ fn key_range(key: Vec<u8>, range_end: Option<Vec<u8>>, prefix: bool, from_key: b
         return (vec![0], vec![0]);
     }
     if prefix {
-        let end = prefix_range_end(&key);
+        let end = prefix_end(&key);
         return (key, end);
     }
     if from_key {
@@ -161,13 +148,6 @@ mod tests {
 
     fn os(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn prefix_end_increments_last_byte() {
-        assert_eq!(prefix_range_end(b"aa"), b"ab");
-        assert_eq!(prefix_range_end(b"a\xff"), b"b");
-        assert_eq!(prefix_range_end(b"\xff\xff"), b"\0");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 pub mod alarm;
 pub mod api;
+pub mod calendar;
 pub mod command;
 pub mod compactor;
 pub mod concurrency;

@@ -64,6 +64,8 @@ impl From<crate::storage::StorageError> for ServerError {
 
 /// Runs a member until `shutdown` completes, then hands off leadership and stops.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    // Register every metric now, not on the first request that touches one.
+    crate::metrics::metrics();
     let backend = Arc::new(open_backend(&config.data_dir).map_err(ServerError::Setup)?);
     let (identity, bootstrap) = match membership::load(&*backend)? {
         // A restart: the stored identity wins and bootstrap settings are ignored (a data

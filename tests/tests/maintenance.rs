@@ -167,14 +167,20 @@ fn run(program: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn snapshot_saved_by_etcdctl_restores_into_a_new_three_member_cluster() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let source_dir = dir.path().join("source");
+/// The member a snapshot is taken from, in `dir/source`, with its URL and a client.
+async fn source_member(dir: &Path) -> (Member, String, etcd_rs_client::Client) {
+    let source_dir = dir.join("source");
     std::fs::create_dir_all(&source_dir).expect("source dir");
     let source = member(&source_dir, &[]);
     let url = source.url();
     let c = client(&url).await.expect("client");
+    (source, url, c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_saved_by_etcdctl_restores_into_a_new_three_member_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (source, url, c) = source_member(dir.path()).await;
     let lease = c
         .lease()
         .lease_grant(etcd_proto::etcdserverpb::LeaseGrantRequest { ttl: 600, id: 0 })
@@ -330,11 +336,7 @@ async fn real_etcd_restores_our_snapshots_and_we_restore_its() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let source_dir = dir.path().join("source");
-    std::fs::create_dir_all(&source_dir).expect("source dir");
-    let source = member(&source_dir, &[]);
-    let url = source.url();
-    let c = client(&url).await.expect("client");
+    let (source, url, c) = source_member(dir.path()).await;
     let grant = etcd_proto::etcdserverpb::LeaseGrantRequest { ttl: 900, id: 0 };
     let lease = c.lease().lease_grant(grant).await.expect("grant").into_inner().id;
     // Enough history for multi-page buckets, and a value that needs overflow pages.

@@ -2,13 +2,15 @@
 //! etcdctl 3.4 judges it (throughput at least 90% of the load's limit, slowest request
 //! under 0.5 s, standard deviation under 0.1 s), then the prefix deleted.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::{CompactionRequest, DefragmentRequest, DeleteRangeRequest, PutRequest, RangeRequest};
 use etcd_rs_client::{Client, ClientOptions};
-use tokio::sync::Mutex;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::cli::{CheckPerfArgs, GlobalArgs};
 use crate::error::{CtlError, EXIT_BAD_FEATURE, EXIT_ERROR, EXIT_INVALID_INPUT};
@@ -120,8 +122,7 @@ pub async fn perf(g: &GlobalArgs, args: &CheckPerfArgs) -> Result<(), CtlError> 
     }
     let first = conns[0].clone();
     let prefix = args.prefix.clone();
-    let mut range_end = prefix.clone().into_bytes();
-    range_end = etcd_rs_server::mvcc::prefix_end(&range_end);
+    let range_end = etcd_rs_server::mvcc::prefix_end(prefix.as_bytes());
     let probe =
         RangeRequest { key: prefix.clone().into_bytes(), range_end: range_end.clone(), limit: 1, ..Default::default() };
     let existing = rpc::unary(Some(tokio::time::Instant::now() + duration), || {
@@ -162,8 +163,8 @@ pub async fn perf(g: &GlobalArgs, args: &CheckPerfArgs) -> Result<(), CtlError> 
     if ok { Ok(()) } else { Err(CtlError::Exit(EXIT_ERROR)) }
 }
 
-/// Puts at `limit` per second from `clients` concurrent workers for `duration`; the
-/// latencies in seconds, the errors by message, and the time it took.
+/// Puts at `limit` per second, at most `clients` in flight, for `duration`; the latencies
+/// in seconds, the errors by message, and the time it took.
 async fn run_load(
     conns: &[Client],
     prefix: &str,
@@ -171,55 +172,40 @@ async fn run_load(
     clients: usize,
     duration: Duration,
 ) -> (Vec<f64>, Vec<(String, u64)>, Duration) {
-    let (tx, rx) = async_channel(clients);
-    let results = Arc::new(Mutex::new((Vec::new(), std::collections::BTreeMap::<String, u64>::new())));
-    let start = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..clients {
-        let (mut kv, rx, results) = (conns[w % conns.len()].kv(), rx.clone(), results.clone());
-        workers.push(tokio::spawn(async move {
-            while let Some(req) = rx.lock().await.recv().await {
-                let started = Instant::now();
-                let outcome = kv.put(req).await;
-                let mut r = results.lock().await;
-                match outcome {
-                    Ok(_) => r.0.push(started.elapsed().as_secs_f64()),
-                    Err(e) => *r.1.entry(e.message().to_string()).or_default() += 1,
-                }
-            }
-        }));
-    }
+    // A permit per client: when all are busy the pacing waits, as etcdctl's queue does.
+    let in_flight = Arc::new(Semaphore::new(clients.max(1)));
+    let mut puts = JoinSet::new();
     let progress = Progress::new(duration);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(limit)));
     let mut n: u64 = 0x5eed;
+    let start = Instant::now();
     while start.elapsed() < duration {
         tick.tick().await;
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
         // xorshift: spread keys like etcdctl's random ones, without a dependency.
         n ^= n << 13;
         n ^= n >> 7;
         n ^= n << 17;
         let req = PutRequest { key: key(prefix, n >> 1), value: vec![0; VALUE_SIZE], ..Default::default() };
-        if tx.send(req).await.is_err() {
-            break;
-        }
+        let mut kv = conns[n as usize % conns.len()].kv();
+        puts.spawn(async move {
+            let started = Instant::now();
+            let outcome = kv.put(req).await.map(|_| started.elapsed().as_secs_f64());
+            drop(permit);
+            outcome.map_err(|e| e.message().to_string())
+        });
         progress.draw(start.elapsed());
     }
-    drop(tx);
-    for w in workers {
-        let _ = w.await;
+    let (mut latencies, mut errors) = (Vec::new(), BTreeMap::<String, u64>::new());
+    while let Some(done) = puts.join_next().await {
+        match done {
+            Ok(Ok(latency)) => latencies.push(latency),
+            Ok(Err(message)) => *errors.entry(message).or_default() += 1,
+            Err(e) => *errors.entry(e.to_string()).or_default() += 1,
+        }
     }
     progress.finish();
-    let elapsed = start.elapsed();
-    let (latencies, errors) = std::mem::take(&mut *results.lock().await);
-    (latencies, errors.into_iter().collect(), elapsed)
-}
-
-type Shared = Arc<Mutex<tokio::sync::mpsc::Receiver<PutRequest>>>;
-
-/// A bounded queue many workers take from.
-fn async_channel(capacity: usize) -> (tokio::sync::mpsc::Sender<PutRequest>, Shared) {
-    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
-    (tx, Arc::new(Mutex::new(rx)))
+    (latencies, errors.into_iter().collect(), start.elapsed())
 }
 
 async fn compact(client: &Client, revision: i64) -> Result<(), CtlError> {

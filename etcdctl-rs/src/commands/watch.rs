@@ -14,8 +14,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::cli::{GlobalArgs, WatchArgs};
 use crate::error::{CtlError, EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_ERROR, EXIT_INVALID_INPUT};
-use crate::ops::prefix_range_end;
 use crate::printer::Printer;
+use etcd_rs_server::mvcc::prefix_end;
 
 /// etcdctl's `ExitInterrupted`: the server ended the watch.
 const EXIT_INTERRUPTED: i32 = 5;
@@ -47,7 +47,7 @@ fn spec(args: &WatchArgs, exec_words: usize) -> Result<WatchSpec, String> {
         [_, _] => return Err("`range_end` and `--prefix` are mutually exclusive".into()),
         _ => return Err("too many arguments".into()),
     };
-    let range_end = if args.prefix { prefix_range_end(&key) } else { range_end };
+    let range_end = if args.prefix { prefix_end(&key) } else { range_end };
     let create =
         WatchCreateRequest { key, range_end, start_revision: args.rev, prev_kv: args.prev_kv, ..Default::default() };
     Ok(WatchSpec { create, exec })

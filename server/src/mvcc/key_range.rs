@@ -74,4 +74,11 @@ mod tests {
         assert_eq!(KeyRange::new(b"c", b"a").bounds(), None);
         assert_eq!(KeyRange::new(b"c", b"c").bounds(), None);
     }
+
+    #[test]
+    fn prefix_end_increments_the_last_byte_below_0xff() {
+        assert_eq!(prefix_end(b"aa"), b"ab");
+        assert_eq!(prefix_end(b"a\xff"), b"b");
+        assert_eq!(prefix_end(b"\xff\xff"), b"\0");
+    }
 }

@@ -25,11 +25,21 @@ pub struct FollowerStats {
     pub success: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Accumulated {
     stats: FollowerStats,
     sum: f64,
     sum_sq: f64,
+    /// This follower's `etcd_network_peer_round_trip_time_seconds` series, looked up once
+    /// (every AppendEntries reports here).
+    rtt: prometheus::Histogram,
+}
+
+impl Accumulated {
+    fn new(target: u64) -> Self {
+        let rtt = crate::metrics::metrics().peer_rtt.with_label_values(&[&format!("{target:x}")]);
+        Self { stats: FollowerStats::default(), sum: 0.0, sum_sq: 0.0, rtt }
+    }
 }
 
 /// This member's AppendEntries traffic.
@@ -50,12 +60,12 @@ impl PeerStats {
     pub fn sent_append(&self, target: u64, rtt: Option<Duration>) {
         self.send_append.fetch_add(1, Ordering::Relaxed);
         let mut followers = self.followers.lock().unwrap_or_else(|p| p.into_inner());
-        let f = followers.entry(target).or_default();
+        let f = followers.entry(target).or_insert_with(|| Accumulated::new(target));
         let Some(rtt) = rtt else {
             f.stats.fail += 1;
             return;
         };
-        crate::metrics::metrics().peer_rtt.with_label_values(&[&format!("{target:x}")]).observe(rtt.as_secs_f64());
+        f.rtt.observe(rtt.as_secs_f64());
         let ms = rtt.as_secs_f64() * 1000.0;
         let s = &mut f.stats;
         s.success += 1;

@@ -98,16 +98,8 @@ pub(super) fn to_buckets(snap: &StateSnapshot) -> Result<Vec<(Vec<u8>, Entries)>
     for (k, v) in &mvcc.records {
         let rev = Revision::from_bytes(k).ok_or_else(|| corrupt("a record has a bad revision key"))?;
         let rec = Record::decode(v).map_err(corrupt)?;
-        let kv = rec.kv;
-        let pb = mvccpb::KeyValue {
-            key: kv.key,
-            create_revision: kv.create_revision,
-            mod_revision: kv.mod_revision,
-            version: kv.version,
-            value: kv.value,
-            lease: kv.lease,
-        };
-        keys.push((etcd_key(rev, rec.tombstone), pb.encode_to_vec()));
+        // etcd stores each revision as the protobuf KeyValue its API answers with.
+        keys.push((etcd_key(rev, rec.tombstone), crate::api::convert::key_value(rec.kv).encode_to_vec()));
     }
     let mut leases: Entries = mvcc
         .leases
