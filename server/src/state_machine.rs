@@ -204,15 +204,17 @@ impl<B: Backend> StateMachine<B> {
         }
     }
 
-    /// A point-in-time copy of the replicated state.
-    pub fn snapshot(&self) -> Result<StateSnapshot, Error> {
-        Ok(StateSnapshot {
-            mvcc: self.mvcc.export()?,
+    /// A point-in-time copy of the replicated state but for the MVCC records, which
+    /// [`MvccSnapshot::read_records`] reads later (the MVCC store must not compact
+    /// meanwhile).
+    pub fn snapshot(&self) -> StateSnapshot {
+        StateSnapshot {
+            mvcc: self.mvcc.export(),
             published: self.published.clone(),
             v2: self.v2.export(),
             alarms: self.alarms.clone(),
             consistent_index: self.applied_index(),
-        })
+        }
     }
 
     /// Replaces the whole state with a snapshot taken at `applied` under `membership`.

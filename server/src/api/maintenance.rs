@@ -92,10 +92,11 @@ impl Maintenance for MaintenanceService {
     /// Rewrites this member's database; the pause writes saw is logged.
     async fn defragment(&self, _: Request<pb::DefragmentRequest>) -> Result<Response<pb::DefragmentResponse>, Status> {
         let before = self.ctx.node.db_size().map_err(status)?;
-        let took = self.ctx.node.defragment().await.map_err(status)?;
+        let done = self.ctx.node.defragment().await.map_err(status)?;
         self.ctx.quota.invalidate();
         let after = self.ctx.node.db_size().map_err(status)?;
-        tracing::info!(before, after, took_ms = took.as_millis() as u64, "defragmented the database");
+        let (took_ms, writes_paused_ms) = (done.took.as_millis() as u64, done.paused.as_millis() as u64);
+        tracing::info!(before, after, took_ms, writes_paused_ms, "defragmented the database");
         // etcd 3.4 sends no header here.
         Ok(Response::new(pb::DefragmentResponse { header: None }))
     }
@@ -125,9 +126,9 @@ impl Maintenance for MaintenanceService {
     /// etcd's 32 KiB chunks (without headers, as etcd 3.4 sends them).
     async fn snapshot(&self, _: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
-        let node = self.ctx.node.clone();
+        let export = self.ctx.node.export().await;
         let file = tokio::task::spawn_blocking(move || {
-            let snap = node.read().snapshot()?;
+            let (snap, _) = export.finish()?;
             snapshot_file::encode(&snap).map_err(|e| crate::error::Error::Storage(e.to_string()))
         })
         .await

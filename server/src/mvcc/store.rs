@@ -169,6 +169,20 @@ pub struct MvccSnapshot {
 }
 
 impl MvccSnapshot {
+    /// Reads every stored record up to the snapshot's revision. Records at or below it
+    /// never change once written; only a compaction or a snapshot install removes any,
+    /// so neither may run until this returns (the caller's job).
+    pub fn read_records<B: Backend>(&mut self, backend: &B) -> Result<()> {
+        let end = Revision::new(self.current + 1, 0).to_bytes().to_vec();
+        let records = &mut self.records;
+        records.clear();
+        backend.scan(Tree::Kv, ..end, &mut |k, v| {
+            records.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
     /// The current revision the snapshot was taken at.
     pub fn current(&self) -> i64 {
         self.current
@@ -181,15 +195,11 @@ impl MvccSnapshot {
 }
 
 impl<B: Backend> MvccStore<B> {
-    /// Copies out every record and the revisions.
-    pub fn export(&self) -> Result<MvccSnapshot> {
-        let mut records = Vec::new();
-        self.backend.scan(Tree::Kv, .., &mut |k, v| {
-            records.push((k.to_vec(), v.to_vec()));
-            Ok(true)
-        })?;
+    /// Copies out the revisions and leases; [`MvccSnapshot::read_records`] adds the
+    /// records later, without holding up writers.
+    pub fn export(&self) -> MvccSnapshot {
         let leases = self.leases.all().collect();
-        Ok(MvccSnapshot { records, current: self.current, compacted: self.compacted, leases })
+        MvccSnapshot { records: Vec::new(), current: self.current, compacted: self.compacted, leases }
     }
 
     /// Replaces the stored records with `snap`'s (plus whatever `batch` already holds, in

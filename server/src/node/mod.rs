@@ -24,11 +24,11 @@ use crate::command::{Command, CommandResponse, Reply};
 use crate::error::{Error, Result};
 use crate::raft::network::Peer;
 use crate::raft::peer::PeerError;
-use crate::raft::state_machine::SmStore;
+use crate::raft::state_machine::{Export, SmStore};
 use crate::raft::stats::PeerStats;
 use crate::raft::types::{PeerNode, Raft, TypeConfig};
 use crate::state_machine::StateMachine;
-use crate::storage::SledBackend;
+use crate::storage::{Defragmented, SledBackend};
 
 /// How long a request may wait for a leader, a commit or a read index (etcd's default
 /// request timeout is 5 s plus two election timeouts).
@@ -107,6 +107,8 @@ impl Drop for PendingProposal {
 pub struct Node {
     raft: Raft,
     sm: SmStore<SledBackend>,
+    /// How far purged log entries are removed from the database.
+    log_removed: tokio::sync::watch::Receiver<u64>,
     id: u64,
     cluster_id: u64,
     reads: mpsc::UnboundedSender<ReadWaiter>,
@@ -136,13 +138,21 @@ pub struct RaftStatus {
 }
 
 impl Node {
-    /// Wraps a started Raft instance and its state machine.
-    pub fn new(raft: Raft, sm: SmStore<SledBackend>, id: u64, cluster_id: u64, peer_stats: Arc<PeerStats>) -> Self {
+    /// Wraps a started Raft instance, its state machine and its log's removal progress.
+    pub fn new(
+        raft: Raft,
+        sm: SmStore<SledBackend>,
+        log_removed: tokio::sync::watch::Receiver<u64>,
+        id: u64,
+        cluster_id: u64,
+        peer_stats: Arc<PeerStats>,
+    ) -> Self {
         let (reads, rx) = mpsc::unbounded_channel();
         let (renewals, renewals_rx) = mpsc::unbounded_channel();
         let node = Self {
             raft,
             sm,
+            log_removed,
             id,
             cluster_id,
             reads,
@@ -202,15 +212,16 @@ impl Node {
     }
 
     /// Rewrites this member's database compactly (etcd's defragmentation, which is local
-    /// to a member too); returns how long writes waited.
-    pub async fn defragment(&self) -> Result<Duration> {
-        self.compact_log().await;
-        let sm = self.sm.clone();
+    /// to a member too), after cutting the log.
+    pub async fn defragment(&self) -> Result<Defragmented> {
         let started = Instant::now();
-        tokio::task::spawn_blocking(move || sm.defragment())
+        self.compact_log().await;
+        tracing::debug!(took_ms = started.elapsed().as_millis() as u64, "log cut before defragmentation");
+        let sm = self.sm.clone();
+        let done = tokio::task::spawn_blocking(move || sm.defragment())
             .await
             .map_err(|e| Error::Storage(format!("defragmentation stopped: {e}")))??;
-        Ok(started.elapsed())
+        Ok(Defragmented { took: started.elapsed(), ..done })
     }
 
     /// The log shares the database, so before a defragmentation the log is cut behind a
@@ -230,16 +241,29 @@ impl Node {
             return;
         };
         let Some(upto) = m.snapshot.map(|s| s.index) else { return };
-        if self.raft.trigger().purge_log(upto).await.is_ok() {
-            let purged = self
-                .raft
-                .wait(Some(Duration::from_secs(2)))
-                .metrics(|m| m.purged.as_ref().is_some_and(|p| p.index >= upto), "log purged before defragmentation")
-                .await;
-            if purged.is_err() {
-                tracing::info!(upto, "the log purge was still pending when defragmentation started");
-            }
+        if self.raft.trigger().purge_log(upto).await.is_err() {
+            return;
         }
+        let purged = self
+            .raft
+            .wait(Some(Duration::from_secs(2)))
+            .metrics(|m| m.purged.as_ref().is_some_and(|p| p.index >= upto), "log purged before defragmentation")
+            .await;
+        if purged.is_err() {
+            tracing::info!(upto, "the log purge was still pending when defragmentation started");
+            return;
+        }
+        // The entries go in the background; a copy made meanwhile would carry them.
+        let mut removed = self.log_removed.clone();
+        let removed = tokio::time::timeout(REQUEST_TIMEOUT * 4, removed.wait_for(|r| *r >= upto)).await;
+        if !matches!(removed, Ok(Ok(_))) {
+            tracing::info!(upto, "purged log entries were still being removed when defragmentation started");
+        }
+    }
+
+    /// Starts copying the applied state (see [`Export`]).
+    pub async fn export(&self) -> Export<SledBackend> {
+        self.sm.export().await
     }
 
     /// Read access to the applied state.

@@ -3,12 +3,14 @@
 //!
 //! The log is the durability point: an append is visible at once and acknowledged to Raft
 //! only after a flush, and a vote is flushed before it is reported saved. All writes go
-//! through one backend in order, so a vote and a log write are never reordered.
+//! through one backend in order, so a vote and a log write are never reordered. Purged
+//! entries are removed in the background ([`LogPurger`]); until then they are skipped.
 
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
@@ -18,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use openraft::Membership;
 
+use super::log_purger::LogPurger;
 use super::types::{Entry, LogId, PeerNode, TypeConfig, Vote, decode, encode};
 use crate::storage::{Backend, GroupFlusher, Tree, WriteBatch};
 
@@ -25,23 +28,40 @@ const VOTE: &[u8] = b"raft.vote";
 const COMMITTED: &[u8] = b"raft.committed";
 const LAST_PURGED: &[u8] = b"raft.last_purged";
 
-/// The log store; clones share the backend and its flusher.
+/// The log store; clones share the backend, its flusher and its purger.
 pub struct LogStore<B> {
     backend: Arc<B>,
     flusher: Arc<GroupFlusher>,
+    purger: Arc<LogPurger>,
+    /// The first index not purged (0 before any purge): entries below it may linger
+    /// until the purger removes them, and are never read.
+    first_kept: Arc<AtomicU64>,
 }
 
 impl<B> Clone for LogStore<B> {
     fn clone(&self) -> Self {
-        Self { backend: self.backend.clone(), flusher: self.flusher.clone() }
+        Self {
+            backend: self.backend.clone(),
+            flusher: self.flusher.clone(),
+            purger: self.purger.clone(),
+            first_kept: self.first_kept.clone(),
+        }
     }
 }
 
 impl<B: Backend> LogStore<B> {
-    /// A log store over `backend`, with its own group-commit flusher.
+    /// A log store over `backend`, with its own group-commit flusher and purger.
     pub fn new(backend: Arc<B>) -> io::Result<Self> {
         let flusher = Arc::new(GroupFlusher::start(backend.clone())?);
-        Ok(Self { backend, flusher })
+        let purged = last_purged(&*backend)?.map(|l| l.index);
+        let purger = Arc::new(LogPurger::start(backend.clone(), purged)?);
+        let first_kept = Arc::new(AtomicU64::new(purged.map_or(0, |i| i.saturating_add(1))));
+        Ok(Self { backend, flusher, purger, first_kept })
+    }
+
+    /// The index up to which purged entries are removed, as it moves.
+    pub fn removed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.purger.removed()
     }
 
     fn meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -59,11 +79,21 @@ impl<B: Backend> LogStore<B> {
         let b = self.backend.clone();
         tokio::task::spawn_blocking(move || b.flush().map_err(io::Error::other)).await.map_err(io::Error::other)?
     }
+}
 
-    fn last_entry_id(&self) -> io::Result<Option<LogId>> {
-        let last = self.backend.last(Tree::Log).map_err(io::Error::other)?;
-        last.map(|(_, v)| decode::<Entry>(&v).map(|e| e.log_id())).transpose()
+fn last_purged<B: Backend>(backend: &B) -> io::Result<Option<LogId>> {
+    match backend.get(Tree::Meta, LAST_PURGED).map_err(io::Error::other)? {
+        Some(b) => Ok(decode::<Option<LogId>>(&b)?),
+        None => Ok(None),
     }
+}
+
+/// The id of the last entry, or the last purged id when that is later: a purge may go
+/// past the last entry, and entries it purged may not be removed yet.
+fn last_log_id<B: Backend>(backend: &B, last_purged: Option<LogId>) -> io::Result<Option<LogId>> {
+    let last = backend.last(Tree::Log).map_err(io::Error::other)?;
+    let last = last.map(|(_, v)| decode::<Entry>(&v).map(|e| e.log_id())).transpose()?;
+    Ok(last.max(last_purged))
 }
 
 /// etcd's `--force-new-cluster`: appends to the local log a membership entry that makes
@@ -72,14 +102,7 @@ impl<B: Backend> LogStore<B> {
 /// start this member elects itself alone and commits everything before the entry, keeping
 /// every write it holds, with the same indexes and revisions.
 pub fn force_single_member<B: Backend>(backend: &B, id: u64, node: PeerNode) -> io::Result<u64> {
-    let last = match backend.last(Tree::Log).map_err(io::Error::other)? {
-        Some((_, v)) => Some(decode::<Entry>(&v)?.log_id()),
-        None => match backend.get(Tree::Meta, LAST_PURGED).map_err(io::Error::other)? {
-            Some(b) => decode::<Option<LogId>>(&b)?,
-            None => None,
-        },
-    };
-    let Some(last) = last else {
+    let Some(last) = last_log_id(backend, last_purged(backend)?)? else {
         return Err(io::Error::other("the data dir holds no Raft log to force a new cluster from"));
     };
     let membership = Membership::new(vec![BTreeSet::from([id])], BTreeMap::from([(id, node)]))
@@ -110,7 +133,14 @@ impl<B: Backend> RaftLogReader<TypeConfig> for LogStore<B> {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, io::Error> {
-        let bounds = (bound_key(range.start_bound()), bound_key(range.end_bound()));
+        // Purged entries that are not removed yet are not there.
+        let first_kept = self.first_kept.load(Ordering::Acquire);
+        let start = match range.start_bound() {
+            Bound::Included(i) if *i >= first_kept => Bound::Included(index_key(*i)),
+            Bound::Excluded(i) if *i >= first_kept => Bound::Excluded(index_key(*i)),
+            _ => Bound::Included(index_key(first_kept)),
+        };
+        let bounds = (start, bound_key(range.end_bound()));
         let mut out = Vec::new();
         let mut err = None;
         self.backend
@@ -140,9 +170,8 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
-        let last_purged: Option<LogId> = self.meta::<Option<LogId>>(LAST_PURGED)?.flatten();
-        // A purge may go past the last entry; then the last log id is the purged one.
-        let last = self.last_entry_id()?.or(last_purged);
+        let last_purged = last_purged(&*self.backend)?;
+        let last = last_log_id(&*self.backend, last_purged)?;
         Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
     }
 
@@ -199,20 +228,13 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        // Only the entries since the last purge: sled walks removed keys slowly.
-        let from = self.meta::<Option<LogId>>(LAST_PURGED)?.flatten().map_or(0, |l| l.index() + 1);
+        // Recorded first (durable with the next log flush, before any removal, as the
+        // backend keeps write order); the entries go in the background.
         let mut batch = WriteBatch::default();
-        // Recorded first, and written in order: whatever prefix a crash keeps, no entry is
-        // gone that the log state still claims.
         batch.put(Tree::Meta, LAST_PURGED, encode(&Some(log_id))?);
-        self.backend
-            .scan(Tree::Log, index_key(from)..=index_key(log_id.index()), &mut |k, _| {
-                batch.delete(Tree::Log, k.to_vec());
-                Ok(true)
-            })
-            .map_err(io::Error::other)?;
-        // Not atomic on purpose: an atomic sled batch forces a synchronous disk write, and
-        // purges come every few hundred entries once snapshots are taken.
-        self.backend.write_in_order(batch).map_err(io::Error::other)
+        self.write(batch)?;
+        self.first_kept.fetch_max(log_id.index().saturating_add(1), Ordering::AcqRel);
+        self.purger.purge(log_id.index());
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! stays in one place.
 
 pub mod join;
+pub mod log_purger;
 pub mod log_store;
 pub mod network;
 pub mod peer;
@@ -72,6 +73,7 @@ pub async fn start(
     .map_err(|e| Error::Storage(format!("raft configuration: {e}")))?;
     let sm = SmStore::open(db.clone())?;
     let log = LogStore::new(db).map_err(|e| Error::Storage(e.to_string()))?;
+    let log_removed = log.removed();
     let stats = Arc::new(PeerStats::default());
     let network = Network { cluster_id, stats: stats.clone() };
     let raft =
@@ -86,7 +88,7 @@ pub async fn start(
             }
         }
     }
-    Ok(Node::new(raft, sm, id, cluster_id, stats))
+    Ok(Node::new(raft, sm, log_removed, id, cluster_id, stats))
 }
 
 #[cfg(test)]

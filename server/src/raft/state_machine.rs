@@ -6,15 +6,17 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot as RaftSnapshot};
-use openraft::{RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
-use tokio::sync::watch;
+use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
+use tokio::sync::{OwnedRwLockReadGuard, RwLock as AsyncRwLock, watch};
 
 use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode, encode};
-use crate::state_machine::StateMachine;
-use crate::storage::{Backend, SledBackend, Tree, WriteBatch};
+use crate::command::Command;
+use crate::state_machine::{StateMachine, StateSnapshot};
+use crate::storage::{Backend, SledBackend};
 
-/// Key of the current snapshot (metadata and data) in [`Tree::Snapshot`].
-const CURRENT_SNAPSHOT: &[u8] = b"current";
+/// The blob holding the current snapshot: its metadata's length (8 bytes, big-endian),
+/// the metadata, then the data.
+const CURRENT_SNAPSHOT: &str = "raft-snapshot";
 
 /// The shared state machine. Readers take the read lock; only Raft applies.
 pub struct SmStore<B = SledBackend> {
@@ -22,11 +24,37 @@ pub struct SmStore<B = SledBackend> {
     backend: Arc<B>,
     /// The v3 store revision after the last apply: watchers wait on it.
     revision: watch::Sender<i64>,
+    /// Held shared while an [`Export`] reads records, exclusively to apply a compaction
+    /// or install a snapshot (the only changes that remove records).
+    records: Arc<AsyncRwLock<()>>,
 }
 
 impl<B> Clone for SmStore<B> {
     fn clone(&self) -> Self {
-        Self { state: self.state.clone(), backend: self.backend.clone(), revision: self.revision.clone() }
+        Self {
+            state: self.state.clone(),
+            backend: self.backend.clone(),
+            revision: self.revision.clone(),
+            records: self.records.clone(),
+        }
+    }
+}
+
+/// The replicated state at one applied entry, copied in two steps: everything but the
+/// MVCC records at once (applies wait only for that), the records by [`Export::finish`]
+/// (compactions and snapshot installs wait for that).
+pub struct Export<B> {
+    state: StateSnapshot,
+    meta: SnapshotMeta,
+    backend: Arc<B>,
+    _records: OwnedRwLockReadGuard<()>,
+}
+
+impl<B: Backend> Export<B> {
+    /// Reads the records (blocking: run it off the async workers); the whole state.
+    pub fn finish(mut self) -> Result<(StateSnapshot, SnapshotMeta), crate::error::Error> {
+        self.state.mvcc.read_records(&*self.backend)?;
+        Ok((self.state, self.meta))
     }
 }
 
@@ -35,7 +63,7 @@ impl<B: Backend> SmStore<B> {
     pub fn open(backend: Arc<B>) -> Result<Self, crate::error::Error> {
         let state = StateMachine::open(backend.clone())?;
         let (revision, _) = watch::channel(state.mvcc().current_revision());
-        Ok(Self { state: Arc::new(RwLock::new(state)), backend, revision })
+        Ok(Self { state: Arc::new(RwLock::new(state)), backend, revision, records: Arc::default() })
     }
 
     /// The v3 store revision, updated after every applied batch of entries.
@@ -66,7 +94,7 @@ impl<B: Backend> SmStore<B> {
     }
 
     /// Rewrites the database compactly (see [`crate::storage::Backend::defragment`]).
-    pub fn defragment(&self) -> Result<(), crate::storage::StorageError> {
+    pub fn defragment(&self) -> Result<crate::storage::Defragmented, crate::storage::StorageError> {
         self.backend.defragment()
     }
 
@@ -80,43 +108,54 @@ impl<B: Backend> SmStore<B> {
     }
 
     fn save_snapshot(&self, snap: &Snapshot) -> io::Result<()> {
-        let mut batch = WriteBatch::default();
-        batch.put(Tree::Snapshot, CURRENT_SNAPSHOT, encode(&(&snap.meta, &snap.snapshot))?);
-        self.backend.write(batch).map_err(io::Error::other)?;
         // The state is otherwise flushed lazily, but Raft purges the log behind a snapshot:
-        // the snapshot (and the state it covers) must be durable before that can happen.
-        self.backend.flush().map_err(io::Error::other)
+        // the state it covers (and the snapshot) must be durable before that can happen.
+        let started = std::time::Instant::now();
+        self.backend.flush().map_err(io::Error::other)?;
+        let flushed = started.elapsed();
+        let meta = encode(&snap.meta)?;
+        let len = (meta.len() as u64).to_be_bytes();
+        self.backend.put_blob(CURRENT_SNAPSHOT, &[&len, &meta, &snap.snapshot]).map_err(io::Error::other)?;
+        tracing::debug!(
+            bytes = snap.snapshot.len(),
+            flush_ms = flushed.as_millis() as u64,
+            took_ms = started.elapsed().as_millis() as u64,
+            "snapshot saved"
+        );
+        Ok(())
+    }
+
+    /// Starts copying the state at the last applied entry (see [`Export`]).
+    pub async fn export(&self) -> Export<B> {
+        let records = self.records.clone().read_owned().await;
+        let sm = self.read();
+        let meta = RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() };
+        Export { state: sm.snapshot(), meta, backend: self.backend.clone(), _records: records }
     }
 }
 
-/// A snapshot copied at the moment the builder was made; building only saves it.
+/// A snapshot started when the builder was made; building reads its records, encodes
+/// and saves it.
 pub struct Builder<B> {
     store: SmStore<B>,
-    copy: io::Result<(Vec<u8>, SnapshotMeta)>,
-}
-
-impl<B: Backend> SmStore<B> {
-    /// Copies the state under the read lock: applied id, membership and data agree. The
-    /// copy is encoded after the lock is released, so applies wait only for the copy.
-    fn copy(&self) -> io::Result<(Vec<u8>, SnapshotMeta)> {
-        let (state, meta) = {
-            let sm = self.read();
-            let meta =
-                RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() };
-            (sm.snapshot().map_err(io::Error::other)?, meta)
-        };
-        Ok((encode(&state)?, meta))
-    }
+    export: Option<Export<B>>,
 }
 
 impl<B: Backend> RaftSnapshotBuilder<TypeConfig> for Builder<B> {
     type SnapshotData = Vec<u8>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let (data, meta) = std::mem::replace(&mut self.copy, Err(io::Error::other("snapshot already built")))?;
-        let snap = RaftSnapshot { meta, snapshot: data };
-        self.store.save_snapshot(&snap)?;
-        Ok(snap)
+        let export = self.export.take().ok_or_else(|| io::Error::other("snapshot already built"))?;
+        let store = self.store.clone();
+        // Reading, encoding and saving a large state takes seconds: off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let (state, meta) = export.finish().map_err(io::Error::other)?;
+            let snap = RaftSnapshot { meta, snapshot: encode(&state)? };
+            store.save_snapshot(&snap)?;
+            Ok(snap)
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 }
 
@@ -134,6 +173,10 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + Send,
     {
         while let Some((entry, responder)) = entries.try_next().await? {
+            let _no_export = match &entry.payload {
+                EntryPayload::Normal(Command::Compact(_)) => Some(self.records.write().await),
+                _ => None,
+            };
             let reply = self.write().apply(entry).map_err(io::Error::other)?;
             if let Some(r) = responder {
                 r.send(reply);
@@ -146,23 +189,28 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         // Called between applies: the copy is the state at one log id. Building then runs
         // concurrently with later applies without seeing them.
-        Builder { store: self.clone(), copy: self.copy() }
+        Builder { store: self.clone(), export: Some(self.export().await) }
     }
 
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Vec<u8>) -> Result<(), io::Error> {
         let state = decode(&snapshot)?;
+        let _no_export = self.records.write().await;
         self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
         self.publish_revision();
         self.save_snapshot(&RaftSnapshot { meta: meta.clone(), snapshot })
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        match self.backend.get(Tree::Snapshot, CURRENT_SNAPSHOT).map_err(io::Error::other)? {
-            Some(b) => {
-                let (meta, snapshot): (SnapshotMeta, Vec<u8>) = decode(&b)?;
-                Ok(Some(RaftSnapshot { meta, snapshot }))
-            }
-            None => Ok(None),
-        }
+        let Some(mut blob) = self.backend.get_blob(CURRENT_SNAPSHOT).map_err(io::Error::other)? else {
+            return Ok(None);
+        };
+        let truncated = || io::Error::other("the stored snapshot is truncated");
+        let len = blob.first_chunk::<8>().map(|b| u64::from_be_bytes(*b)).ok_or_else(truncated)?;
+        let data_at = usize::try_from(len).ok().and_then(|l| l.checked_add(8)).filter(|&at| at <= blob.len());
+        let data_at = data_at.ok_or_else(truncated)?;
+        let meta: SnapshotMeta = decode(&blob[8..data_at])?;
+        // The data is the tail: cut it off in place rather than copy it.
+        blob.drain(..data_at);
+        Ok(Some(RaftSnapshot { meta, snapshot: blob }))
     }
 }

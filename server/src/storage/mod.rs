@@ -9,6 +9,15 @@ mod group_flush;
 mod sled_backend;
 
 pub use group_flush::{GroupFlusher, OnFlushed};
+
+/// How a defragmentation went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Defragmented {
+    /// How long it took in all.
+    pub took: std::time::Duration,
+    /// How long writes waited for it (the pause operators see).
+    pub paused: std::time::Duration,
+}
 pub use sled_backend::SledBackend;
 
 use std::ops::RangeBounds;
@@ -24,15 +33,11 @@ pub enum Tree {
     Log,
     /// The v2 store: one record per node, keyed by its path.
     V2,
-    /// The latest Raft snapshot: one large value, kept apart from the hot keys (an
-    /// engine that rewrites whole nodes would otherwise copy it on every small write
-    /// near it). Writes to it are not atomic with writes to other trees.
-    Snapshot,
 }
 
 impl Tree {
     /// Every tree, in a fixed order.
-    pub const ALL: [Tree; 5] = [Tree::Kv, Tree::Meta, Tree::Log, Tree::V2, Tree::Snapshot];
+    pub const ALL: [Tree; 4] = [Tree::Kv, Tree::Meta, Tree::Log, Tree::V2];
 
     /// The tree's name, for messages.
     pub fn name(self) -> &'static str {
@@ -41,7 +46,6 @@ impl Tree {
             Tree::Meta => "meta",
             Tree::Log => "log",
             Tree::V2 => "v2",
-            Tree::Snapshot => "snapshot",
         }
     }
 }
@@ -70,6 +74,11 @@ impl WriteBatch {
     /// Queues a removal.
     pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
         self.ops.push(WriteOp::Delete(tree, key.into()));
+    }
+
+    /// How many writes are queued.
+    pub fn len(&self) -> usize {
+        self.ops.len()
     }
 
     /// True when nothing is queued.
@@ -132,6 +141,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Makes every write so far durable (fsync).
     fn flush(&self) -> Result<(), StorageError>;
 
+    /// Replaces the blob `name` (a large value kept beside the trees, such as the Raft
+    /// snapshot: an engine that rewrites whole pages would otherwise copy it on every
+    /// small write near it) with the concatenation of `parts`. Durable when this returns;
+    /// not atomic with any other write.
+    fn put_blob(&self, name: &str, parts: &[&[u8]]) -> Result<(), StorageError>;
+
+    /// The blob `name`, if one was stored.
+    fn get_blob(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
+
     /// Bytes the database occupies on disk.
     fn size_on_disk(&self) -> Result<u64, StorageError>;
 
@@ -139,7 +157,7 @@ pub trait Backend: Send + Sync + 'static {
     /// is space a defragmentation would give back).
     fn size_in_use(&self) -> u64;
 
-    /// Rewrites the database compactly, giving back the space of deleted data. Writes
-    /// wait meanwhile; reads go on. The result is durable when this returns.
-    fn defragment(&self) -> Result<(), StorageError>;
+    /// Rewrites the database compactly, giving back the space of deleted data. Reads go
+    /// on; writes wait only briefly. The result is durable when this returns.
+    fn defragment(&self) -> Result<Defragmented, StorageError>;
 }

@@ -1,27 +1,38 @@
 //! [`Backend`] on sled 0.34: one database, every [`Tree`] under its own key prefix in one
-//! sled tree, so a batch is one atomic `apply_batch`; the snapshot alone in a second sled
-//! tree (sled rewrites whole nodes, and a node holding a snapshot next to the keys written
-//! for every entry would be rewritten, megabytes at a time, over and over).
+//! sled tree, so a batch is one atomic `apply_batch`. Blobs are files in a directory
+//! beside it (`<path>.blobs`): sled rewrites whole nodes, and a node holding a snapshot
+//! next to the keys written for every entry would be rewritten, megabytes at a time.
 //!
 //! Defragmentation copies the live data into a fresh database (a new *generation*, in
 //! its own directory) and switches to it; sled never gives back the space of deleted
 //! data otherwise. The file `<path>.generation` names the generation in use and is
-//! replaced atomically, so a crash mid-copy leaves the old generation in charge.
+//! replaced atomically, so a crash mid-copy leaves the old generation in charge. The bulk
+//! of the copy runs while writes go on: writers note the keys they touch, and those are
+//! copied again, the last few of them while writes wait.
 
+use std::collections::HashSet;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
-use super::{Backend, Pair, StorageError, Tree, Visitor, WriteBatch, WriteOp};
+use super::{Backend, Defragmented, Pair, StorageError, Tree, Visitor, WriteBatch, WriteOp};
 
 /// sled's default page cache is 1 GiB; a member needs far less to keep its hot set.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 /// The sled trees that hold our data.
 const MAIN_TREE: &str = "etcd-rs";
-const SNAPSHOT_TREE: &str = "snapshots";
 /// Entries per batch while a defragmentation copies.
 const COPY_BATCH: usize = 10_000;
+/// Bytes a defragmentation or a blob write leaves unflushed at most: one large flush at
+/// the end would fill the disk queue, and the log's flushes (every acknowledged write)
+/// would wait behind it.
+const FLUSH_EVERY: usize = 32 << 20;
+/// A defragmentation stops writes only once fewer keys than this changed during its
+/// last round of copying (or after [`CATCH_UP_ROUNDS`]): copying them is the pause.
+const PAUSE_KEYS: usize = 20_000;
+const CATCH_UP_ROUNDS: usize = 8;
 
 /// A sled database holding every [`Tree`] of one member in a single sled tree, each under
 /// a one-byte prefix. One sled tree means every [`WriteBatch`] is a plain atomic
@@ -33,32 +44,33 @@ pub struct SledBackend {
 
 struct Inner {
     handles: RwLock<Handles>,
-    /// Writers hold it shared; a defragmentation holds it exclusively while it copies,
-    /// so the copy misses no write while reads go on.
+    /// Writers hold it shared; a defragmentation holds it exclusively to start noting
+    /// changed keys and for its last catch-up and the switch, so it misses no write.
     writes: RwLock<()>,
-    /// Where generations live; `None` for a temporary database.
+    /// While a defragmentation copies: the (prefixed) keys written since it started.
+    changed: Mutex<Option<HashSet<Vec<u8>>>>,
+    /// One defragmentation at a time.
+    defragmenting: Mutex<()>,
+    /// Where generations and blobs live; `None` for a temporary database.
     home: Option<PathBuf>,
+    /// The blobs of a temporary database.
+    memory_blobs: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     /// Bytes of the keys and values stored now (what Status reports as in use): counted
     /// at open, kept up to date by every write, recounted by each defragmentation.
     live: AtomicI64,
 }
 
+#[derive(Clone)]
 struct Handles {
     db: sled::Db,
     tree: sled::Tree,
-    snapshots: sled::Tree,
     generation: u64,
 }
 
 impl Handles {
     fn new(db: sled::Db, generation: u64) -> Result<Self, StorageError> {
         let tree = db.open_tree(MAIN_TREE).map_err(engine)?;
-        let snapshots = db.open_tree(SNAPSHOT_TREE).map_err(engine)?;
-        Ok(Self { db, tree, snapshots, generation })
-    }
-
-    fn sled_tree(&self, tree: Tree) -> &sled::Tree {
-        if tree == Tree::Snapshot { &self.snapshots } else { &self.tree }
+        Ok(Self { db, tree, generation })
     }
 }
 
@@ -69,6 +81,33 @@ fn generation_dir(home: &Path, g: u64) -> PathBuf {
 
 fn generation_file(home: &Path) -> PathBuf {
     PathBuf::from(format!("{}.generation", home.display()))
+}
+
+/// The directory of the blobs of the database at `home`.
+fn blob_dir(home: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.blobs", home.display()))
+}
+
+/// Replaces `file` with the concatenation of `parts`, atomically and durably: write a
+/// temporary file, fsync, rename over, fsync the directory.
+fn replace_file(file: &Path, parts: &[&[u8]]) -> Result<(), StorageError> {
+    use std::io::Write;
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut out = std::fs::File::create(&tmp).map_err(io)?;
+    for part in parts {
+        for chunk in part.chunks(FLUSH_EVERY) {
+            out.write_all(chunk).map_err(io)?;
+            out.sync_data().map_err(io)?;
+        }
+    }
+    out.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, file).map_err(io)?;
+    if let Some(parent) = file.parent() {
+        std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
 }
 
 fn io(e: std::io::Error) -> StorageError {
@@ -125,8 +164,16 @@ impl SledBackend {
     }
 
     fn with(handles: Handles, home: Option<PathBuf>) -> Result<Self, StorageError> {
-        let live = live_bytes(&handles.tree)? + live_bytes(&handles.snapshots)?;
-        let inner = Inner { handles: RwLock::new(handles), writes: RwLock::new(()), home, live: AtomicI64::new(live) };
+        let live = live_bytes(&handles.tree)?;
+        let inner = Inner {
+            handles: RwLock::new(handles),
+            writes: RwLock::new(()),
+            changed: Mutex::new(None),
+            defragmenting: Mutex::new(()),
+            memory_blobs: Mutex::default(),
+            home,
+            live: AtomicI64::new(live),
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -142,22 +189,79 @@ impl SledBackend {
         self.inner.writes.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Copies `from` into `to`, in batches; the bytes copied.
-    fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<i64, StorageError> {
+    fn changed(&self) -> MutexGuard<'_, Option<HashSet<Vec<u8>>>> {
+        self.inner.changed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes keys written while a defragmentation copies; called under the writes gate,
+    /// after the write, so a round that takes a key copies at least that write.
+    fn note_changed<'k>(&self, keys: impl Iterator<Item = &'k Vec<u8>>) {
+        if let Some(set) = self.changed().as_mut() {
+            set.extend(keys.cloned());
+        }
+    }
+
+    /// Takes the keys noted so far; `stop` ends the noting.
+    fn take_changed(&self, stop: bool) -> HashSet<Vec<u8>> {
+        let mut changed = self.changed();
+        if stop { changed.take().unwrap_or_default() } else { changed.as_mut().map(std::mem::take).unwrap_or_default() }
+    }
+
+    /// Copies the current value (or absence) of each of `keys` from `from` to `to`.
+    fn copy_keys(keys: HashSet<Vec<u8>>, from: &Handles, to: &Handles) -> Result<(), StorageError> {
+        for key in keys {
+            match from.tree.get(&key).map_err(engine)? {
+                Some(v) => to.tree.insert(key, v).map(|_| ()),
+                None => to.tree.remove(key).map(|_| ()),
+            }
+            .map_err(engine)?;
+        }
+        Ok(())
+    }
+
+    /// Copies `from` into `to`, in batches, flushing as it goes.
+    fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<(), StorageError> {
         let mut batch = sled::Batch::default();
-        let (mut n, mut bytes) = (0, 0);
+        let (mut n, mut unflushed) = (0, 0);
         for item in from.iter() {
             let (k, v) = item.map_err(engine)?;
-            bytes += (k.len() + v.len()) as i64;
+            unflushed += k.len() + v.len();
             batch.insert(k, v);
             n += 1;
-            if n == COPY_BATCH {
+            if n == COPY_BATCH || unflushed >= FLUSH_EVERY {
                 to.apply_batch(std::mem::take(&mut batch)).map_err(engine)?;
                 n = 0;
             }
+            if unflushed >= FLUSH_EVERY {
+                to.flush().map_err(engine)?;
+                unflushed = 0;
+            }
         }
-        to.apply_batch(batch).map_err(engine)?;
-        Ok(bytes)
+        to.apply_batch(batch).map_err(engine)
+    }
+
+    /// A fresh, empty database for the generation after `old`'s.
+    fn next_generation(&self, old: &Handles) -> Result<Handles, StorageError> {
+        let generation = old.generation + 1;
+        let db = match &self.inner.home {
+            Some(home) => {
+                let dir = generation_dir(home, generation);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).map_err(io)?;
+                }
+                open_dir(&dir)?
+            }
+            None => sled::Config::new().temporary(true).open().map_err(engine)?,
+        };
+        Handles::new(db, generation)
+    }
+
+    /// Makes `generation` the one a restart opens.
+    fn record_generation(&self, generation: u64) -> Result<(), StorageError> {
+        match &self.inner.home {
+            Some(home) => replace_file(&generation_file(home), &[generation.to_string().as_bytes()]),
+            None => Ok(()),
+        }
     }
 }
 
@@ -178,8 +282,6 @@ fn prefix(tree: Tree) -> u8 {
         Tree::Meta => b'm',
         Tree::Log => b'l',
         Tree::V2 => b'v',
-        // Kept in its own sled tree; the prefix keeps keys distinct all the same.
-        Tree::Snapshot => b's',
     }
 }
 
@@ -211,12 +313,12 @@ fn engine(e: sled::Error) -> StorageError {
 
 impl Backend for SledBackend {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.handles().sled_tree(tree).get(prefixed(tree, key)).map_err(engine)?.map(|v| v.to_vec()))
+        Ok(self.handles().tree.get(prefixed(tree, key)).map_err(engine)?.map(|v| v.to_vec()))
     }
 
     fn scan<R: RangeBounds<Vec<u8>>>(&self, tree: Tree, range: R, visit: &mut Visitor<'_>) -> Result<(), StorageError> {
         let handles = self.handles();
-        for item in handles.sled_tree(tree).range(prefixed_bounds(tree, &range)) {
+        for item in handles.tree.range(prefixed_bounds(tree, &range)) {
             let (k, v) = item.map_err(engine)?;
             if !visit(&k[1..], &v)? {
                 break;
@@ -226,13 +328,7 @@ impl Backend for SledBackend {
     }
 
     fn last(&self, tree: Tree) -> Result<Option<Pair>, StorageError> {
-        let last = self
-            .handles()
-            .sled_tree(tree)
-            .range(prefixed_bounds(tree, &(..)))
-            .next_back()
-            .transpose()
-            .map_err(engine)?;
+        let last = self.handles().tree.range(prefixed_bounds(tree, &(..))).next_back().transpose().map_err(engine)?;
         Ok(last.map(|(k, v)| (k[1..].to_vec(), v.to_vec())))
     }
 
@@ -244,12 +340,10 @@ impl Backend for SledBackend {
             return self.write_in_order(batch);
         }
         let mut b = sled::Batch::default();
-        let mut snapshot_ops = Vec::new();
         // Each key with the size of its new value (None: removed).
         let mut sizes: Vec<(Vec<u8>, Option<usize>)> = Vec::new();
         for op in batch.into_ops() {
             match op {
-                op @ (WriteOp::Put(Tree::Snapshot, ..) | WriteOp::Delete(Tree::Snapshot, _)) => snapshot_ops.push(op),
                 WriteOp::Put(t, k, v) => {
                     let key = prefixed(t, &k);
                     sizes.push((key.clone(), Some(v.len())));
@@ -272,9 +366,7 @@ impl Backend for SledBackend {
             delta += v.map_or(0, |v| (k.len() + v) as i64) - old;
         }
         handles.tree.apply_batch(b).map_err(engine)?;
-        for op in snapshot_ops {
-            delta += apply_one(&handles, op)?;
-        }
+        self.note_changed(sizes.iter().map(|(k, _)| k));
         self.add_live(delta);
         Ok(())
     }
@@ -287,7 +379,7 @@ impl Backend for SledBackend {
         let handles = self.handles();
         let mut delta = 0;
         for op in batch.into_ops() {
-            delta += apply_one(&handles, op)?;
+            delta += self.apply_one(&handles, op)?;
         }
         self.add_live(delta);
         Ok(())
@@ -301,68 +393,106 @@ impl Backend for SledBackend {
         self.handles().db.size_on_disk().map_err(engine)
     }
 
+    fn put_blob(&self, name: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let Some(home) = &self.inner.home else {
+            let mut blobs = self.inner.memory_blobs.lock().unwrap_or_else(|p| p.into_inner());
+            blobs.insert(name.to_string(), parts.concat());
+            return Ok(());
+        };
+        let dir = blob_dir(home);
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        replace_file(&dir.join(name), parts)
+    }
+
+    fn get_blob(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(home) = &self.inner.home else {
+            return Ok(self.inner.memory_blobs.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned());
+        };
+        match std::fs::read(blob_dir(home).join(name)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+
     fn size_in_use(&self) -> u64 {
         u64::try_from(self.inner.live.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
-    /// Copies every tree into the next generation while writes wait (reads go on), makes
-    /// the copy durable, records it as current, then switches to it and deletes the old.
-    fn defragment(&self) -> Result<(), StorageError> {
-        let _no_writes = self.inner.writes.write().unwrap_or_else(|p| p.into_inner());
-        let (db, generation) = {
-            let old = self.handles();
-            let generation = old.generation + 1;
-            let db = match &self.inner.home {
-                Some(home) => {
-                    let dir = generation_dir(home, generation);
-                    if dir.exists() {
-                        std::fs::remove_dir_all(&dir).map_err(io)?;
-                    }
-                    open_dir(&dir)?
-                }
-                None => sled::Config::new().temporary(true).open().map_err(engine)?,
-            };
-            let new = Handles::new(db, generation)?;
-            let live = Self::copy_tree(&old.tree, &new.tree)? + Self::copy_tree(&old.snapshots, &new.snapshots)?;
-            self.inner.live.store(live, Ordering::Relaxed);
-            new.db.flush().map_err(engine)?;
-            (new.db, generation)
-        };
-        if let Some(home) = &self.inner.home {
-            let file = generation_file(home);
-            let tmp = file.with_extension("generation.tmp");
-            std::fs::write(&tmp, generation.to_string()).map_err(io)?;
-            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
-            std::fs::rename(&tmp, &file).map_err(io)?;
-            if let Some(parent) = file.parent() {
-                std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(io)?;
-            }
-        }
+    /// Copies every tree into the next generation while writes go on, then copies again
+    /// what changed meanwhile (in rounds, until little is left), the last of it while
+    /// writes wait; makes the copy durable, records it as current, switches to it and
+    /// deletes the old generation.
+    fn defragment(&self) -> Result<Defragmented, StorageError> {
+        let _one = self.inner.defragmenting.lock().unwrap_or_else(|p| p.into_inner());
+        let started = Instant::now();
         let old = {
-            let mut handles = self.inner.handles.write().unwrap_or_else(|p| p.into_inner());
-            std::mem::replace(&mut *handles, Handles::new(db, generation)?)
+            // No write is half done while the noting starts, so the copy misses none.
+            let _no_writes = self.inner.writes.write().unwrap_or_else(|p| p.into_inner());
+            *self.changed() = Some(HashSet::new());
+            self.handles().clone()
         };
-        let old_generation = old.generation;
+        let copied = self.copy_while_writing(&old);
+        let new = match copied {
+            Ok(new) => new,
+            Err(e) => {
+                self.take_changed(true);
+                return Err(e);
+            }
+        };
+        let generation = new.generation;
+        let paused = {
+            let _no_writes = self.inner.writes.write().unwrap_or_else(|p| p.into_inner());
+            let paused = Instant::now();
+            Self::copy_keys(self.take_changed(true), &old, &new)?;
+            new.db.flush().map_err(engine)?;
+            self.record_generation(generation)?;
+            *self.inner.handles.write().unwrap_or_else(|p| p.into_inner()) = new;
+            paused.elapsed()
+        };
         drop(old);
         if let Some(home) = &self.inner.home {
-            std::fs::remove_dir_all(generation_dir(home, old_generation)).map_err(io)?;
+            std::fs::remove_dir_all(generation_dir(home, generation - 1)).map_err(io)?;
         }
-        Ok(())
+        Ok(Defragmented { took: started.elapsed(), paused })
     }
 }
 
-/// Applies one write; how many bytes of keys and values it added (negative: freed).
-fn apply_one(handles: &Handles, op: WriteOp) -> Result<i64, StorageError> {
-    let key_len = |k: &[u8]| (k.len() + 1) as i64;
-    match op {
-        WriteOp::Put(t, k, v) => {
-            let added = key_len(&k) + v.len() as i64;
-            let old = handles.sled_tree(t).insert(prefixed(t, &k), v).map_err(engine)?;
-            Ok(added - old.map_or(0, |o| key_len(&k) + o.len() as i64))
+impl SledBackend {
+    /// The bulk of a defragmentation: copies `old` and the keys changed meanwhile into a
+    /// new generation, flushed, until few changes are left for the pause.
+    fn copy_while_writing(&self, old: &Handles) -> Result<Handles, StorageError> {
+        let new = self.next_generation(old)?;
+        Self::copy_tree(&old.tree, &new.tree)?;
+        for _ in 0..CATCH_UP_ROUNDS {
+            let changed = self.take_changed(false);
+            let few = changed.len() < PAUSE_KEYS;
+            Self::copy_keys(changed, old, &new)?;
+            if few {
+                break;
+            }
         }
-        WriteOp::Delete(t, k) => {
-            let old = handles.sled_tree(t).remove(prefixed(t, &k)).map_err(engine)?;
-            Ok(-old.map_or(0, |o| key_len(&k) + o.len() as i64))
+        new.db.flush().map_err(engine)?;
+        Ok(new)
+    }
+
+    /// Applies one write; how many bytes of keys and values it added (negative: freed).
+    fn apply_one(&self, handles: &Handles, op: WriteOp) -> Result<i64, StorageError> {
+        let key_len = |k: &[u8]| (k.len() + 1) as i64;
+        match op {
+            WriteOp::Put(t, k, v) => {
+                let added = key_len(&k) + v.len() as i64;
+                let key = prefixed(t, &k);
+                let old = handles.tree.insert(key.as_slice(), v).map_err(engine)?;
+                self.note_changed(std::iter::once(&key));
+                Ok(added - old.map_or(0, |o| key_len(&k) + o.len() as i64))
+            }
+            WriteOp::Delete(t, k) => {
+                let key = prefixed(t, &k);
+                let old = handles.tree.remove(key.as_slice()).map_err(engine)?;
+                self.note_changed(std::iter::once(&key));
+                Ok(-old.map_or(0, |o| key_len(&k) + o.len() as i64))
+            }
         }
     }
 }
@@ -399,8 +529,8 @@ mod tests {
             for i in 0..1000u32 {
                 batch.put(Tree::Kv, i.to_be_bytes().to_vec(), vec![b'x'; 1000]);
             }
-            batch.put(Tree::Snapshot, b"snap".to_vec(), b"s".to_vec());
             b.write(batch)?;
+            b.put_blob("snap", &[b"s", b"t"])?;
             let mut batch = WriteBatch::default();
             for i in 0..990u32 {
                 batch.delete(Tree::Kv, i.to_be_bytes().to_vec());
@@ -423,7 +553,58 @@ mod tests {
         assert!(!generation_dir(&home, 2).exists());
         assert_eq!(b.get(Tree::Kv, &995u32.to_be_bytes())?, Some(vec![b'x'; 1000]));
         assert_eq!(b.get(Tree::Meta, b"after")?, Some(b"1".to_vec()));
-        assert_eq!(b.get(Tree::Snapshot, b"snap")?, Some(b"s".to_vec()));
+        assert_eq!(b.get_blob("snap")?, Some(b"st".to_vec()), "blobs stay across generations");
+        assert_eq!(b.get_blob("other")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn writes_during_a_defragmentation_are_kept() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let home = dir.path().join("db");
+        let b = SledBackend::open(&home)?;
+        let mut batch = WriteBatch::default();
+        for i in 0..50_000u32 {
+            batch.put(Tree::Kv, i.to_be_bytes().to_vec(), vec![b'x'; 100]);
+        }
+        b.write(batch)?;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        // Overwrites, deletes and new keys, one at a time and in batches, until the
+        // defragmentation is over (and at least one full round besides).
+        let written = std::thread::scope(|s| {
+            let writer = s.spawn(|| -> Result<u32, StorageError> {
+                let mut round = 0u32;
+                while !done.load(Ordering::Relaxed) || round < 2 {
+                    round += 1;
+                    for i in (0..50_000u32).step_by(97) {
+                        let mut batch = WriteBatch::default();
+                        batch.put(Tree::Kv, i.to_be_bytes().to_vec(), round.to_be_bytes().to_vec());
+                        batch.delete(Tree::Kv, (i + 1).to_be_bytes().to_vec());
+                        b.write(batch)?;
+                        let mut one = WriteBatch::default();
+                        one.put(Tree::Meta, i.to_be_bytes().to_vec(), round.to_be_bytes().to_vec());
+                        b.write_in_order(one)?;
+                    }
+                }
+                Ok(round)
+            });
+            let defragmented = b.defragment();
+            done.store(true, Ordering::Relaxed);
+            defragmented.map_err(|e| e.to_string())?;
+            writer.join().map_err(|_| "writer panicked".to_string())?.map_err(|e| e.to_string())
+        })?;
+        for i in (0..50_000u32).step_by(97) {
+            assert_eq!(b.get(Tree::Kv, &i.to_be_bytes())?, Some(written.to_be_bytes().to_vec()), "key {i}");
+            assert_eq!(b.get(Tree::Kv, &(i + 1).to_be_bytes())?, None, "key {} was deleted", i + 1);
+            assert_eq!(b.get(Tree::Meta, &i.to_be_bytes())?, Some(written.to_be_bytes().to_vec()));
+        }
+        assert_eq!(b.get(Tree::Kv, &2u32.to_be_bytes())?, Some(vec![b'x'; 100]), "untouched keys are copied");
+        b.flush()?;
+        let in_use = b.size_in_use();
+        drop(b);
+        let reopened = SledBackend::open(&home)?;
+        assert_eq!(reopened.size_in_use(), in_use, "the count kept during the copy is the stored bytes");
+        assert_eq!(reopened.get(Tree::Kv, &97u32.to_be_bytes())?, Some(written.to_be_bytes().to_vec()));
         Ok(())
     }
 
@@ -442,7 +623,7 @@ mod tests {
         batch.put(Tree::Kv, b"k1".to_vec(), vec![0; 40]);
         batch.delete(Tree::Meta, b"m".to_vec());
         batch.delete(Tree::Meta, b"never-there".to_vec());
-        batch.put(Tree::Snapshot, b"s".to_vec(), vec![0; 1000]);
+        batch.put(Tree::V2, b"s".to_vec(), vec![0; 1000]);
         b.write_in_order(batch)?;
         assert_eq!(b.size_in_use() - base, (3 + 40) + (2 + 1000));
         let counted = b.size_in_use();

@@ -1,0 +1,147 @@
+//! Removes purged log entries in the background.
+//!
+//! Raft purges the log behind every snapshot: often a hundred thousand entries at once.
+//! Removing them one by one took the log store seconds, and appends (so every write of the
+//! cluster) waited behind it. A purge now only records how far the log is purged; this
+//! thread removes the entries afterwards, in small groups, beside the appends. Entries at
+//! or below the purge point are never read again, so until they are gone they are only
+//! space.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread;
+
+use crate::storage::{Backend, Tree, WriteBatch};
+
+/// Entries removed per backend write.
+const CHUNK: usize = 1024;
+
+/// The thread removing purged entries; it ends when this is dropped.
+pub struct LogPurger {
+    tx: mpsc::Sender<u64>,
+    removed: tokio::sync::watch::Receiver<u64>,
+}
+
+impl LogPurger {
+    /// Starts the thread. Entries at or below `purged` (what the last run may have left
+    /// behind, say after a crash) are removed first.
+    pub fn start<B: Backend>(backend: Arc<B>, purged: Option<u64>) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<u64>();
+        let (removed_tx, removed) = tokio::sync::watch::channel(0);
+        thread::Builder::new().name("log-purge".into()).spawn(move || {
+            // Everything below `from` is removed already.
+            let mut from = 0;
+            let mut next = purged;
+            loop {
+                if let Some(upto) = next {
+                    match remove(&*backend, from, upto) {
+                        Ok(()) => {
+                            from = from.max(upto.saturating_add(1));
+                            removed_tx.send_replace(upto);
+                        }
+                        // Left for the next purge (or the next start) to retry.
+                        Err(e) => tracing::warn!(error = %e, upto, "removing purged log entries"),
+                    }
+                }
+                // The latest purge point only: it covers every earlier one.
+                match rx.recv() {
+                    Ok(upto) => next = Some(rx.try_iter().fold(upto, u64::max)),
+                    Err(_) => return,
+                }
+            }
+        })?;
+        Ok(Self { tx, removed })
+    }
+
+    /// The index up to which entries are removed, as it moves.
+    pub fn removed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.removed.clone()
+    }
+
+    /// Asks for every entry up to index `upto` to be removed.
+    pub fn purge(&self, upto: u64) {
+        // Only fails once the thread is gone (at shutdown); the next start removes them.
+        let _ = self.tx.send(upto);
+    }
+}
+
+/// Removes the log entries with indexes in `from..=upto`, a group at a time.
+fn remove<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<(), crate::storage::StorageError> {
+    let mut start = from;
+    while start <= upto {
+        let mut batch = WriteBatch::default();
+        let mut last = None;
+        let (lo, hi) = (start.to_be_bytes().to_vec(), upto.to_be_bytes().to_vec());
+        backend.scan(Tree::Log, lo..=hi, &mut |k, _| {
+            batch.delete(Tree::Log, k.to_vec());
+            last = Some(k.to_vec());
+            Ok(batch.len() < CHUNK)
+        })?;
+        let Some(last) = last else { return Ok(()) };
+        // In order, not atomic: any prefix of the removals is fine.
+        backend.write_in_order(batch)?;
+        let last = u64::from_be_bytes(last.try_into().map_err(|_| crate::storage::StorageError::Corrupt {
+            tree: Tree::Log.name(),
+            reason: "a log key is not an index".into(),
+        })?);
+        match last.checked_add(1) {
+            Some(next) => start = next,
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::SledBackend;
+
+    fn indexes(b: &SledBackend) -> Result<Vec<u64>, crate::storage::StorageError> {
+        let mut out = Vec::new();
+        b.scan(Tree::Log, .., &mut |k, _| {
+            out.push(u64::from_be_bytes(k.try_into().unwrap_or_default()));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    fn wait_for(b: &SledBackend, first: u64) -> Result<Vec<u64>, Box<dyn std::error::Error>> {
+        for _ in 0..500 {
+            let left = indexes(b)?;
+            if left.first().is_none_or(|&i| i >= first) {
+                return Ok(left);
+            }
+            thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(format!("entries below {first} were not removed").into())
+    }
+
+    #[test]
+    fn purged_entries_go_and_later_ones_stay() -> Result<(), Box<dyn std::error::Error>> {
+        let b = Arc::new(SledBackend::temporary()?);
+        let mut batch = WriteBatch::default();
+        for i in 1..=5000u64 {
+            batch.put(Tree::Log, i.to_be_bytes().to_vec(), vec![1]);
+        }
+        b.write(batch)?;
+        // Left behind by an earlier run: removed at start.
+        let purger = LogPurger::start(b.clone(), Some(10))?;
+        assert_eq!(wait_for(&b, 11)?.len(), 4990);
+        purger.purge(3000);
+        purger.purge(2500);
+        let left = wait_for(&b, 3001)?;
+        let mut removed = purger.removed();
+        for _ in 0..100 {
+            if *removed.borrow_and_update() == 3000 {
+                break;
+            }
+            thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(*removed.borrow(), 3000, "progress is told");
+        assert_eq!(left, (3001..=5000).collect::<Vec<_>>(), "an earlier purge point changes nothing");
+        purger.purge(u64::MAX);
+        assert!(wait_for(&b, u64::MAX)?.is_empty(), "a purge past the last entry removes all");
+        Ok(())
+    }
+}
