@@ -11,6 +11,7 @@
 #      while sampling the server's resident memory every 5 ms;
 #   2. puts --store-mib (default 1024) MiB more as 64 KiB values (the small keys
 #      stay), downloads a snapshot (Maintenance.Snapshot) and reports MB/s;
+#   (before each measurement, the server is left to finish background work);
 #   3. deletes half the values, compacts, and defragments while one client puts
 #      small keys without pause: defragmentation time and the slowest put.
 # The section is appended to FILE (default <repo>/BENCHMARKS.md).
@@ -58,6 +59,20 @@ bench() {
   fi
 }
 
+# settle PID: waits (up to 60 s) until the server has used under 5% of a CPU for a
+# second, so that background work a load left behind (etcd's and our snapshots after
+# many writes) is not measured as part of the next load.
+settle() {
+  local pid=$1 before after i
+  for ((i = 0; i < 60; i++)); do
+    before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    sleep 1
+    after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    (( (after - before) * 100 / $(getconf CLK_TCK) < 5 )) && return 0
+  done
+  log "server $pid still busy after 60 s"
+}
+
 # ctl ARGS...: a setup step; a failure is logged (the measurements after it will show it).
 ctl() {
   "$CTL_BIN" --endpoints="$EP" --command-timeout=600s "$@" >/dev/null 2>"$WORK/ctl.stderr" ||
@@ -72,7 +87,9 @@ for server in etcd etcd-rs; do
   pid=${MEMBER_PID[$server]}
   bench "$server" fill-keys --conns 8 --clients 64 put --total "$KEYS" --key-size 16 --val-size 100 \
     --key-space-size "$KEYS" --sequential-keys
+  settle "$pid"
   bench "$server" range-rss range-rss "" --server-pid "$pid"
+  settle "$pid"
   bench "$server" range-stream-rss range-rss "" --server-pid "$pid" --stream
   values=$((STORE_MIB * 16))
   bench "$server" fill-store --conns 8 --clients 32 put --total "$values" --key-size 16 --val-size 65536 \
@@ -84,6 +101,7 @@ for server in etcd etcd-rs; do
   rev=$("$CTL_BIN" --endpoints="$EP" -w json get x 2>/dev/null |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])' || echo 0)
   ctl compaction --physical "$rev"
+  settle "$pid"
   bench "$server" defrag-pause defrag-pause
   for phase in done; do
     awk -v s="$server" -v p="$phase" '/^VmHWM:/ {printf "{\"server\":\"%s\",\"name\":\"vmhwm\",\"kib\":%s}\n", s, $2}' \
