@@ -7,6 +7,10 @@ use etcd_rs_server::config::{Invocation, LogConfig, parse_args};
 use etcd_rs_server::{ETCD_VERSION, VERSION, server};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc: glibc's malloc and free took an eighth of the server's CPU under load.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let (config, notes) = match parse_args(std::env::args_os().collect()) {
         Ok(Invocation::Run { config, notes }) => (config, notes),

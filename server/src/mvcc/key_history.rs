@@ -1,7 +1,8 @@
 //! The in-memory history of one key: which revisions wrote it and which deleted it.
 //!
 //! Values live in the backend keyed by revision; the index only says which revision is
-//! visible at a given point, like etcd's `keyIndex`.
+//! visible at a given point, like etcd's `keyIndex`, and remembers the create revision
+//! and version of the newest change, so a put need not read the record it replaces.
 
 use super::Revision;
 
@@ -18,12 +19,22 @@ pub struct Change {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyHistory {
     changes: Vec<Change>,
+    /// The newest change's create revision and version (0 for a deletion).
+    created: i64,
+    version: i64,
 }
 
 impl KeyHistory {
-    /// Appends a change; revisions only grow.
-    pub fn push(&mut self, rev: Revision, tombstone: bool) {
+    /// Appends a change, with the create revision and version its record carries;
+    /// revisions only grow.
+    pub fn push(&mut self, rev: Revision, tombstone: bool, created: i64, version: i64) {
         self.changes.push(Change { rev, tombstone });
+        (self.created, self.version) = if tombstone { (0, 0) } else { (created, version) };
+    }
+
+    /// The create revision and version of the key's newest value, if it is live.
+    pub fn live(&self) -> Option<(i64, i64)> {
+        self.changes.last().filter(|c| !c.tombstone).map(|_| (self.created, self.version))
     }
 
     /// The revision holding the key's value as of main revision `at`, if it was live then.
@@ -63,7 +74,7 @@ mod tests {
     fn hist(changes: &[(i64, bool)]) -> KeyHistory {
         let mut h = KeyHistory::default();
         for &(m, t) in changes {
-            h.push(Revision::new(m, 0), t);
+            h.push(Revision::new(m, 0), t, m, 1);
         }
         h
     }
@@ -84,6 +95,21 @@ mod tests {
         assert_eq!(h.compact(5), vec![Revision::new(2, 0)]);
         assert_eq!(h.visible_at(5), Some(Revision::new(4, 0)));
         assert_eq!(h.compact(4), vec![]);
+    }
+
+    #[test]
+    fn the_newest_live_change_keeps_its_create_revision_and_version() {
+        let mut h = KeyHistory::default();
+        assert_eq!(h.live(), None);
+        h.push(Revision::new(2, 0), false, 2, 1);
+        h.push(Revision::new(4, 0), false, 2, 2);
+        assert_eq!(h.live(), Some((2, 2)));
+        h.compact(4);
+        assert_eq!(h.live(), Some((2, 2)), "compaction keeps it");
+        h.push(Revision::new(5, 0), true, 0, 0);
+        assert_eq!(h.live(), None);
+        h.push(Revision::new(6, 1), false, 6, 1);
+        assert_eq!(h.live(), Some((6, 1)));
     }
 
     #[test]

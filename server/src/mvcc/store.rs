@@ -55,7 +55,8 @@ impl<B: Backend> MvccStore<B> {
             }
             let rec = Record::decode(v).map_err(corrupt)?;
             leases.track(&rec);
-            index.entry(rec.kv.key).or_default().push(rev, rec.tombstone);
+            let (created, version) = (rec.kv.create_revision, rec.kv.version);
+            index.entry(rec.kv.key).or_default().push(rev, rec.tombstone, created, version);
             Ok(true)
         })?;
         if !unfinished.is_empty() {

@@ -239,6 +239,11 @@ fn reopen_rebuilds_the_index() {
     assert!(get(&s, "a", "", 0).expect("a now").kvs.is_empty());
     assert_eq!(get(&s, "a", "", 2), Err(Error::Compacted));
     assert_eq!(s.key_count(), 1);
+    // The next put of "b" continues its create revision and version from the records.
+    let mut s = s;
+    put(&mut s, "b", "2");
+    let kv = &get(&s, "b", "", 0).expect("b").kvs[0];
+    assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (5, 6, 2));
 }
 
 /// Reads `req` page by page (`max` key-values each) and merges the pages into one answer.

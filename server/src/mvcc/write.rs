@@ -55,7 +55,8 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         let rec = Record { kv, tombstone };
         self.batch.put(Tree::Kv, rev.to_bytes(), rec.encode());
         self.store.leases.track(&rec);
-        self.store.index.entry(rec.kv.key.clone()).or_default().push(rev, tombstone);
+        let (created, version) = (rec.kv.create_revision, rec.kv.version);
+        self.store.index.entry(rec.kv.key.clone()).or_default().push(rev, tombstone, created, version);
         self.pending.push((rev, rec));
     }
 
@@ -67,13 +68,18 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     /// Writes one key.
     pub fn put(&mut self, req: &PutRequest) -> Result<PutResponse> {
         self.check_put(req)?;
-        let prev = self.latest(&req.key)?;
+        // The replaced record is read only when its value or lease is needed.
+        let prev = if req.prev_kv || req.ignore_value || req.ignore_lease { self.latest(&req.key)? } else { None };
         let rev = self.begin + 1;
+        let (create_revision, version) = match self.store.index.get(&req.key).and_then(|h| h.live()) {
+            Some((created, version)) => (created, version + 1),
+            None => (rev, 1),
+        };
         let kv = KeyValue {
             key: req.key.clone(),
-            create_revision: prev.as_ref().map_or(rev, |p| p.create_revision),
+            create_revision,
             mod_revision: rev,
-            version: prev.as_ref().map_or(1, |p| p.version + 1),
+            version,
             value: match (&prev, req.ignore_value) {
                 (Some(p), true) => p.value.clone(),
                 _ => req.value.clone(),
