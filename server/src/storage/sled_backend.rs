@@ -519,17 +519,23 @@ mod tests {
         Ok(())
     }
 
+    /// A database at `home` holding keys `0..n` (big-endian u32) with `size`-byte values.
+    fn filled(home: &Path, n: u32, size: usize) -> Result<SledBackend, StorageError> {
+        let b = SledBackend::open(home)?;
+        let mut batch = WriteBatch::default();
+        for i in 0..n {
+            batch.put(Tree::Kv, i.to_be_bytes().to_vec(), vec![b'x'; size]);
+        }
+        b.write(batch)?;
+        Ok(b)
+    }
+
     #[test]
     fn defragmentation_keeps_data_and_survives_reopen() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let home = dir.path().join("db");
         {
-            let b = SledBackend::open(&home)?;
-            let mut batch = WriteBatch::default();
-            for i in 0..1000u32 {
-                batch.put(Tree::Kv, i.to_be_bytes().to_vec(), vec![b'x'; 1000]);
-            }
-            b.write(batch)?;
+            let b = filled(&home, 1000, 1000)?;
             b.put_blob("snap", &[b"s", b"t"])?;
             let mut batch = WriteBatch::default();
             for i in 0..990u32 {
@@ -562,12 +568,7 @@ mod tests {
     fn writes_during_a_defragmentation_are_kept() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let home = dir.path().join("db");
-        let b = SledBackend::open(&home)?;
-        let mut batch = WriteBatch::default();
-        for i in 0..50_000u32 {
-            batch.put(Tree::Kv, i.to_be_bytes().to_vec(), vec![b'x'; 100]);
-        }
-        b.write(batch)?;
+        let b = filled(&home, 50_000, 100)?;
         let done = std::sync::atomic::AtomicBool::new(false);
         // Overwrites, deletes and new keys, one at a time and in batches, until the
         // defragmentation is over (and at least one full round besides).
