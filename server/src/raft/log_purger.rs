@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
-use crate::storage::{Backend, Tree, WriteBatch};
+use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
 /// Entries removed per backend write.
 const CHUNK: usize = 1024;
@@ -67,24 +67,24 @@ impl LogPurger {
 }
 
 /// Removes the log entries with indexes in `from..=upto`, a group at a time.
-fn remove<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<(), crate::storage::StorageError> {
+fn remove<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<(), StorageError> {
     let mut start = from;
     while start <= upto {
         let mut batch = WriteBatch::default();
         let mut last = None;
         let (lo, hi) = (start.to_be_bytes().to_vec(), upto.to_be_bytes().to_vec());
         backend.scan(Tree::Log, lo..=hi, &mut |k, _| {
+            let index = k.try_into().map(u64::from_be_bytes).map_err(|_| StorageError::Corrupt {
+                tree: Tree::Log.name(),
+                reason: "a log key is not an index".into(),
+            })?;
             batch.delete(Tree::Log, k.to_vec());
-            last = Some(k.to_vec());
+            last = Some(index);
             Ok(batch.len() < CHUNK)
         })?;
         let Some(last) = last else { return Ok(()) };
         // In order, not atomic: any prefix of the removals is fine.
         backend.write_in_order(batch)?;
-        let last = u64::from_be_bytes(last.try_into().map_err(|_| crate::storage::StorageError::Corrupt {
-            tree: Tree::Log.name(),
-            reason: "a log key is not an index".into(),
-        })?);
         match last.checked_add(1) {
             Some(next) => start = next,
             None => return Ok(()),
@@ -98,7 +98,7 @@ mod tests {
     use super::*;
     use crate::storage::SledBackend;
 
-    fn indexes(b: &SledBackend) -> Result<Vec<u64>, crate::storage::StorageError> {
+    fn indexes(b: &SledBackend) -> Result<Vec<u64>, StorageError> {
         let mut out = Vec::new();
         b.scan(Tree::Log, .., &mut |k, _| {
             out.push(u64::from_be_bytes(k.try_into().unwrap_or_default()));

@@ -14,8 +14,8 @@ use crate::command::Command;
 use crate::state_machine::{StateMachine, StateSnapshot};
 use crate::storage::{Backend, SledBackend};
 
-/// The blob holding the current snapshot: its metadata's length (8 bytes, big-endian),
-/// the metadata, then the data.
+/// The blob holding the current snapshot: the data, the metadata, then the metadata's
+/// length (8 bytes, big-endian), so that reading it cuts the data off without a copy.
 const CURRENT_SNAPSHOT: &str = "raft-snapshot";
 
 /// The shared state machine. Readers take the read lock; only Raft applies.
@@ -115,7 +115,7 @@ impl<B: Backend> SmStore<B> {
         let flushed = started.elapsed();
         let meta = encode(&snap.meta)?;
         let len = (meta.len() as u64).to_be_bytes();
-        self.backend.put_blob(CURRENT_SNAPSHOT, &[&len, &meta, &snap.snapshot]).map_err(io::Error::other)?;
+        self.backend.put_blob(CURRENT_SNAPSHOT, &[&snap.snapshot, &meta, &len]).map_err(io::Error::other)?;
         tracing::debug!(
             bytes = snap.snapshot.len(),
             flush_ms = flushed.as_millis() as u64,
@@ -205,12 +205,11 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
             return Ok(None);
         };
         let truncated = || io::Error::other("the stored snapshot is truncated");
-        let len = blob.first_chunk::<8>().map(|b| u64::from_be_bytes(*b)).ok_or_else(truncated)?;
-        let data_at = usize::try_from(len).ok().and_then(|l| l.checked_add(8)).filter(|&at| at <= blob.len());
-        let data_at = data_at.ok_or_else(truncated)?;
-        let meta: SnapshotMeta = decode(&blob[8..data_at])?;
-        // The data is the tail: cut it off in place rather than copy it.
-        blob.drain(..data_at);
+        let len = blob.last_chunk::<8>().map(|b| u64::from_be_bytes(*b)).ok_or_else(truncated)?;
+        let meta_at = usize::try_from(len).ok().and_then(|l| (blob.len() - 8).checked_sub(l));
+        let meta_at = meta_at.ok_or_else(truncated)?;
+        let meta: SnapshotMeta = decode(&blob[meta_at..blob.len() - 8])?;
+        blob.truncate(meta_at);
         Ok(Some(RaftSnapshot { meta, snapshot: blob }))
     }
 }

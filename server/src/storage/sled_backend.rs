@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
@@ -49,6 +49,9 @@ struct Inner {
     writes: RwLock<()>,
     /// While a defragmentation copies: the (prefixed) keys written since it started.
     changed: Mutex<Option<HashSet<Vec<u8>>>>,
+    /// Whether `changed` is being kept; set and cleared while writes wait, so a writer
+    /// (holding the writes gate) reads it without taking the mutex on every write.
+    noting: AtomicBool,
     /// One defragmentation at a time.
     defragmenting: Mutex<()>,
     /// Where generations and blobs live; `None` for a temporary database.
@@ -56,7 +59,7 @@ struct Inner {
     /// The blobs of a temporary database.
     memory_blobs: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     /// Bytes of the keys and values stored now (what Status reports as in use): counted
-    /// at open, kept up to date by every write, recounted by each defragmentation.
+    /// at open and kept up to date by every write (a defragmentation copies the same).
     live: AtomicI64,
 }
 
@@ -169,6 +172,7 @@ impl SledBackend {
             handles: RwLock::new(handles),
             writes: RwLock::new(()),
             changed: Mutex::new(None),
+            noting: AtomicBool::new(false),
             defragmenting: Mutex::new(()),
             memory_blobs: Mutex::default(),
             home,
@@ -196,6 +200,9 @@ impl SledBackend {
     /// Notes keys written while a defragmentation copies; called under the writes gate,
     /// after the write, so a round that takes a key copies at least that write.
     fn note_changed<'k>(&self, keys: impl Iterator<Item = &'k Vec<u8>>) {
+        if !self.inner.noting.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(set) = self.changed().as_mut() {
             set.extend(keys.cloned());
         }
@@ -204,7 +211,12 @@ impl SledBackend {
     /// Takes the keys noted so far; `stop` ends the noting.
     fn take_changed(&self, stop: bool) -> HashSet<Vec<u8>> {
         let mut changed = self.changed();
-        if stop { changed.take().unwrap_or_default() } else { changed.as_mut().map(std::mem::take).unwrap_or_default() }
+        if stop {
+            self.inner.noting.store(false, Ordering::Relaxed);
+            changed.take().unwrap_or_default()
+        } else {
+            changed.as_mut().map(std::mem::take).unwrap_or_default()
+        }
     }
 
     /// Copies the current value (or absence) of each of `keys` from `from` to `to`.
@@ -430,6 +442,7 @@ impl Backend for SledBackend {
             // No write is half done while the noting starts, so the copy misses none.
             let _no_writes = self.inner.writes.write().unwrap_or_else(|p| p.into_inner());
             *self.changed() = Some(HashSet::new());
+            self.inner.noting.store(true, Ordering::Relaxed);
             self.handles().clone()
         };
         let copied = self.copy_while_writing(&old);
