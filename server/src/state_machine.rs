@@ -1,8 +1,9 @@
 //! Applies committed log entries, in log order, to the member's state.
 //!
-//! Each entry lands in one backend batch together with its log id (etcd's consistent
-//! index), so after a crash the member knows exactly which entries to apply again. The
-//! batch is not flushed: the log is the durability point.
+//! Each entry's writes land in order, followed by a progress marker holding the applied
+//! log id (etcd's consistent index), so after a crash the member knows exactly which
+//! entries to apply again. A run of v3 key changes shares one marker (see
+//! [`StateMachine::apply`]). Nothing is flushed here: the log is the durability point.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 use crate::v2store::{Record, V2Store};
 
-/// Meta key: [`Progress`], written last for every applied entry.
+/// Meta key: [`Progress`], written after the entries it covers.
 const META_PROGRESS: &[u8] = b"progress";
 /// Meta key: the last applied membership.
 const META_MEMBERSHIP: &[u8] = b"raft.membership";
@@ -36,9 +37,9 @@ pub struct Published {
     pub client_urls: Vec<String>,
 }
 
-/// How far the state has got: the commit marker of every applied entry. It is written
-/// after the entry's other writes, so whatever a crash left of an unfinished entry is
-/// recognised (records above `revisions.current`) and the entry is applied again.
+/// How far the state has got: the commit marker of the applied entries. It is written
+/// after the entries' other writes, so whatever a crash left of unfinished entries is
+/// recognised (records above `revisions.current`) and the entries are applied again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Progress {
     applied: Option<LogId>,
@@ -65,6 +66,8 @@ pub struct StateMachine<B> {
     membership: StoredMembership,
     published: BTreeMap<u64, Published>,
     alarms: Alarms,
+    /// Entries were applied since the progress marker was last written.
+    marker_due: bool,
 }
 
 fn meta<B: Backend, T: serde::de::DeserializeOwned>(b: &B, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -92,6 +95,7 @@ impl<B: Backend> StateMachine<B> {
             published: meta(&*backend, META_PUBLISHED)?.unwrap_or_default(),
             alarms: meta(&*backend, META_ALARMS)?.unwrap_or_default(),
             mvcc: MvccStore::open(backend, progress.revisions)?,
+            marker_due: false,
         })
     }
 
@@ -133,8 +137,19 @@ impl<B: Backend> StateMachine<B> {
     /// Applies one log entry. A command the store rejects (e.g. a compaction below the
     /// compacted revision) still consumes its entry: every member rejects it alike. An
     /// `Err` is a storage failure, after which the member must stop.
+    ///
+    /// Entries that only add v3 records (puts, deletes, txns; blank entries) leave the
+    /// progress marker to a later entry or to [`StateMachine::write_progress`]: a crash
+    /// before it drops every record above the marker's revision, so the whole run applies
+    /// again from the same state. Every other entry writes the marker at once, because its
+    /// writes (v2 nodes, leases, members) are not keyed by revision and are only safe to
+    /// apply again on top of the state they were first applied to.
     pub fn apply(&mut self, entry: Entry) -> Result<Reply, Error> {
         let mut batch = WriteBatch::default();
+        let defer_marker = matches!(
+            entry.payload,
+            EntryPayload::Blank | EntryPayload::Normal(Command::Put(_) | Command::DeleteRange(_) | Command::Txn(_))
+        );
         let reply = match entry.payload {
             EntryPayload::Blank => Ok(CommandResponse::Noop),
             EntryPayload::Membership(m) => {
@@ -171,11 +186,30 @@ impl<B: Backend> StateMachine<B> {
                 None => self.apply_mvcc(&cmd, &mut batch)?,
             },
         };
-        let progress = Progress { applied: Some(entry.log_id), revisions: self.mvcc.revisions() };
-        batch.put(Tree::Meta, META_PROGRESS, encode(&progress).map_err(storage)?);
-        self.mvcc.backend().write_in_order(batch)?;
         self.applied = Some(entry.log_id);
+        self.marker_due = defer_marker;
+        if !defer_marker {
+            batch.put(Tree::Meta, META_PROGRESS, self.progress()?);
+        }
+        self.mvcc.backend().write_in_order(batch)?;
         Ok(reply)
+    }
+
+    /// Writes the progress marker if entries were applied since it was last written. The
+    /// owner calls it after each run of applies, before anything relies on the marker
+    /// (a snapshot, a flush at shutdown).
+    pub fn write_progress(&mut self) -> Result<(), Error> {
+        if self.marker_due {
+            let mut batch = WriteBatch::default();
+            batch.put(Tree::Meta, META_PROGRESS, self.progress()?);
+            self.mvcc.backend().write_in_order(batch)?;
+            self.marker_due = false;
+        }
+        Ok(())
+    }
+
+    fn progress(&self) -> Result<Vec<u8>, Error> {
+        encode(&Progress { applied: self.applied, revisions: self.mvcc.revisions() }).map_err(storage)
     }
 
     /// Applies a command of the v3 key space. The outer `Err` is a storage failure, after
@@ -234,9 +268,13 @@ impl<B: Backend> StateMachine<B> {
         self.v2.import(&**self.mvcc.backend(), snap.v2, index, &mut batch)?;
         self.mvcc = MvccStore::import(self.mvcc.backend().clone(), snap.mvcc, batch)?;
         self.applied = applied;
+        self.marker_due = false;
         self.membership = membership;
         self.published = snap.published;
         self.alarms = snap.alarms;
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

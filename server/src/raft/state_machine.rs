@@ -182,6 +182,7 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
                 r.send(reply);
             }
         }
+        self.write().write_progress().map_err(io::Error::other)?;
         self.publish_revision();
         Ok(())
     }
