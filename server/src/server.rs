@@ -109,7 +109,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
     let peer_router = Routes::new(
-        PeerServer::new(PeerService::new(node.clone()))
+        PeerServer::new(PeerService::new(node.clone(), stop_rx.clone()))
             .max_decoding_message_size(MAX_PEER_MESSAGE)
             .max_encoding_message_size(MAX_PEER_MESSAGE),
     )

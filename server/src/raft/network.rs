@@ -1,19 +1,22 @@
 //! Sending Raft messages to peers over the peer gRPC service.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdrspb::Payload;
 use etcd_proto::etcdrspb::peer_client::PeerClient;
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Channel, Endpoint};
 
 use super::peer::{CLUSTER_ID_HEADER, PeerError};
@@ -90,17 +93,24 @@ impl Peer {
         Fut: Future<Output = Result<tonic::Response<Payload>, tonic::Status>>,
     {
         let req = self.request(msg, timeout)?;
-        let resp = method(self.client()?, req).await.map_err(|s| {
-            // tonic reports a failed connect as Unavailable with this text; nothing was sent.
-            let connect_failed = s.code() == tonic::Code::Unavailable && s.message().contains("connect error");
-            if connect_failed {
-                PeerError::NotConnected(s.message().to_string())
-            } else {
-                PeerError::Unreachable(s.message().to_string())
-            }
-        })?;
+        let resp = method(self.client()?, req).await.map_err(status_error)?;
         decode::<Result<R, PeerError>>(&resp.into_inner().data).map_err(|e| PeerError::Failed(e.to_string()))?
     }
+}
+
+/// What a failed call tells about delivery.
+fn status_error(s: tonic::Status) -> PeerError {
+    // tonic reports a failed connect as Unavailable with this text; nothing was sent.
+    let connect_failed = s.code() == tonic::Code::Unavailable && s.message().contains("connect error");
+    if connect_failed {
+        PeerError::NotConnected(s.message().to_string())
+    } else {
+        PeerError::Unreachable(s.message().to_string())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Adds the cluster id header.
@@ -133,6 +143,68 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             stats.sent_append(self.target, result.as_ref().ok().map(|_| sent.elapsed()));
         }
         result.map_err(rpc_error)
+    }
+
+    /// Pipelined replication over one gRPC stream: requests go out as Raft produces them and
+    /// results come back in order, so a follower's fsync for one batch overlaps the sending
+    /// of the next. A stream that owes answers and hears nothing for the timeout fails as
+    /// unreachable (a silent peer would otherwise stall replication).
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>,
+    >
+    where
+        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
+    {
+        let timeout = option.hard_ttl().max(Duration::from_secs(2));
+        Box::pin(async move {
+            let mut client = self.client().map_err(rpc_error)?;
+            let in_flight = Arc::new(Mutex::new(VecDeque::<Instant>::new()));
+            let sending = in_flight.clone();
+            // An entry batch that does not encode ends the stream; Raft starts a new one.
+            let requests = input.map_while(move |rpc| {
+                let data = encode(&rpc).ok()?;
+                lock(&sending).push_back(Instant::now());
+                Some(Payload { data })
+            });
+            let mut req = tonic::Request::new(requests);
+            stamp(&mut req, self.cluster_id);
+            let responses = client.stream_append(req).await.map_err(|s| rpc_error(status_error(s)))?.into_inner();
+            let (stats, target) = (self.stats.clone(), self.target);
+            let results = futures::stream::unfold(Some(responses), move |state| {
+                let (in_flight, stats) = (in_flight.clone(), stats.clone());
+                async move {
+                    let mut responses = state?;
+                    let item = loop {
+                        match tokio::time::timeout(timeout, responses.next()).await {
+                            Ok(item) => break item?,
+                            // Idle, or the oldest request is younger than the timeout: wait on.
+                            Err(_) if lock(&in_flight).front().is_none_or(|t| t.elapsed() < timeout) => {}
+                            Err(_) => break Err(tonic::Status::unavailable("no answer from the peer in time")),
+                        }
+                    };
+                    let sent = lock(&in_flight).pop_front();
+                    let result = item
+                        .map_err(status_error)
+                        .and_then(|p| {
+                            decode::<Result<StreamAppendResult<TypeConfig>, PeerError>>(&p.data)
+                                .map_err(|e| PeerError::Failed(e.to_string()))?
+                        })
+                        .map_err(rpc_error);
+                    if let Some(stats) = &stats {
+                        stats.sent_append(target, result.as_ref().ok().and(sent).map(|t| t.elapsed()));
+                    }
+                    // The first error ends the stream.
+                    let next = result.is_ok().then_some(responses);
+                    Some((result, next))
+                }
+            });
+            Ok(Box::pin(results) as BoxStream<'s, _>)
+        })
     }
 
     async fn vote(

@@ -9,7 +9,8 @@ use openraft::ReadPolicy;
 use openraft::async_runtime::WatchReceiver;
 use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
 use serde::{Deserialize, Serialize};
-use tokio_stream::StreamExt;
+use tokio::sync::watch;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
@@ -53,12 +54,23 @@ pub struct PeerService {
     node: Node,
     raft: Raft,
     cluster_id: u64,
+    /// Becomes true when the member stops: replication streams end then, or the server's
+    /// graceful shutdown would wait for them forever.
+    stop: watch::Receiver<bool>,
 }
 
 impl PeerService {
-    /// A service delivering to `node`.
-    pub fn new(node: Node) -> Self {
-        Self { raft: node.raft().clone(), cluster_id: node.cluster_id(), node }
+    /// A service delivering to `node` until `stop` becomes true.
+    pub fn new(node: Node, stop: watch::Receiver<bool>) -> Self {
+        Self { raft: node.raft().clone(), cluster_id: node.cluster_id(), node, stop }
+    }
+
+    /// Completes when the member stops.
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stop = self.stop.clone();
+        async move {
+            stop.wait_for(|s| *s).await.ok();
+        }
     }
 
     /// Refuses messages from members of another cluster (a different token or member set).
@@ -101,6 +113,32 @@ impl PeerRpc for PeerService {
         let rpc: AppendEntriesRequest<super::types::TypeConfig> = self.accept(request)?;
         self.node.peer_stats().received_append();
         reply(self.raft.append_entries(rpc).await.map_err(failed))
+    }
+
+    type StreamAppendStream = std::pin::Pin<Box<dyn Stream<Item = Result<Payload, Status>> + Send + 'static>>;
+
+    async fn stream_append(
+        &self,
+        request: Request<Streaming<Payload>>,
+    ) -> Result<Response<Self::StreamAppendStream>, Status> {
+        self.check_cluster(&request)?;
+        let node = self.node.clone();
+        // A request that does not decode ends the input; Raft then answers what came before.
+        // The input ends when the member stops, too: Raft's reader holds it, and the stream
+        // stays open (keeping the server from stopping) for as long as it is held.
+        let input = futures::StreamExt::take_until(request.into_inner(), self.stopped());
+        let rpcs = input.map_while(move |item| {
+            let rpc = item.ok().and_then(|p| decode::<AppendEntriesRequest<super::types::TypeConfig>>(&p.data).ok());
+            if rpc.is_some() {
+                node.peer_stats().received_append();
+            }
+            rpc
+        });
+        let results = self.raft.stream_append(rpcs).map(|r| {
+            let r = r.map_err(failed);
+            encode(&r).map(|data| Payload { data }).map_err(|e| Status::internal(e.to_string()))
+        });
+        Ok(Response::new(Box::pin(futures::StreamExt::take_until(results, self.stopped()))))
     }
 
     async fn vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
