@@ -1,7 +1,7 @@
 //! A running member: its Raft instance, its state, and the request paths on top.
 //!
 //! Writes become log entries: on the leader through `client_write`, on a follower by
-//! forwarding to the leader over the peer service. Linearizable reads wait for a read
+//! forwarding to the leader over the peer service, in batches. Linearizable reads wait for a read
 //! index from the leader (one round serves every read that was waiting when it started)
 //! and then read the local state once it has applied that far.
 
@@ -14,6 +14,7 @@ use openraft::metrics::RaftMetrics;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+mod forwarder;
 mod lessor;
 mod members;
 mod read_index;
@@ -114,6 +115,8 @@ pub struct Node {
     reads: mpsc::UnboundedSender<ReadWaiter>,
     /// Keep-alives waiting to be forwarded to the leader in the next round.
     renewals: mpsc::UnboundedSender<lessor::RenewWaiter>,
+    /// Proposals waiting to be forwarded to the leader.
+    forwards: mpsc::UnboundedSender<forwarder::Forward>,
     /// Connections to other members, reused across forwarded requests and read indexes.
     peers: Arc<Mutex<HashMap<u64, (PeerNode, Peer)>>>,
     /// AppendEntries traffic.
@@ -149,6 +152,7 @@ impl Node {
     ) -> Self {
         let (reads, rx) = mpsc::unbounded_channel();
         let (renewals, renewals_rx) = mpsc::unbounded_channel();
+        let (forwards, forwards_rx) = mpsc::unbounded_channel();
         let node = Self {
             raft,
             sm,
@@ -160,9 +164,11 @@ impl Node {
             peer_stats,
             lessor: Arc::default(),
             renewals,
+            forwards,
         };
         tokio::spawn(node.clone().read_index_rounds(rx));
         tokio::spawn(node.clone().renewal_rounds(renewals_rx));
+        tokio::spawn(node.clone().forward_batches(forwards_rx));
         node
     }
 
@@ -399,12 +405,8 @@ impl Node {
             let leader = self.leader(deadline).await?;
             let outcome = if leader == self.id {
                 self.execute(&proposal).await
-            } else if let Some(peer) = self.peer(leader) {
-                let left = deadline.saturating_duration_since(Instant::now());
-                peer.call::<_, Executed, _, _>(&proposal, left, |mut c, r| async move { c.forward(r).await }).await
             } else {
-                // The leader we knew was just removed; an election is under way.
-                Err(PeerError::NotLeader(None))
+                self.forward(leader, proposal.clone(), deadline).await
             };
             match outcome {
                 Ok((reply, index)) => {

@@ -165,8 +165,10 @@ impl PeerRpc for PeerService {
     }
 
     async fn forward(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        let proposal: Proposal = self.accept(request)?;
-        reply(self.node.execute(&proposal).await)
+        let proposals: Vec<Proposal> = self.accept(request)?;
+        // All at once: Raft appends what arrives together as one batch.
+        let results = futures::future::join_all(proposals.iter().map(|p| self.node.execute(p))).await;
+        reply(Ok::<_, PeerError>(results))
     }
 
     async fn read_index(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
