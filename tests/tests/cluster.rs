@@ -277,3 +277,20 @@ async fn five_members_survive_losing_two_including_the_leader() {
         assert_eq!(r.count, 20, "{url} has every write");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_follower_is_retried_with_backoff_not_in_a_tight_loop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    put(&urls[0], "k", "v").await.expect("put");
+    let leader = cluster.leader().await;
+    let follower = (leader + 1) % 3;
+    cluster.members[follower].kill9();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Each failed attempt to replicate logs a warning; with a backoff that is a handful
+    // (plus one per heartbeat), without one tens of thousands, at a full core.
+    let attempts = cluster.members[leader].log().matches("ReplicationCore recv RPCError").count();
+    assert!(attempts < 100, "{attempts} replication attempts to a dead follower in 3 s");
+    put(&urls[leader], "still", "writing").await.expect("put with one follower gone");
+}

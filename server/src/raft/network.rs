@@ -162,6 +162,14 @@ impl RaftNetworkV2<TypeConfig> for Peer {
     {
         let timeout = option.hard_ttl().max(Duration::from_secs(2));
         Box::pin(async move {
+            let mut input = input;
+            // Raft waits out its backoff after a failure while producing the next request:
+            // take the first one before connecting, or a refused connection is retried at
+            // once, in a tight loop, for as long as the peer is down.
+            let Some(first) = input.next().await else {
+                return Ok(Box::pin(tokio_stream::empty()) as BoxStream<'s, _>);
+            };
+            let input = tokio_stream::once(first).chain(input);
             let mut client = self.client().map_err(rpc_error)?;
             let in_flight = Arc::new(Mutex::new(VecDeque::<Instant>::new()));
             let sending = in_flight.clone();
