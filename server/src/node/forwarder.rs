@@ -82,16 +82,17 @@ impl Node {
                 c.forward(r).await
             })
             .await;
+        let outcome = outcome.and_then(|results| {
+            if results.len() == batch.len() {
+                Ok(results)
+            } else {
+                Err(PeerError::Failed(format!("{} answers to {} proposals", results.len(), batch.len())))
+            }
+        });
         match outcome {
-            Ok(results) if results.len() == batch.len() => {
+            Ok(results) => {
                 for (f, r) in batch.into_iter().zip(results) {
                     f.reply.send(r).ok();
-                }
-            }
-            Ok(results) => {
-                let e = PeerError::Failed(format!("{} answers to {} proposals", results.len(), batch.len()));
-                for f in batch {
-                    f.reply.send(Err(e.clone())).ok();
                 }
             }
             Err(e) => {

@@ -1,9 +1,9 @@
 //! A running member: its Raft instance, its state, and the request paths on top.
 //!
 //! Writes become log entries: on the leader through `client_write`, on a follower by
-//! forwarding to the leader over the peer service, in batches. Linearizable reads wait for a read
-//! index from the leader (one round serves every read that was waiting when it started)
-//! and then read the local state once it has applied that far.
+//! forwarding to the leader over the peer service, in batches. Linearizable reads wait
+//! for a read index from the leader (one round serves every read that was waiting when
+//! it started) and then read the local state once it has applied that far.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLockReadGuard};

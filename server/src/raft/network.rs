@@ -130,19 +130,18 @@ fn rpc_error(e: PeerError) -> RPCError<TypeConfig> {
 impl RaftNetworkV2<TypeConfig> for Peer {
     type SnapshotData = Vec<u8>;
 
+    /// One request over the replication stream (openraft sends every AppendEntries
+    /// through [`RaftNetworkV2::stream_append`]; this serves any other caller alike).
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        // Large batches need longer than a heartbeat; the hard limit still bounds them.
-        let timeout = option.hard_ttl().max(Duration::from_secs(2));
-        let sent = Instant::now();
-        let result = self.call(&rpc, timeout, |mut c, r| async move { c.append_entries(r).await }).await;
-        if let Some(stats) = &self.stats {
-            stats.sent_append(self.target, result.as_ref().ok().map(|_| sent.elapsed()));
+        let mut results = self.stream_append(tokio_stream::once(rpc), option).await?;
+        match results.next().await {
+            Some(result) => result.map(AppendEntriesResponse::from),
+            None => Err(RPCError::Unreachable(Unreachable::from_string("the peer closed the stream unanswered"))),
         }
-        result.map_err(rpc_error)
     }
 
     /// Pipelined replication over one gRPC stream: requests go out as Raft produces them and
@@ -182,34 +181,32 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             let mut req = tonic::Request::new(requests);
             stamp(&mut req, self.cluster_id);
             let responses = client.stream_append(req).await.map_err(|s| rpc_error(status_error(s)))?.into_inner();
-            let (stats, target) = (self.stats.clone(), self.target);
-            let results = futures::stream::unfold(Some(responses), move |state| {
-                let (in_flight, stats) = (in_flight.clone(), stats.clone());
-                async move {
-                    let mut responses = state?;
-                    let item = loop {
-                        match tokio::time::timeout(timeout, responses.next()).await {
-                            Ok(item) => break item?,
-                            // Idle, or the oldest request is younger than the timeout: wait on.
-                            Err(_) if lock(&in_flight).front().is_none_or(|t| t.elapsed() < timeout) => {}
-                            Err(_) => break Err(tonic::Status::unavailable("no answer from the peer in time")),
-                        }
-                    };
-                    let sent = lock(&in_flight).pop_front();
-                    let result = item
-                        .map_err(status_error)
-                        .and_then(|p| {
-                            decode::<Result<StreamAppendResult<TypeConfig>, PeerError>>(&p.data)
-                                .map_err(|e| PeerError::Failed(e.to_string()))?
-                        })
-                        .map_err(rpc_error);
-                    if let Some(stats) = &stats {
-                        stats.sent_append(target, result.as_ref().ok().and(sent).map(|t| t.elapsed()));
+            let state = (responses, in_flight, self.stats.clone());
+            let target = self.target;
+            let results = futures::stream::unfold(Some(state), move |state| async move {
+                let (mut responses, in_flight, stats) = state?;
+                let item = loop {
+                    match tokio::time::timeout(timeout, responses.next()).await {
+                        Ok(item) => break item?,
+                        // Idle, or the oldest request is younger than the timeout: wait on.
+                        Err(_) if lock(&in_flight).front().is_none_or(|t| t.elapsed() < timeout) => {}
+                        Err(_) => break Err(tonic::Status::unavailable("no answer from the peer in time")),
                     }
-                    // The first error ends the stream.
-                    let next = result.is_ok().then_some(responses);
-                    Some((result, next))
+                };
+                let sent = lock(&in_flight).pop_front();
+                let result = item
+                    .map_err(status_error)
+                    .and_then(|p| {
+                        decode::<Result<StreamAppendResult<TypeConfig>, PeerError>>(&p.data)
+                            .map_err(|e| PeerError::Failed(e.to_string()))?
+                    })
+                    .map_err(rpc_error);
+                if let Some(stats) = &stats {
+                    stats.sent_append(target, result.as_ref().ok().and(sent).map(|t| t.elapsed()));
                 }
+                // The first error ends the stream.
+                let next = result.is_ok().then_some((responses, in_flight, stats));
+                Some((result, next))
             });
             Ok(Box::pin(results) as BoxStream<'s, _>)
         })

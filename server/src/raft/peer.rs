@@ -109,12 +109,6 @@ fn failed(e: impl std::fmt::Display) -> PeerError {
 
 #[tonic::async_trait]
 impl PeerRpc for PeerService {
-    async fn append_entries(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        let rpc: AppendEntriesRequest<super::types::TypeConfig> = self.accept(request)?;
-        self.node.peer_stats().received_append();
-        reply(self.raft.append_entries(rpc).await.map_err(failed))
-    }
-
     type StreamAppendStream = std::pin::Pin<Box<dyn Stream<Item = Result<Payload, Status>> + Send + 'static>>;
 
     async fn stream_append(
