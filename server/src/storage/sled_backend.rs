@@ -19,8 +19,12 @@ use std::time::Instant;
 
 use super::{Backend, Defragmented, Pair, StorageError, Tree, Visitor, WriteBatch, WriteOp};
 
-/// sled's default page cache is 1 GiB; a member needs far less to keep its hot set.
-const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// sled's default page cache is 1 GiB; a member needs far less to keep its hot set. The
+/// bytes sled counts are its serialized sizes: the cache takes about twice this in memory.
+/// 32 MiB instead of 128 MiB cut a cluster member's RSS after 100k puts from ~165 to ~107
+/// MiB, with no measurable change in single-member put throughput (a few per cent or none
+/// on a 3-member cluster, within the noise of this machine).
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// The sled trees that hold our data.
 const MAIN_TREE: &str = "etcd-rs";
 /// Entries per batch while a defragmentation copies.
