@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::alarm::Alarms;
 use crate::command::{Command, CommandResponse, Reply};
 use crate::error::Error;
-use crate::mvcc::{MvccSnapshot, MvccStore, Revisions};
+use crate::mvcc::{MvccSnapshot, MvccStore, RecordScan, Revisions};
 use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 use crate::v2store::{Record, V2Store};
@@ -46,16 +46,26 @@ struct Progress {
     revisions: Revisions,
 }
 
-/// The whole replicated state, as a snapshot carries it.
+/// The whole replicated state, as a snapshot carries it; `M` is its MVCC part (see
+/// [`MvccSnapshot`]).
 #[derive(Debug, Serialize, Deserialize)]
-pub struct StateSnapshot {
-    pub(crate) mvcc: MvccSnapshot,
+pub struct StateSnapshot<M = MvccSnapshot> {
+    pub(crate) mvcc: M,
     pub(crate) published: BTreeMap<u64, Published>,
     pub(crate) v2: Vec<(String, Record)>,
     pub(crate) alarms: Alarms,
     /// The index of the last entry applied into it (etcd's consistent index); not
     /// installed: a restored or installed member has its own log.
     pub(crate) consistent_index: u64,
+}
+
+impl StateSnapshot {
+    /// The same snapshot, its MVCC records to be read from `backend` as it is encoded
+    /// (see [`MvccSnapshot::scanning`]).
+    pub fn scanning<B: Backend>(self, backend: &B) -> Result<StateSnapshot<MvccSnapshot<RecordScan<'_, B>>>, Error> {
+        let Self { mvcc, published, v2, alarms, consistent_index } = self;
+        Ok(StateSnapshot { mvcc: mvcc.scanning(backend)?, published, v2, alarms, consistent_index })
+    }
 }
 
 /// A member's replicated state.

@@ -25,7 +25,7 @@ pub use lease::Leases;
 pub use range_cursor::{PageSizer, RangeCursor, RangePage, RangeSummary};
 pub use request::*;
 pub use revision::Revision;
-pub use store::{MvccSnapshot, MvccStore, Revisions};
+pub use store::{MvccSnapshot, MvccStore, RecordScan, Revisions};
 pub use write::WriteTxn;
 
 #[cfg(test)]

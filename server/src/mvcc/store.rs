@@ -157,10 +157,12 @@ fn corrupt(reason: impl Into<String>) -> StorageError {
 }
 
 /// The MVCC state as a snapshot carries it: every stored record and the revisions.
+/// `R` holds the records: in memory (decoded, or read by [`MvccSnapshot::read_records`]),
+/// or a [`RecordScan`] that reads them from the store while the snapshot is encoded.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct MvccSnapshot {
+pub struct MvccSnapshot<R = Vec<(Vec<u8>, Vec<u8>)>> {
     /// Every stored record: revision bytes and [`Record::encode`], in revision order.
-    pub(crate) records: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) records: R,
     /// The current revision.
     pub(crate) current: i64,
     /// The compacted revision, or -1.
@@ -184,6 +186,16 @@ impl MvccSnapshot {
         Ok(())
     }
 
+    /// The same snapshot, its records to be read from `backend` as it is encoded: a
+    /// snapshot of a large store is never in memory twice (records, then their encoding).
+    /// The records must not change until it is encoded (see [`MvccSnapshot::read_records`]).
+    pub fn scanning<B: Backend>(self, backend: &B) -> Result<MvccSnapshot<RecordScan<'_, B>>> {
+        let records = RecordScan::new(backend, Revision::new(self.current + 1, 0).to_bytes().to_vec())?;
+        Ok(MvccSnapshot { records, current: self.current, compacted: self.compacted, leases: self.leases })
+    }
+}
+
+impl<R> MvccSnapshot<R> {
     /// The current revision the snapshot was taken at.
     pub fn current(&self) -> i64 {
         self.current
@@ -192,6 +204,63 @@ impl MvccSnapshot {
     /// Its compacted revision.
     pub fn compacted(&self) -> i64 {
         self.compacted
+    }
+}
+
+/// The stored records below a revision, serialized as they are read from the store, in
+/// the layout of the `Vec` they decode into.
+pub struct RecordScan<'a, B> {
+    backend: &'a B,
+    end: Vec<u8>,
+    /// How many records there are (counted up front: the encoding starts with it).
+    count: usize,
+    /// Their bytes, keys and values.
+    bytes: usize,
+}
+
+impl<'a, B: Backend> RecordScan<'a, B> {
+    fn new(backend: &'a B, end: Vec<u8>) -> Result<Self> {
+        let (mut count, mut bytes) = (0, 0);
+        backend.scan(Tree::Kv, ..end.clone(), &mut |k, v| {
+            count += 1;
+            bytes += k.len() + v.len();
+            Ok(true)
+        })?;
+        Ok(Self { backend, end, count, bytes })
+    }
+
+    /// About the bytes the records encode to, to size a buffer for them.
+    pub fn encoded_len_hint(&self) -> usize {
+        // Each record adds two length prefixes, rarely more than 3 bytes each.
+        self.bytes + 6 * self.count
+    }
+}
+
+impl<B: Backend> serde::Serialize for RecordScan<'_, B> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.count))?;
+        let (mut seen, mut failed) = (0, None);
+        self.backend
+            .scan(Tree::Kv, ..self.end.clone(), &mut |k, v| {
+                seen += 1;
+                if seen > self.count {
+                    return Ok(false);
+                }
+                // Slices encode as the `Vec<u8>`s they decode into.
+                seq.serialize_element(&(k, v)).map(|()| true).or_else(|e| {
+                    failed = Some(e);
+                    Ok(false)
+                })
+            })
+            .map_err(S::Error::custom)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if seen != self.count {
+            return Err(S::Error::custom("the records changed while a snapshot was encoded"));
+        }
+        seq.end()
     }
 }
 

@@ -324,3 +324,25 @@ fn page_sizes_adapt_to_value_sizes() {
     sizer.observe(700);
     assert_eq!(sizer.keys(), first, "pages near the target stay");
 }
+
+#[test]
+fn a_snapshot_encoded_as_its_records_are_read_equals_one_read_into_memory_first() {
+    use crate::raft::types::{decode, encode};
+    let mut s = store();
+    for i in 0..50 {
+        put(&mut s, &format!("k{i:02}"), &"v".repeat(i * 7));
+    }
+    del(&mut s, "k1", "k2");
+    put(&mut s, "k05", "later");
+    let mut read = s.export();
+    read.read_records(&**s.backend()).expect("read records");
+    assert_eq!(read.records.len(), 50 + 10 + 1, "puts, tombstones, the last put");
+
+    let scanned = s.export().scanning(&**s.backend()).expect("count records");
+    let encoded = encode(&scanned).expect("encode while scanning");
+    assert_eq!(encoded, encode(&read).expect("encode"), "same bytes either way");
+    assert!(scanned.records.encoded_len_hint() >= encoded.len() - 64, "the hint covers the records");
+    let decoded: MvccSnapshot = decode(&encoded).expect("decode");
+    assert_eq!(decoded.records, read.records);
+    assert_eq!((decoded.current(), decoded.compacted()), (read.current(), read.compacted()));
+}

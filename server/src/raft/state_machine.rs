@@ -9,7 +9,7 @@ use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot as RaftSnapsh
 use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
 use tokio::sync::{OwnedRwLockReadGuard, RwLock as AsyncRwLock, watch};
 
-use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode, encode};
+use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode, encode, encode_into};
 use crate::command::Command;
 use crate::state_machine::{StateMachine, StateSnapshot};
 use crate::storage::{Backend, SledBackend};
@@ -55,6 +55,17 @@ impl<B: Backend> Export<B> {
     pub fn finish(mut self) -> Result<(StateSnapshot, SnapshotMeta), crate::error::Error> {
         self.state.mvcc.read_records(&*self.backend)?;
         Ok((self.state, self.meta))
+    }
+
+    /// The state encoded as a Raft snapshot carries it (blocking, like [`Export::finish`]).
+    /// The records are encoded as they are read: only the encoding is ever in memory
+    /// whole, not the records too (with 100k keys, 30-odd MiB less at the peak).
+    pub fn encode(self) -> Result<(Vec<u8>, SnapshotMeta), io::Error> {
+        let state = self.state.scanning(&*self.backend).map_err(io::Error::other)?;
+        // Sized once, so that the buffer is not copied as it grows (v2 nodes are a guess).
+        let mut out = Vec::with_capacity(state.mvcc.records.encoded_len_hint() + 128 * state.v2.len());
+        encode_into(&state, &mut out)?;
+        Ok((out, self.meta))
     }
 }
 
@@ -149,8 +160,8 @@ impl<B: Backend> RaftSnapshotBuilder<TypeConfig> for Builder<B> {
         let store = self.store.clone();
         // Reading, encoding and saving a large state takes seconds: off the async workers.
         tokio::task::spawn_blocking(move || {
-            let (state, meta) = export.finish().map_err(io::Error::other)?;
-            let snap = RaftSnapshot { meta, snapshot: encode(&state)? };
+            let (snapshot, meta) = export.encode()?;
+            let snap = RaftSnapshot { meta, snapshot };
             store.save_snapshot(&snap)?;
             Ok(snap)
         })

@@ -42,7 +42,16 @@ pub type Raft = openraft::Raft<TypeConfig, super::state_machine::SmStore>;
 
 /// Encodes a value for the peer protocol or for storage.
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, std::io::Error> {
-    bincode::serde::encode_to_vec(v, bincode::config::standard()).map_err(std::io::Error::other)
+    let mut out = Vec::new();
+    encode_into(v, &mut out)?;
+    Ok(out)
+}
+
+/// [`encode`], appending to `out` (which the caller may have sized).
+pub fn encode_into<T: Serialize>(v: &T, out: &mut Vec<u8>) -> Result<(), std::io::Error> {
+    bincode::serde::encode_into_std_write(v, out, bincode::config::standard())
+        .map(|_| ())
+        .map_err(std::io::Error::other)
 }
 
 /// Decodes [`encode`].
