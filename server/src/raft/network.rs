@@ -238,9 +238,13 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let head = encode(&(vote, snapshot.meta)).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
-        let mut chunks = vec![Payload { data: head }];
-        chunks.extend(snapshot.snapshot.chunks(SNAPSHOT_CHUNK).map(|c| Payload { data: c.to_vec() }));
-        let mut req = tonic::Request::new(tokio_stream::iter(chunks));
+        // Each chunk is copied out as the stream sends it, not all before: a snapshot is
+        // not in memory twice while it goes out.
+        let data = snapshot.snapshot;
+        let chunks = (0..data.len())
+            .step_by(SNAPSHOT_CHUNK)
+            .map(move |at| Payload { data: data[at..data.len().min(at + SNAPSHOT_CHUNK)].to_vec() });
+        let mut req = tonic::Request::new(tokio_stream::iter(std::iter::once(Payload { data: head }).chain(chunks)));
         stamp(&mut req, self.cluster_id);
         let mut client =
             self.client().map_err(|e| StreamingError::Unreachable(Unreachable::from_string(e.to_string())))?;
