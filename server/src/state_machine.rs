@@ -60,11 +60,11 @@ pub struct StateSnapshot<M = MvccSnapshot> {
 }
 
 impl StateSnapshot {
-    /// The same snapshot, its MVCC records to be read from `backend` as it is encoded
-    /// (see [`MvccSnapshot::scanning`]).
-    pub fn scanning<B: Backend>(self, backend: &B) -> Result<StateSnapshot<MvccSnapshot<RecordScan<'_, B>>>, Error> {
+    /// The same snapshot, its `records` MVCC records to be read from `backend` as it is
+    /// encoded (see [`MvccSnapshot::scanning`]).
+    pub fn scanning<B: Backend>(self, backend: &B, records: usize) -> StateSnapshot<MvccSnapshot<RecordScan<'_, B>>> {
         let Self { mvcc, published, v2, alarms, consistent_index } = self;
-        Ok(StateSnapshot { mvcc: mvcc.scanning(backend)?, published, v2, alarms, consistent_index })
+        StateSnapshot { mvcc: mvcc.scanning(backend, records), published, v2, alarms, consistent_index }
     }
 }
 

@@ -61,6 +61,11 @@ impl KeyHistory {
         self.changes.drain(..drop).map(|c| c.rev).collect()
     }
 
+    /// How many changes are retained: one stored record each.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
     /// True when nothing is retained (the key can leave the index).
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()

@@ -186,12 +186,14 @@ impl MvccSnapshot {
         Ok(())
     }
 
-    /// The same snapshot, its records to be read from `backend` as it is encoded: a
-    /// snapshot of a large store is never in memory twice (records, then their encoding).
-    /// The records must not change until it is encoded (see [`MvccSnapshot::read_records`]).
-    pub fn scanning<B: Backend>(self, backend: &B) -> Result<MvccSnapshot<RecordScan<'_, B>>> {
-        let records = RecordScan::new(backend, Revision::new(self.current + 1, 0).to_bytes().to_vec())?;
-        Ok(MvccSnapshot { records, current: self.current, compacted: self.compacted, leases: self.leases })
+    /// The same snapshot, its `count` records (see [`MvccStore::record_count`]) to be read
+    /// from `backend` as it is encoded: a snapshot of a large store is never in memory
+    /// twice (records, then their encoding). The records must not change until it is
+    /// encoded (see [`MvccSnapshot::read_records`]).
+    pub fn scanning<B: Backend>(self, backend: &B, count: usize) -> MvccSnapshot<RecordScan<'_, B>> {
+        let end = Revision::new(self.current + 1, 0).to_bytes().to_vec();
+        let records = RecordScan { backend, end, count };
+        MvccSnapshot { records, current: self.current, compacted: self.compacted, leases: self.leases }
     }
 }
 
@@ -212,28 +214,9 @@ impl<R> MvccSnapshot<R> {
 pub struct RecordScan<'a, B> {
     backend: &'a B,
     end: Vec<u8>,
-    /// How many records there are (counted up front: the encoding starts with it).
+    /// How many records there are, known from the index: the encoding starts with it,
+    /// and counting them in the store would read every record twice.
     count: usize,
-    /// Their bytes, keys and values.
-    bytes: usize,
-}
-
-impl<'a, B: Backend> RecordScan<'a, B> {
-    fn new(backend: &'a B, end: Vec<u8>) -> Result<Self> {
-        let (mut count, mut bytes) = (0, 0);
-        backend.scan(Tree::Kv, ..end.clone(), &mut |k, v| {
-            count += 1;
-            bytes += k.len() + v.len();
-            Ok(true)
-        })?;
-        Ok(Self { backend, end, count, bytes })
-    }
-
-    /// About the bytes the records encode to, to size a buffer for them.
-    pub fn encoded_len_hint(&self) -> usize {
-        // Each record adds two length prefixes, rarely more than 3 bytes each.
-        self.bytes + 6 * self.count
-    }
 }
 
 impl<B: Backend> serde::Serialize for RecordScan<'_, B> {
@@ -265,6 +248,11 @@ impl<B: Backend> serde::Serialize for RecordScan<'_, B> {
 }
 
 impl<B: Backend> MvccStore<B> {
+    /// How many records are stored: one per change the index retains.
+    pub fn record_count(&self) -> usize {
+        self.index.values().map(KeyHistory::len).sum()
+    }
+
     /// Copies out the revisions and leases; [`MvccSnapshot::read_records`] adds the
     /// records later, without holding up writers.
     pub fn export(&self) -> MvccSnapshot {

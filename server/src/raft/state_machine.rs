@@ -45,6 +45,8 @@ impl<B> Clone for SmStore<B> {
 /// (compactions and snapshot installs wait for that).
 pub struct Export<B> {
     state: StateSnapshot,
+    /// How many MVCC records the state has.
+    records: usize,
     meta: SnapshotMeta,
     backend: Arc<B>,
     _records: OwnedRwLockReadGuard<()>,
@@ -61,9 +63,11 @@ impl<B: Backend> Export<B> {
     /// The records are encoded as they are read: only the encoding is ever in memory
     /// whole, not the records too (with 100k keys, 30-odd MiB less at the peak).
     pub fn encode(self) -> Result<(Vec<u8>, SnapshotMeta), io::Error> {
-        let state = self.state.scanning(&*self.backend).map_err(io::Error::other)?;
-        // Sized once, so that the buffer is not copied as it grows (v2 nodes are a guess).
-        let mut out = Vec::with_capacity(state.mvcc.records.encoded_len_hint() + 128 * state.v2.len());
+        // Sized once, so that the buffer is not copied as it grows: every stored byte (more
+        // than the records; pages never written are not memory) and the length prefixes.
+        let stored = usize::try_from(self.backend.size_in_use()).unwrap_or(0);
+        let state = self.state.scanning(&*self.backend, self.records);
+        let mut out = Vec::with_capacity(stored + 6 * self.records);
         encode_into(&state, &mut out)?;
         Ok((out, self.meta))
     }
@@ -141,7 +145,8 @@ impl<B: Backend> SmStore<B> {
         let records = self.records.clone().read_owned().await;
         let sm = self.read();
         let meta = RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() };
-        Export { state: sm.snapshot(), meta, backend: self.backend.clone(), _records: records }
+        let state = sm.snapshot();
+        Export { state, records: sm.mvcc().record_count(), meta, backend: self.backend.clone(), _records: records }
     }
 }
 
