@@ -267,6 +267,11 @@ impl Node {
         }
     }
 
+    /// Where a snapshot sent by the leader is received.
+    pub fn incoming_snapshot(&self) -> Result<crate::storage::BlobWriter, crate::storage::StorageError> {
+        self.sm.incoming_snapshot()
+    }
+
     /// Starts copying the applied state (see [`Export`]).
     pub async fn export(&self) -> Export<SledBackend> {
         self.sm.export().await

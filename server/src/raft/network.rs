@@ -128,7 +128,7 @@ fn rpc_error(e: PeerError) -> RPCError<TypeConfig> {
 }
 
 impl RaftNetworkV2<TypeConfig> for Peer {
-    type SnapshotData = Vec<u8>;
+    type SnapshotData = super::snapshot_data::SnapshotData;
 
     /// One request over the replication stream (openraft sends every AppendEntries
     /// through [`RaftNetworkV2::stream_append`]; this serves any other caller alike).
@@ -238,12 +238,16 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let head = encode(&(vote, snapshot.meta)).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
-        // Each chunk is copied out as the stream sends it, not all before: a snapshot is
-        // not in memory twice while it goes out.
-        let data = snapshot.snapshot;
-        let chunks = (0..data.len())
-            .step_by(SNAPSHOT_CHUNK)
-            .map(move |at| Payload { data: data[at..data.len().min(at + SNAPSHOT_CHUNK)].to_vec() });
+        // Each chunk is read from the file as the stream sends it. One that cannot be read
+        // ends the stream early; the receiver then fails to decode it, and Raft tries again.
+        let target = self.target;
+        let chunks = snapshot.snapshot.chunks(SNAPSHOT_CHUNK).map_while(move |chunk| match chunk {
+            Ok(data) => Some(Payload { data }),
+            Err(e) => {
+                tracing::warn!(target, error = %e, "reading the snapshot to send failed");
+                None
+            }
+        });
         let mut req = tonic::Request::new(tokio_stream::iter(std::iter::once(Payload { data: head }).chain(chunks)));
         stamp(&mut req, self.cluster_id);
         let mut client =

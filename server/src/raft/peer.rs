@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::snapshot_data::SnapshotData;
 use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
 use crate::node::{Node, Proposal, REQUEST_TIMEOUT};
 
@@ -145,11 +146,15 @@ impl PeerRpc for PeerService {
         let mut stream = request.into_inner();
         let head = stream.next().await.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
         let (vote, meta): (Vote, SnapshotMeta) = input(head)?;
-        let mut data = Vec::new();
+        // Into a file, never in memory whole (see `SnapshotData`).
+        let failed_here = |e: crate::storage::StorageError| Status::internal(e.to_string());
+        let mut data = self.node.incoming_snapshot().map_err(failed_here)?;
         while let Some(chunk) = stream.next().await {
-            data.extend_from_slice(&chunk?.data);
+            std::io::Write::write_all(&mut data, &chunk?.data).map_err(|e| Status::internal(e.to_string()))?;
         }
-        let snap = openraft::storage::Snapshot { meta, snapshot: data };
+        let len = data.written();
+        let file = data.into_scratch().map_err(failed_here)?;
+        let snap = openraft::storage::Snapshot { meta, snapshot: SnapshotData::new(file, len) };
         reply(self.raft.install_full_snapshot(vote, snap).await.map_err(failed))
     }
 

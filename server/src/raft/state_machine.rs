@@ -9,14 +9,17 @@ use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot as RaftSnapsh
 use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
 use tokio::sync::{OwnedRwLockReadGuard, RwLock as AsyncRwLock, watch};
 
-use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode, encode, encode_into};
+use super::snapshot_data::{SnapshotData, fill_blob, read_blob};
+use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode_from, encode_into};
 use crate::command::Command;
 use crate::state_machine::{StateMachine, StateSnapshot};
 use crate::storage::{Backend, SledBackend};
 
-/// The blob holding the current snapshot: the data, the metadata, then the metadata's
-/// length (8 bytes, big-endian), so that reading it cuts the data off without a copy.
+/// The blob holding the current snapshot (laid out as [`fill_blob`] writes it).
 const CURRENT_SNAPSHOT: &str = "raft-snapshot";
+
+/// The blob a snapshot sent by the leader is received into.
+const INCOMING_SNAPSHOT: &str = "raft-snapshot-incoming";
 
 /// The shared state machine. Readers take the read lock; only Raft applies.
 pub struct SmStore<B = SledBackend> {
@@ -59,17 +62,17 @@ impl<B: Backend> Export<B> {
         Ok((self.state, self.meta))
     }
 
-    /// The state encoded as a Raft snapshot carries it (blocking, like [`Export::finish`]).
-    /// The records are encoded as they are read: only the encoding is ever in memory
-    /// whole, not the records too (with 100k keys, 30-odd MiB less at the peak).
-    pub fn encode(self) -> Result<(Vec<u8>, SnapshotMeta), io::Error> {
-        // Sized once, so that the buffer is not copied as it grows: every stored byte (more
-        // than the records; pages never written are not memory) and the length prefixes.
-        let stored = usize::try_from(self.backend.size_in_use()).unwrap_or(0);
+    /// The snapshot's metadata.
+    pub fn meta(&self) -> &SnapshotMeta {
+        &self.meta
+    }
+
+    /// Encodes the state as a Raft snapshot carries it into `out` (blocking, like
+    /// [`Export::finish`]). The records are encoded as they are read, straight into `out`:
+    /// no part of the state is in memory twice.
+    pub fn encode_into(self, out: &mut dyn io::Write) -> Result<(), io::Error> {
         let state = self.state.scanning(&*self.backend, self.records);
-        let mut out = Vec::with_capacity(stored + 6 * self.records);
-        encode_into(&state, &mut out)?;
-        Ok((out, self.meta))
+        encode_into(&state, out)
     }
 }
 
@@ -122,22 +125,32 @@ impl<B: Backend> SmStore<B> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn save_snapshot(&self, snap: &Snapshot) -> io::Result<()> {
-        // The state is otherwise flushed lazily, but Raft purges the log behind a snapshot:
-        // the state it covers (and the snapshot) must be durable before that can happen.
+    /// Stores a snapshot of `meta` whose data `write_data` writes, as the current one.
+    fn save_snapshot(
+        &self,
+        meta: &SnapshotMeta,
+        write_data: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+    ) -> io::Result<SnapshotData> {
         let started = std::time::Instant::now();
+        let mut blob = self.backend.blob_writer(CURRENT_SNAPSHOT).map_err(io::Error::other)?;
+        let len = fill_blob(&mut blob, meta, write_data)?;
+        let written = started.elapsed();
+        // The state is otherwise flushed lazily, but Raft purges the log behind a snapshot:
+        // the state it covers must be durable before the snapshot is.
         self.backend.flush().map_err(io::Error::other)?;
-        let flushed = started.elapsed();
-        let meta = encode(&snap.meta)?;
-        let len = (meta.len() as u64).to_be_bytes();
-        self.backend.put_blob(CURRENT_SNAPSHOT, &[&snap.snapshot, &meta, &len]).map_err(io::Error::other)?;
+        let file = blob.commit().map_err(io::Error::other)?;
         tracing::debug!(
-            bytes = snap.snapshot.len(),
-            flush_ms = flushed.as_millis() as u64,
+            bytes = len,
+            write_ms = written.as_millis() as u64,
             took_ms = started.elapsed().as_millis() as u64,
             "snapshot saved"
         );
-        Ok(())
+        Ok(SnapshotData::new(file, len))
+    }
+
+    /// Where a snapshot sent by the leader is received (see [`SnapshotData`]).
+    pub fn incoming_snapshot(&self) -> Result<crate::storage::BlobWriter, crate::storage::StorageError> {
+        self.backend.blob_writer(INCOMING_SNAPSHOT)
     }
 
     /// Starts copying the state at the last applied entry (see [`Export`]).
@@ -158,17 +171,16 @@ pub struct Builder<B> {
 }
 
 impl<B: Backend> RaftSnapshotBuilder<TypeConfig> for Builder<B> {
-    type SnapshotData = Vec<u8>;
+    type SnapshotData = SnapshotData;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
         let export = self.export.take().ok_or_else(|| io::Error::other("snapshot already built"))?;
         let store = self.store.clone();
         // Reading, encoding and saving a large state takes seconds: off the async workers.
         tokio::task::spawn_blocking(move || {
-            let (snapshot, meta) = export.encode()?;
-            let snap = RaftSnapshot { meta, snapshot };
-            store.save_snapshot(&snap)?;
-            Ok(snap)
+            let meta = export.meta().clone();
+            let snapshot = store.save_snapshot(&meta, |out| export.encode_into(out))?;
+            Ok(RaftSnapshot { meta, snapshot })
         })
         .await
         .map_err(io::Error::other)?
@@ -176,7 +188,7 @@ impl<B: Backend> RaftSnapshotBuilder<TypeConfig> for Builder<B> {
 }
 
 impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
-    type SnapshotData = Vec<u8>;
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = Builder<B>;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
@@ -209,24 +221,29 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
         Builder { store: self.clone(), export: Some(self.export().await) }
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Vec<u8>) -> Result<(), io::Error> {
-        let state = decode(&snapshot)?;
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
+        let store = self.clone();
+        let meta = meta.clone();
+        // Decoding and storing a large state takes seconds: off the async workers.
+        let state = tokio::task::spawn_blocking(move || {
+            decode_from(&mut io::BufReader::new(snapshot.reader())).map(|s| (s, snapshot))
+        });
+        let (state, snapshot) = state.await.map_err(io::Error::other)??;
         let _no_export = self.records.write().await;
         self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
         self.publish_revision();
-        self.save_snapshot(&RaftSnapshot { meta: meta.clone(), snapshot })
+        tokio::task::spawn_blocking(move || {
+            store.save_snapshot(&meta, |out| io::copy(&mut snapshot.reader(), out).map(drop)).map(drop)
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        let Some(mut blob) = self.backend.get_blob(CURRENT_SNAPSHOT).map_err(io::Error::other)? else {
+        let Some(file) = self.backend.open_blob(CURRENT_SNAPSHOT).map_err(io::Error::other)? else {
             return Ok(None);
         };
-        let truncated = || io::Error::other("the stored snapshot is truncated");
-        let len = blob.last_chunk::<8>().map(|b| u64::from_be_bytes(*b)).ok_or_else(truncated)?;
-        let meta_at = usize::try_from(len).ok().and_then(|l| (blob.len() - 8).checked_sub(l));
-        let meta_at = meta_at.ok_or_else(truncated)?;
-        let meta: SnapshotMeta = decode(&blob[meta_at..blob.len() - 8])?;
-        blob.truncate(meta_at);
-        Ok(Some(RaftSnapshot { meta, snapshot: blob }))
+        let (meta, snapshot) = read_blob(file)?;
+        Ok(Some(RaftSnapshot { meta, snapshot }))
     }
 }

@@ -35,8 +35,8 @@ pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
 /// Snapshot metadata.
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
-/// A snapshot with its data in memory.
-pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, Vec<u8>>;
+/// A snapshot, its data in a file.
+pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, super::snapshot_data::SnapshotData>;
 /// The Raft handle.
 pub type Raft = openraft::Raft<TypeConfig, super::state_machine::SmStore>;
 
@@ -47,11 +47,18 @@ pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, std::io::Error> {
     Ok(out)
 }
 
-/// [`encode`], appending to `out` (which the caller may have sized).
-pub fn encode_into<T: Serialize>(v: &T, out: &mut Vec<u8>) -> Result<(), std::io::Error> {
-    bincode::serde::encode_into_std_write(v, out, bincode::config::standard())
+/// [`encode`], writing to `out`.
+pub fn encode_into<T: Serialize>(v: &T, out: &mut (impl std::io::Write + ?Sized)) -> Result<(), std::io::Error> {
+    let mut out = out;
+    bincode::serde::encode_into_std_write(v, &mut out, bincode::config::standard())
         .map(|_| ())
         .map_err(std::io::Error::other)
+}
+
+/// Decodes [`encode`] as it reads it from `from`.
+pub fn decode_from<T: serde::de::DeserializeOwned>(from: &mut impl std::io::Read) -> Result<T, std::io::Error> {
+    bincode::serde::decode_from_std_read(from, bincode::config::standard())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Decodes [`encode`].

@@ -5,9 +5,11 @@
 //! [`WriteBatch`] that lands atomically, which is how the applied index stays consistent
 //! with the data it describes.
 
+mod blob;
 mod group_flush;
 mod sled_backend;
 
+pub use blob::{BlobWriter, FileSlice};
 pub use group_flush::{GroupFlusher, OnFlushed};
 
 /// How a defragmentation went.
@@ -141,14 +143,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Makes every write so far durable (fsync).
     fn flush(&self) -> Result<(), StorageError>;
 
-    /// Replaces the blob `name` (a large value kept beside the trees, such as the Raft
-    /// snapshot: an engine that rewrites whole pages would otherwise copy it on every
-    /// small write near it) with the concatenation of `parts`. Durable when this returns;
-    /// not atomic with any other write.
-    fn put_blob(&self, name: &str, parts: &[&[u8]]) -> Result<(), StorageError>;
+    /// Starts writing the blob `name`: a large value kept as a file beside the trees, such
+    /// as the Raft snapshot (an engine that rewrites whole pages would otherwise copy it on
+    /// every small write near it). It replaces the blob of that name when committed, and is
+    /// durable then; not atomic with any other write.
+    fn blob_writer(&self, name: &str) -> Result<BlobWriter, StorageError>;
 
-    /// The blob `name`, if one was stored.
-    fn get_blob(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// The blob `name`, if one was committed.
+    fn open_blob(&self, name: &str) -> Result<Option<std::fs::File>, StorageError>;
 
     /// Bytes the database occupies on disk.
     fn size_on_disk(&self) -> Result<u64, StorageError>;

@@ -29,10 +29,7 @@ const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const MAIN_TREE: &str = "etcd-rs";
 /// Entries per batch while a defragmentation copies.
 const COPY_BATCH: usize = 10_000;
-/// Bytes a defragmentation or a blob write leaves unflushed at most: one large flush at
-/// the end would fill the disk queue, and the log's flushes (every acknowledged write)
-/// would wait behind it.
-const FLUSH_EVERY: usize = 32 << 20;
+use super::blob::{self, BlobWriter, FLUSH_EVERY};
 /// A defragmentation stops writes only once fewer keys than this changed during its
 /// last round of copying (or after [`CATCH_UP_ROUNDS`]): copying them is the pause.
 const PAUSE_KEYS: usize = 20_000;
@@ -60,8 +57,6 @@ struct Inner {
     defragmenting: Mutex<()>,
     /// Where generations and blobs live; `None` for a temporary database.
     home: Option<PathBuf>,
-    /// The blobs of a temporary database.
-    memory_blobs: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     /// Bytes of the keys and values stored now (what Status reports as in use): counted
     /// at open and kept up to date by every write (a defragmentation copies the same).
     live: AtomicI64,
@@ -95,26 +90,15 @@ fn blob_dir(home: &Path) -> PathBuf {
     PathBuf::from(format!("{}.blobs", home.display()))
 }
 
-/// Replaces `file` with the concatenation of `parts`, atomically and durably: write a
-/// temporary file, fsync, rename over, fsync the directory.
-fn replace_file(file: &Path, parts: &[&[u8]]) -> Result<(), StorageError> {
+/// Replaces `file` with `bytes`, atomically and durably.
+fn replace_file(file: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     use std::io::Write;
-    let mut tmp = file.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut out = std::fs::File::create(&tmp).map_err(io)?;
-    for part in parts {
-        for chunk in part.chunks(FLUSH_EVERY) {
-            out.write_all(chunk).map_err(io)?;
-            out.sync_data().map_err(io)?;
-        }
-    }
-    out.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, file).map_err(io)?;
-    if let Some(parent) = file.parent() {
-        std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    Ok(())
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Err(io(std::io::Error::other(format!("{} names no file in a directory", file.display()))));
+    };
+    let mut out = BlobWriter::create(dir, &name.to_string_lossy())?;
+    out.write_all(bytes).map_err(io)?;
+    out.commit().map(drop)
 }
 
 fn io(e: std::io::Error) -> StorageError {
@@ -160,6 +144,7 @@ impl SledBackend {
                 std::fs::remove_dir_all(&dir).map_err(io)?;
             }
         }
+        blob::remove_uncommitted(&blob_dir(home))?;
         let handles = Handles::new(open_dir(&generation_dir(home, generation))?, generation)?;
         Self::with(handles, Some(home.to_path_buf()))
     }
@@ -178,7 +163,6 @@ impl SledBackend {
             changed: Mutex::new(None),
             noting: AtomicBool::new(false),
             defragmenting: Mutex::new(()),
-            memory_blobs: Mutex::default(),
             home,
             live: AtomicI64::new(live),
         };
@@ -195,6 +179,12 @@ impl SledBackend {
 
     fn writing(&self) -> RwLockReadGuard<'_, ()> {
         self.inner.writes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where this database's blobs live; a temporary database keeps none.
+    fn blob_dir(&self) -> Result<PathBuf, StorageError> {
+        let home = self.inner.home.as_deref();
+        home.map(blob_dir).ok_or_else(|| StorageError::Engine("a temporary database keeps no blobs".into()))
     }
 
     fn changed(&self) -> MutexGuard<'_, Option<HashSet<Vec<u8>>>> {
@@ -275,7 +265,7 @@ impl SledBackend {
     /// Makes `generation` the one a restart opens.
     fn record_generation(&self, generation: u64) -> Result<(), StorageError> {
         match &self.inner.home {
-            Some(home) => replace_file(&generation_file(home), &[generation.to_string().as_bytes()]),
+            Some(home) => replace_file(&generation_file(home), generation.to_string().as_bytes()),
             None => Ok(()),
         }
     }
@@ -409,26 +399,12 @@ impl Backend for SledBackend {
         self.handles().db.size_on_disk().map_err(engine)
     }
 
-    fn put_blob(&self, name: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
-        let Some(home) = &self.inner.home else {
-            let mut blobs = self.inner.memory_blobs.lock().unwrap_or_else(|p| p.into_inner());
-            blobs.insert(name.to_string(), parts.concat());
-            return Ok(());
-        };
-        let dir = blob_dir(home);
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        replace_file(&dir.join(name), parts)
+    fn blob_writer(&self, name: &str) -> Result<BlobWriter, StorageError> {
+        BlobWriter::create(&self.blob_dir()?, name)
     }
 
-    fn get_blob(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(home) = &self.inner.home else {
-            return Ok(self.inner.memory_blobs.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned());
-        };
-        match std::fs::read(blob_dir(home).join(name)) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(e)),
-        }
+    fn open_blob(&self, name: &str) -> Result<Option<std::fs::File>, StorageError> {
+        blob::open(&self.blob_dir()?, name)
     }
 
     fn size_in_use(&self) -> u64 {
@@ -517,6 +493,7 @@ impl SledBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn batch_is_visible_across_trees_and_survives_reopen() -> Result<(), Box<dyn std::error::Error>> {
@@ -553,7 +530,11 @@ mod tests {
         let home = dir.path().join("db");
         {
             let b = filled(&home, 1000, 1000)?;
-            b.put_blob("snap", &[b"s", b"t"])?;
+            let mut snap = b.blob_writer("snap")?;
+            snap.write_all(b"st")?;
+            drop(snap.commit()?);
+            // An unfinished blob write (a crash before its commit) is removed at open.
+            std::mem::forget(b.blob_writer("snap")?);
             let mut batch = WriteBatch::default();
             for i in 0..990u32 {
                 batch.delete(Tree::Kv, i.to_be_bytes().to_vec());
@@ -576,8 +557,12 @@ mod tests {
         assert!(!generation_dir(&home, 2).exists());
         assert_eq!(b.get(Tree::Kv, &995u32.to_be_bytes())?, Some(vec![b'x'; 1000]));
         assert_eq!(b.get(Tree::Meta, b"after")?, Some(b"1".to_vec()));
-        assert_eq!(b.get_blob("snap")?, Some(b"st".to_vec()), "blobs stay across generations");
-        assert_eq!(b.get_blob("other")?, None);
+        let mut snap = String::new();
+        b.open_blob("snap")?.ok_or("the blob is gone")?.read_to_string(&mut snap)?;
+        assert_eq!(snap, "st", "blobs stay across generations");
+        assert!(b.open_blob("other")?.is_none());
+        let blobs = std::fs::read_dir(blob_dir(&home))?.count();
+        assert_eq!(blobs, 1, "only the committed blob is left");
         Ok(())
     }
 
