@@ -4,6 +4,8 @@
 //! visible at a given point, like etcd's `keyIndex`, and remembers the create revision
 //! and version of the newest change, so a put need not read the record it replaces.
 
+use smallvec::SmallVec;
+
 use super::Revision;
 
 /// One write to a key.
@@ -18,7 +20,9 @@ pub struct Change {
 /// All retained changes of one key, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyHistory {
-    changes: Vec<Change>,
+    /// Most keys have one change between compactions: it is kept inline, where a `Vec`
+    /// would allocate room for four (96 bytes more per key).
+    changes: SmallVec<[Change; 1]>,
     /// The newest change's create revision and version (0 for a deletion).
     created: i64,
     version: i64,
@@ -122,5 +126,17 @@ mod tests {
         let mut h = hist(&[(2, false), (3, true)]);
         assert_eq!(h.compact(3), vec![Revision::new(2, 0), Revision::new(3, 0)]);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn a_key_with_one_change_allocates_nothing_for_it() {
+        let mut h = hist(&[(2, false)]);
+        assert!(!h.changes.spilled(), "one change is kept inline");
+        h.push(Revision::new(3, 0), false, 2, 2);
+        assert!(h.changes.spilled(), "more move to the heap");
+        assert_eq!(h.compact(3), vec![Revision::new(2, 0)]);
+        assert_eq!(h.last(), Some(Change { rev: Revision::new(3, 0), tombstone: false }));
+        // A compacted history keeps answering as before.
+        assert_eq!(h.visible_at(3), Some(Revision::new(3, 0)));
     }
 }
