@@ -91,19 +91,23 @@ async fn killing_the_leader_keeps_the_cluster_writing_and_it_catches_up_on_retur
 async fn a_follower_far_behind_catches_up_from_a_snapshot() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Snapshot every 20 entries and keep at most 20 behind it, so 200 writes purge the
-    // log past the stopped follower.
+    // log past the stopped follower. Values of 15 kB make the snapshot about 3 MB: it is
+    // sent, received and installed in several chunks.
     let mut cluster = Cluster::start(dir.path(), 3, &["--snapshot-count=20"]);
     let urls = cluster.endpoints();
     let leader = cluster.leader().await;
     let follower = (leader + 1) % 3;
     cluster.members[follower].kill9();
+    let value = |i: usize| format!("{i}-{}", "x".repeat(15_000));
     for i in 0..200 {
-        put_eventually(&urls[leader], &format!("s/{i:03}"), &i.to_string()).await;
+        put_eventually(&urls[leader], &format!("s/{i:03}"), &value(i)).await;
     }
     cluster.members[follower].restart();
     wait_local_count(&urls[follower], "s/", 200).await;
-    let r = get_prefix(&urls[follower], "s/199", true).await.expect("local read");
-    assert_eq!(r.kvs[0].value, b"199");
+    let r = get_prefix(&urls[follower], "s/", true).await.expect("local read");
+    for (i, kv) in r.kvs.iter().enumerate() {
+        assert_eq!(kv.value, value(i).as_bytes(), "s/{i:03} arrived whole");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

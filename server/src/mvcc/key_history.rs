@@ -62,7 +62,12 @@ impl KeyHistory {
         };
         // A live value at `at` must stay readable; a tombstone at `at` is history too.
         let drop = if last.tombstone { upto } else { upto - 1 };
-        self.changes.drain(..drop).map(|c| c.rev).collect()
+        let dropped = self.changes.drain(..drop).map(|c| c.rev).collect();
+        if self.changes.len() <= 1 {
+            // Back inline, and the heap buffer freed.
+            self.changes.shrink_to_fit();
+        }
+        dropped
     }
 
     /// How many changes are retained: one stored record each.
@@ -135,6 +140,7 @@ mod tests {
         h.push(Revision::new(3, 0), false, 2, 2);
         assert!(h.changes.spilled(), "more move to the heap");
         assert_eq!(h.compact(3), vec![Revision::new(2, 0)]);
+        assert!(!h.changes.spilled(), "compacted down to one change, it is inline again");
         assert_eq!(h.last(), Some(Change { rev: Revision::new(3, 0), tombstone: false }));
         // A compacted history keeps answering as before.
         assert_eq!(h.visible_at(3), Some(Revision::new(3, 0)));

@@ -237,9 +237,11 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let head = encode(&(vote, snapshot.meta)).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let head = encode(&(vote, snapshot.meta, snapshot.snapshot.len()))
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
         // Each chunk is read from the file as the stream sends it. One that cannot be read
-        // ends the stream early; the receiver then fails to decode it, and Raft tries again.
+        // ends the stream early; the receiver, told the length in the head, refuses it, and
+        // Raft sends the snapshot again.
         let target = self.target;
         let chunks = snapshot.snapshot.chunks(SNAPSHOT_CHUNK).map_while(move |chunk| match chunk {
             Ok(data) => Some(Payload { data }),

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::snapshot_data::SnapshotData;
+use super::snapshot_data::Incoming;
 use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
 use crate::node::{Node, Proposal, REQUEST_TIMEOUT};
 
@@ -145,16 +145,18 @@ impl PeerRpc for PeerService {
         self.check_cluster(&request)?;
         let mut stream = request.into_inner();
         let head = stream.next().await.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
-        let (vote, meta): (Vote, SnapshotMeta) = input(head)?;
-        // Into a file, never in memory whole (see `SnapshotData`).
-        let failed_here = |e: crate::storage::StorageError| Status::internal(e.to_string());
-        let mut data = self.node.incoming_snapshot().map_err(failed_here)?;
+        let (vote, meta, len): (Vote, SnapshotMeta, u64) = input(head)?;
+        // Into a file, never in memory whole (see `SnapshotData`), written off the async
+        // workers.
+        let blob = self.node.incoming_snapshot().map_err(|e| Status::internal(e.to_string()))?;
+        let mut incoming = Incoming::new(blob, len);
+        let refused = |e: std::io::Error| Status::data_loss(e.to_string());
         while let Some(chunk) = stream.next().await {
-            std::io::Write::write_all(&mut data, &chunk?.data).map_err(|e| Status::internal(e.to_string()))?;
+            let chunk = chunk?.data;
+            let wrote = tokio::task::spawn_blocking(move || incoming.write(&chunk).map(|()| incoming)).await;
+            incoming = wrote.map_err(|e| Status::internal(e.to_string()))?.map_err(refused)?;
         }
-        let len = data.written();
-        let file = data.into_scratch().map_err(failed_here)?;
-        let snap = openraft::storage::Snapshot { meta, snapshot: SnapshotData::new(file, len) };
+        let snap = openraft::storage::Snapshot { meta, snapshot: incoming.finish().map_err(refused)? };
         reply(self.raft.install_full_snapshot(vote, snap).await.map_err(failed))
     }
 

@@ -51,6 +51,40 @@ impl SnapshotData {
     }
 }
 
+/// A snapshot being received from the leader, its chunks written to a file as they
+/// arrive. The sender announces the length first: a stream cut short must be refused
+/// here, because a snapshot that fails to decode at install stops Raft for good.
+pub struct Incoming {
+    blob: BlobWriter,
+    expected: u64,
+}
+
+impl Incoming {
+    /// Receives `expected` bytes into `blob`.
+    pub fn new(blob: BlobWriter, expected: u64) -> Self {
+        Self { blob, expected }
+    }
+
+    /// Appends a chunk (blocking: file writes).
+    pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if self.blob.written().saturating_add(chunk.len() as u64) > self.expected {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "more snapshot data than the sender announced"));
+        }
+        self.blob.write_all(chunk)
+    }
+
+    /// The received data, if all of it came (it is not kept once dropped).
+    pub fn finish(self) -> io::Result<SnapshotData> {
+        let len = self.blob.written();
+        if len != self.expected {
+            let msg = format!("the snapshot stream ended after {len} of {} bytes", self.expected);
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
+        }
+        let file = self.blob.into_scratch().map_err(io::Error::other)?;
+        Ok(SnapshotData::new(file, len))
+    }
+}
+
 /// Writes a snapshot into `blob`: the data `write_data` writes, then `meta` and its
 /// length. Returns the data's length.
 pub fn fill_blob(
@@ -109,6 +143,33 @@ mod tests {
         let chunks = read.chunks(1000).collect::<io::Result<Vec<_>>>()?;
         assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [1000, 1000, 500]);
         assert_eq!(chunks.concat(), data);
+        Ok(())
+    }
+
+    #[test]
+    fn a_received_snapshot_must_be_as_long_as_announced() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let db = SledBackend::open(&dir.path().join("db"))?;
+        let blobs = dir.path().join("db.blobs");
+
+        let mut short = Incoming::new(db.blob_writer("in")?, 10);
+        short.write(b"12345")?;
+        let err = short.finish().err().ok_or("a short stream was accepted")?;
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+
+        let mut long = Incoming::new(db.blob_writer("in")?, 4);
+        assert!(long.write(b"12345").is_err(), "more than announced is refused");
+        drop(long);
+        assert_eq!(std::fs::read_dir(&blobs)?.count(), 0, "refused data leaves no file");
+
+        let mut whole = Incoming::new(db.blob_writer("in")?, 10);
+        whole.write(b"12345")?;
+        whole.write(b"67890")?;
+        let data = whole.finish()?;
+        assert_eq!(std::fs::read_dir(&blobs)?.count(), 0, "received data is kept in no named file");
+        let mut all = String::new();
+        data.reader().read_to_string(&mut all)?;
+        assert_eq!(all, "1234567890");
         Ok(())
     }
 

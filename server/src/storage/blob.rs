@@ -101,8 +101,8 @@ pub(super) fn open(dir: &Path, name: &str) -> Result<Option<File>, StorageError>
     }
 }
 
-/// Removes what unfinished writes left in `dir`.
-pub(super) fn remove_uncommitted(dir: &Path) -> Result<(), StorageError> {
+/// Removes what unfinished writes of blobs named `prefix...` left in `dir`.
+pub(super) fn remove_uncommitted(dir: &Path, prefix: &str) -> Result<(), StorageError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -110,7 +110,9 @@ pub(super) fn remove_uncommitted(dir: &Path) -> Result<(), StorageError> {
     };
     for entry in entries {
         let entry = entry.map_err(io)?;
-        if entry.file_name().to_string_lossy().ends_with(UNCOMMITTED) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(UNCOMMITTED) {
             std::fs::remove_file(entry.path()).map_err(io)?;
         }
     }

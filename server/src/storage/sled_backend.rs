@@ -144,7 +144,10 @@ impl SledBackend {
                 std::fs::remove_dir_all(&dir).map_err(io)?;
             }
         }
-        blob::remove_uncommitted(&blob_dir(home))?;
+        blob::remove_uncommitted(&blob_dir(home), "")?;
+        if let (Some(dir), Some(name)) = (home.parent(), generation_file(home).file_name()) {
+            blob::remove_uncommitted(dir, &format!("{}.", name.to_string_lossy()))?;
+        }
         let handles = Handles::new(open_dir(&generation_dir(home, generation))?, generation)?;
         Self::with(handles, Some(home.to_path_buf()))
     }
@@ -553,8 +556,12 @@ mod tests {
         assert!(!home.exists(), "the old generation is removed");
         // A leftover of an interrupted copy into the next generation is ignored and removed.
         std::fs::create_dir_all(generation_dir(&home, 2))?;
+        // So is what a crash while recording a generation left.
+        let torn = dir.path().join("db.generation.1.1.tmp");
+        std::fs::write(&torn, "2")?;
         let b = SledBackend::open(&home)?;
         assert!(!generation_dir(&home, 2).exists());
+        assert!(!torn.exists(), "an unfinished generation record is removed");
         assert_eq!(b.get(Tree::Kv, &995u32.to_be_bytes())?, Some(vec![b'x'; 1000]));
         assert_eq!(b.get(Tree::Meta, b"after")?, Some(b"1".to_vec()));
         let mut snap = String::new();
