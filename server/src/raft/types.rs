@@ -42,14 +42,11 @@ pub type Raft = openraft::Raft<TypeConfig, super::state_machine::SmStore>;
 
 /// Encodes a value for the peer protocol or for storage.
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, std::io::Error> {
-    let mut out = Vec::new();
-    encode_into(v, &mut out)?;
-    Ok(out)
+    bincode::serde::encode_to_vec(v, bincode::config::standard()).map_err(std::io::Error::other)
 }
 
-/// [`encode`], writing to `out`.
-pub fn encode_into<T: Serialize>(v: &T, out: &mut (impl std::io::Write + ?Sized)) -> Result<(), std::io::Error> {
-    let mut out = out;
+/// [`encode`], writing to `out` as it goes (for values too large to hold encoded).
+pub fn encode_into<T: Serialize>(v: &T, mut out: &mut dyn std::io::Write) -> Result<(), std::io::Error> {
     bincode::serde::encode_into_std_write(v, &mut out, bincode::config::standard())
         .map(|_| ())
         .map_err(std::io::Error::other)

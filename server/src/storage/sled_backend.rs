@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
+use super::blob::{self, BlobWriter, FLUSH_EVERY};
 use super::{Backend, Defragmented, Pair, StorageError, Tree, Visitor, WriteBatch, WriteOp};
 
 /// sled's default page cache is 1 GiB; a member needs far less to keep its hot set. The
@@ -29,7 +30,6 @@ const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const MAIN_TREE: &str = "etcd-rs";
 /// Entries per batch while a defragmentation copies.
 const COPY_BATCH: usize = 10_000;
-use super::blob::{self, BlobWriter, FLUSH_EVERY};
 /// A defragmentation stops writes only once fewer keys than this changed during its
 /// last round of copying (or after [`CATCH_UP_ROUNDS`]): copying them is the pause.
 const PAUSE_KEYS: usize = 20_000;
