@@ -1176,8 +1176,9 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
     if header::n_writers(sealed) == 0 {
         iobufs.config.global_error()?;
         trace!(
-            "asynchronously writing iobuf with lsn {} to log from maybe_seal",
-            lsn
+            "writing iobuf with lsn {} to log from maybe_seal (here: {})",
+            lsn,
+            write_here
         );
         let iobufs = iobufs.clone();
         let iobuf = iobuf.clone();

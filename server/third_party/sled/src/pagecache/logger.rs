@@ -443,6 +443,12 @@ impl Log {
                         lsn, e
                     );
                     iobufs.config.set_global_error(e);
+
+                    // etcd-rs patch: wake the threads waiting in make_stable for this
+                    // buffer, so they see the error instead of sleeping on.
+                    let intervals = iobufs.intervals.lock();
+                    drop(intervals);
+                    let _notified = iobufs.interval_updated.notify_all();
                 }
             })?;
 
