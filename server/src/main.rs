@@ -39,7 +39,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(*config, shutdown_signal())) {
+    // Signals are caught from here on: one that arrives while the member is still starting
+    // stops it cleanly once it has started, instead of killing it.
+    let shutdown = {
+        let _entered = runtime.enter();
+        shutdown_signal()
+    };
+    match runtime.block_on(server::run(*config, shutdown)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "etcd-rs stopped");
@@ -69,23 +75,31 @@ fn init_logging(log: &LogConfig) {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Registers for SIGINT and SIGTERM at once (inside the runtime) and returns what
+/// completes on the first of them. Registering only when first polled, as an `async fn`
+/// would, left a window after the listeners opened in which SIGTERM still killed the
+/// process.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                ctrl_c.await.ok();
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let streams = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            match streams {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    tokio::signal::ctrl_c().await.ok();
+                }
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
         }
     }
     #[cfg(not(unix))]
-    ctrl_c.await.ok();
+    async {
+        tokio::signal::ctrl_c().await.ok();
+    }
 }

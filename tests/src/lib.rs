@@ -6,6 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The workspace root.
@@ -35,8 +36,23 @@ pub fn bin(name: &str) -> PathBuf {
     target.join("debug").join(name)
 }
 
-/// A loopback port nobody listens on right now.
+/// A port on 127.0.0.1 that is free now. Chosen below Linux's ephemeral range (32768 and
+/// up), where the kernel picks the local ports of outgoing connections: a port it handed
+/// out (as `bind(0)` would) could be taken by some test's client connection before the
+/// member binds it. Parallel tests in one binary take ports in turn from a counter; the
+/// start depends on the process id so that test binaries run side by side spread out.
 pub fn free_port() -> u16 {
+    const FIRST: u32 = 15_000;
+    const COUNT: u32 = 17_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919);
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + start.wrapping_add(n) % COUNT).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     l.local_addr().expect("local addr").port()
 }

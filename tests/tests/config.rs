@@ -83,7 +83,7 @@ fn http_endpoints_answer_like_etcd() {
 fn sigterm_stops_cleanly_and_the_identity_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut m = Member::start(dir.path(), "t");
-    assert!(m.terminate(), "SIGTERM exits with status 0");
+    assert!(m.terminate(), "SIGTERM exits with status 0; log:\n{}", m.log());
     m.restart();
     let log = m.log();
     let ids: Vec<&str> = log.lines().filter(|l| l.contains("starting member")).collect();
