@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,9 +57,7 @@ impl BlobWriter {
         let file = self.file.try_clone().map_err(io)?;
         Ok(file)
     }
-}
 
-impl BlobWriter {
     /// What was written, as a file without a name: never committed, and its space is
     /// given back when the file is dropped (data received only to be read once).
     pub fn into_scratch(self) -> Result<File, StorageError> {
@@ -136,7 +135,6 @@ impl<'f> FileSlice<'f> {
 
 impl Read for FileSlice<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
         let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
         let want = buf.len().min(left);
         if want == 0 {
