@@ -74,6 +74,11 @@ fn bad(msg: impl Into<String>) -> io::Error {
 }
 
 impl InboundRewriter {
+    /// Whether everything from now on passes through unchanged.
+    pub fn passes_through(&self) -> bool {
+        matches!(self.mode, Mode::Passthrough)
+    }
+
     /// Consumes `input`, appending whatever can be forwarded so far to `out`.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         if let Mode::Passthrough = self.mode {
@@ -242,6 +247,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFix<S> {
                 }
                 return Poll::Ready(Ok(()));
             }
+            if this.rewriter.passes_through() {
+                // Straight into the caller's buffer: no zeroed chunk, no copies.
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
             let mut chunk = [0u8; 16 * 1024];
             let mut rb = ReadBuf::new(&mut chunk);
             match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
@@ -388,6 +397,46 @@ mod tests {
         input.extend_from_slice(b"abc");
         rw.feed(&input, &mut out).expect("feed");
         assert_eq!(out, input);
+    }
+
+    /// What a reader gets through [`AuthorityFix`] when `writes` arrive one after another.
+    async fn read_through_fix(writes: Vec<Vec<u8>>) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let writer = tokio::spawn(async move {
+            for w in writes {
+                tx.write_all(&w).await.expect("write");
+            }
+        });
+        let mut out = Vec::new();
+        AuthorityFix::new(rx).read_to_end(&mut out).await.expect("read");
+        writer.await.expect("writer");
+        out
+    }
+
+    #[tokio::test]
+    async fn reads_after_the_decision_arrive_unchanged_and_rewritten_blocks_stay_rewritten() {
+        let mut client = Encoder::new();
+        let mut fine = PREFACE.to_vec();
+        fine.extend(headers_frame(&mut client, b"127.0.0.1:2379", END_HEADERS));
+        let mut later = Vec::new();
+        frame_header(&mut later, 300, 0x0, 0x1, [0, 0, 0, 1]);
+        later.extend((0..300u32).map(|i| i as u8));
+        let out = read_through_fix(vec![fine.clone(), later.clone(), b"tail".to_vec()]).await;
+        assert_eq!(out, [fine, later, b"tail".to_vec()].concat());
+
+        let mut client = Encoder::new();
+        let mut input = PREFACE.to_vec();
+        input.extend(headers_frame(&mut client, b"http://127.0.0.1:2379", END_HEADERS));
+        let second = headers_frame(&mut client, b"http://127.0.0.1:2379", END_HEADERS);
+        let out = read_through_fix(vec![input, second]).await;
+        let mut server = Decoder::new();
+        let fs = frames(&out[PREFACE.len()..]);
+        assert_eq!(fs.len(), 2);
+        for (_, _, payload) in &fs {
+            let hs = server.decode(payload).expect("decodable");
+            assert!(hs.iter().any(|(n, v)| n.as_slice() == b":authority" && v.as_slice() == b"127.0.0.1:2379"));
+        }
     }
 
     #[test]
