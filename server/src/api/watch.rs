@@ -20,8 +20,11 @@ use super::status::status;
 use super::{Context, convert};
 use crate::watch::{CreateWatch, Delivery, Event, WatcherSet};
 
-/// Batches of responses queued per stream before its task waits for the client.
-const OUTBOUND_QUEUE: usize = 2;
+/// Batches of responses queued per stream before its task waits for the client. One: a
+/// batch holds a whole read of the history (up to [`crate::watch::MAX_REVISIONS_PER_POLL`] revisions for
+/// every watcher), so a stalled client pins at most that one, the one being sent and the
+/// one its task is building.
+const OUTBOUND_QUEUE: usize = 1;
 /// `FilterType` values of `WatchCreateRequest.filters`.
 const FILTER_NOPUT: i32 = 0;
 const FILTER_NODELETE: i32 = 1;

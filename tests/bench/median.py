@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Summarises several reports of tests/bench/all.sh: per suite and load, the
+throughput and p99 ratios (etcd-rs / etcd) of every run and their medians, and
+the memory ratios likewise. Reads the `### Summary` and `### Memory` tables that
+report.py writes; prints Markdown on stdout.
+
+Usage: median.py REPORT.md...
+"""
+
+import re
+import statistics
+import sys
+
+SECTION = re.compile(r"^## (.*?) \(suite `(\w+)`\)")
+RATIO = re.compile(r"^([0-9.]+)×$")
+
+
+def cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def ratio(text):
+    m = RATIO.match(text)
+    return float(m.group(1)) if m else None
+
+
+def parse(path):
+    """{suite: {"title": str, "loads": {load: (tput, p99)}, "memory": {row: ratio}}}"""
+    suites, suite, table = {}, None, None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = SECTION.match(line)
+            if m:
+                suite = suites.setdefault(m.group(2), {"title": m.group(1), "loads": {}, "memory": {}})
+                table = None
+            elif line.startswith("### "):
+                table = line[4:].split(" ")[0].strip()
+            elif suite is not None and line.startswith("|") and not line.startswith("|---"):
+                c = cells(line)
+                if table == "Summary" and len(c) == 10 and c[0] != "Load":
+                    suite["loads"][c[0]] = (ratio(c[3]), ratio(c[9]))
+                elif table == "Memory" and len(c) == 4 and c[0]:
+                    suite["memory"][c[0]] = ratio(c[3])
+    return suites
+
+
+def fmt(values):
+    shown = ["n/a" if v is None else f"{v:.2f}×" for v in values]
+    known = [v for v in values if v is not None]
+    median = f"**{statistics.median(known):.2f}×**" if known else "n/a"
+    return shown, median
+
+
+def main(paths):
+    runs = [parse(p) for p in paths]
+    n = len(runs)
+    heads = " | ".join(f"run {k}" for k in range(1, n + 1))
+    print(f"Ratios are etcd-rs / etcd, each measured in the same run; {n} runs of `tests/bench/all.sh` in a row.\n")
+    for suite, first in runs[0].items():
+        print(f"### {first['title']} (suite `{suite}`)\n")
+        print(f"| Load | throughput: {heads} | median | p99: {heads} | median |")
+        print("|---|" + "---:|" * (2 * n + 2))
+        for load in first["loads"]:
+            got = [r.get(suite, {}).get("loads", {}).get(load, (None, None)) for r in runs]
+            tput, tmed = fmt([g[0] for g in got])
+            p99, pmed = fmt([g[1] for g in got])
+            print(f"| {load} | {' | '.join(tput)} | {tmed} | {' | '.join(p99)} | {pmed} |")
+        print()
+        print(f"| Memory | {heads} | median |")
+        print("|---|" + "---:|" * (n + 1))
+        for row in first["memory"]:
+            shown, med = fmt([r.get(suite, {}).get("memory", {}).get(row) for r in runs])
+            print(f"| {row} | {' | '.join(shown)} | {med} |")
+        print()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
