@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=SCRIPTDIR/../compat/lib/servers.sh
 source "$HERE/../compat/lib/servers.sh"
 
-RUNS=3 DIR= OUT= PASS=()
+RUNS=3 DIR='' OUT='' PASS=()
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 while (($#)); do
   case $1 in
