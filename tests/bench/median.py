@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Summarises several reports of tests/bench/all.sh: per suite and load, the
-throughput and p99 ratios (etcd-rs / etcd) of every run and their medians, and
+throughput, p50 and p99 ratios (etcd-rs / etcd) of every run and their medians, and
 the memory ratios likewise. Reads the `### Summary` and `### Memory` tables that
 report.py writes; prints Markdown on stdout.
 
@@ -25,7 +25,7 @@ def ratio(text):
 
 
 def parse(path):
-    """{suite: {"title": str, "loads": {load: (tput, p99)}, "memory": {row: ratio}}}"""
+    """{suite: {"title": str, "loads": {load: (tput, p50, p99)}, "memory": {row: ratio}}}"""
     suites, suite, table = {}, None, None
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -38,7 +38,7 @@ def parse(path):
             elif suite is not None and line.startswith("|") and not line.startswith("|---"):
                 c = cells(line)
                 if table == "Summary" and len(c) == 10 and c[0] != "Load":
-                    suite["loads"][c[0]] = (ratio(c[3]), ratio(c[9]))
+                    suite["loads"][c[0]] = (ratio(c[3]), ratio(c[6]), ratio(c[9]))
                 elif table == "Memory" and len(c) == 4 and c[0]:
                     suite["memory"][c[0]] = ratio(c[3])
     return suites
@@ -58,14 +58,17 @@ def main(paths):
     print(f"Ratios are etcd-rs / etcd, each measured in the same run; {n} runs of `tests/bench/all.sh` in a row.\n")
     for suite, first in runs[0].items():
         print(f"### {first['title']} (suite `{suite}`)\n")
-        print(f"| Load | throughput: {heads} | median | p99: {heads} | median |")
-        print("|---|" + "---:|" * (2 * n + 2))
-        for load in first["loads"]:
-            got = [r.get(suite, {}).get("loads", {}).get(load, (None, None)) for r in runs]
-            tput, tmed = fmt([g[0] for g in got])
-            p99, pmed = fmt([g[1] for g in got])
-            print(f"| {load} | {' | '.join(tput)} | {tmed} | {' | '.join(p99)} | {pmed} |")
-        print()
+        for i, metric in enumerate(["Throughput", "Latency p50", "Latency p99"]):
+            print(f"| {metric} | {heads} | median |")
+            print("|---|" + "---:|" * (n + 1))
+            for load in first["loads"]:
+                got = [r.get(suite, {}).get("loads", {}).get(load, (None, None, None))[i] for r in runs]
+                if all(v is None for v in got):
+                    # watch-idle: its figure (bytes per watcher) is in each run's targets.
+                    continue
+                shown, med = fmt(got)
+                print(f"| {load} | {' | '.join(shown)} | {med} |")
+            print()
         print(f"| Memory | {heads} | median |")
         print("|---|" + "---:|" * (n + 1))
         for row in first["memory"]:
