@@ -84,8 +84,8 @@ async fn every_acknowledged_write_survives_kill_9() {
 
 /// The first linearizable read a restarted single member answers, asked before it even
 /// reports healthy, already holds every write acknowledged before the kill: a sole voter
-/// answers such reads from its own state only once that state includes what the log
-/// still had to re-apply.
+/// takes its commit index as the read index only once an entry of its new term is
+/// committed, so entries left in the log from before the kill count too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_linearizable_read_after_kill_9_sees_every_acknowledged_write() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,9 +1,10 @@
 //! `etcdserverpb.Watch`: one task per stream turns requests into [`WatcherSet`] changes and
 //! sends what its watchers have not seen whenever the store's revision moves.
 //!
-//! Responses go through a small bounded queue, a batch per read of the history (one
-//! channel hand-off per revision, however many watchers the stream has): a client that
-//! stops reading stalls only its own stream's task, never a writer or another stream.
+//! Responses go through a small bounded queue in batches (a read of the history's worth,
+//! up to [`BATCH_RESPONSES`]: one channel hand-off per revision, not one per watcher): a
+//! client that stops reading stalls only its own stream's task, never a writer or another
+//! stream.
 
 use std::pin::Pin;
 
@@ -20,11 +21,12 @@ use super::status::status;
 use super::{Context, convert};
 use crate::watch::{CreateWatch, Delivery, Event, WatcherSet};
 
-/// Batches of responses queued per stream before its task waits for the client. One: a
-/// batch holds a whole read of the history (up to [`crate::watch::MAX_REVISIONS_PER_POLL`] revisions for
-/// every watcher), so a stalled client pins at most that one, the one being sent and the
-/// one its task is building.
+/// Batches of responses queued per stream before its task waits for the client.
 const OUTBOUND_QUEUE: usize = 1;
+/// Most responses in one batch. With the one queued and the one being sent, a client that
+/// stops reading pins one read of the history plus at most twice this many responses
+/// (per-response queueing pinned the read plus 16).
+const BATCH_RESPONSES: usize = 64;
 /// `FilterType` values of `WatchCreateRequest.filters`.
 const FILTER_NOPUT: i32 = 0;
 const FILTER_NODELETE: i32 = 1;
@@ -132,7 +134,7 @@ impl StreamTask {
                 self.delivered = current;
                 return Ok(());
             }
-            let mut batch = Vec::with_capacity(deliveries.len());
+            let mut batch = Vec::with_capacity(deliveries.len().min(BATCH_RESPONSES));
             // One header for the batch: reading the term per response showed in profiles.
             let header = self.ctx.header(current);
             for d in deliveries {
@@ -144,8 +146,13 @@ impl StreamTask {
                     }
                     Delivery::Events { watch_id, events } => self.push_events(&mut batch, header, watch_id, events),
                 }
+                if batch.len() >= BATCH_RESPONSES {
+                    self.send_batch(std::mem::take(&mut batch)).await?;
+                }
             }
-            self.send_batch(batch).await?;
+            if !batch.is_empty() {
+                self.send_batch(batch).await?;
+            }
         }
     }
 

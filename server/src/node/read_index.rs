@@ -13,31 +13,32 @@ use crate::raft::peer::PeerError;
 
 impl Node {
     /// Waits until this member may serve a linearizable read: the leader confirmed its
-    /// leadership after the call began, and this member applied up to its commit index.
+    /// leadership after the call began (or is the only voter), and this member applied up
+    /// to the leader's commit index.
     pub async fn linearizable(&self) -> Result<()> {
-        if self.sole_voter_caught_up() {
-            return Ok(());
-        }
-        let index = self.read_index().await?;
+        let index = match self.sole_voter_read_index() {
+            Some(index) => index,
+            None => self.read_index().await?,
+        };
         self.wait_applied(index, Instant::now() + REQUEST_TIMEOUT).await
     }
 
-    /// Whether this member is the cluster's only voter, leads, and has applied an entry of
-    /// its own term. Then its applied state is a linearizable read by itself: no other
-    /// member can commit anything, every acknowledged write was applied before it was
-    /// acknowledged, and the entry of this term shows that whatever earlier terms left in
-    /// the log (after a restart, say) is applied too, just as the read index Raft would
-    /// hand out is that entry or a later one this member applied. Saves the hand-offs to
-    /// Raft's task and back on every read of a single-member cluster.
-    fn sole_voter_caught_up(&self) -> bool {
+    /// The read index, without asking Raft's task, when this member leads and is the only
+    /// voter (of every configuration in effect): no other member can commit anything, so
+    /// there is no leadership to confirm, and the read index is its commit index once an
+    /// entry of its own term is committed (before that, entries of earlier terms may still
+    /// be committed after the read began). Raft would hand out the same index; this saves
+    /// the hand-offs to its task and back on every read of a single-member cluster.
+    fn sole_voter_read_index(&self) -> Option<u64> {
         let m = self.raft.metrics();
         let m = m.borrow_watched();
+        let committed = m.local_committed.as_ref()?;
         let mut voters = m.membership_config.membership().voter_ids();
-        m.current_leader == Some(self.id)
+        let sole_leader = m.current_leader == Some(self.id)
             && m.state == ServerState::Leader
-            && m.last_applied.as_ref().is_some_and(|l| l.committed_leader_id().term == m.current_term)
             && voters.next() == Some(self.id)
-            && voters.next().is_none()
+            && voters.next().is_none();
+        (sole_leader && committed.committed_leader_id().term == m.current_term).then_some(committed.index)
     }
 
     async fn read_index(&self) -> Result<u64> {
