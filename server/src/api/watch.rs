@@ -113,7 +113,7 @@ impl StreamTask {
     }
 
     fn response(&self, revision: i64, watch_id: i64) -> pb::WatchResponse {
-        pb::WatchResponse { header: Some(self.ctx.header(revision)), watch_id, ..Default::default() }
+        headed(self.ctx.header(revision), watch_id)
     }
 
     /// Sends everything the watchers have not seen, in bounded reads of the history.
@@ -158,13 +158,7 @@ impl StreamTask {
 
     /// One response, or with `fragment` several no larger than the request limit.
     fn push_events(&self, batch: &mut Batch, header: pb::ResponseHeader, watch_id: i64, events: Vec<Event>) {
-        let response = |events, fragment| pb::WatchResponse {
-            header: Some(header),
-            watch_id,
-            events,
-            fragment,
-            ..Default::default()
-        };
+        let response = |events, fragment| pb::WatchResponse { events, fragment, ..headed(header, watch_id) };
         let events: Vec<mvccpb::Event> = events.into_iter().map(event).collect();
         if !self.set.fragments(watch_id) {
             batch.push(Ok(response(events, false)));
@@ -243,11 +237,17 @@ impl StreamTask {
     /// Tells idle watchers that asked for it how far the store has got.
     async fn notify_progress(&mut self) -> Result<(), Gone> {
         self.deliver().await?;
-        for id in self.set.progress_due(self.delivered) {
-            self.send(self.response(self.delivered, id)).await?;
+        let header = self.ctx.header(self.delivered);
+        for ids in self.set.progress_due(self.delivered).chunks(BATCH_RESPONSES) {
+            self.send_batch(ids.iter().map(|id| Ok(headed(header, *id))).collect()).await?;
         }
         Ok(())
     }
+}
+
+/// An empty response for `watch_id` under `header`.
+fn headed(header: pb::ResponseHeader, watch_id: i64) -> pb::WatchResponse {
+    pb::WatchResponse { header: Some(header), watch_id, ..Default::default() }
 }
 
 fn event(e: Event) -> mvccpb::Event {
