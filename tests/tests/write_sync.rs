@@ -1,0 +1,143 @@
+//! An acknowledged write is on stable storage: between a client sending a write and the
+//! member answering it, the member has completed an `fdatasync` (or `fsync`) of its
+//! database file, as etcd does of its WAL. A kill -9 cannot tell synced writes from writes
+//! left in the page cache (the kernel keeps both), a power failure can; so this test
+//! watches the system calls themselves, with `strace` attached to the running member.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use etcd_proto::etcdserverpb::PutRequest;
+use etcd_rs_tests::Member;
+
+/// Writes through each API, one at a time.
+const WRITES: usize = 20;
+
+/// A completed sync of the member's database file: when it returned (seconds since the
+/// epoch, as `strace -ttt` prints them).
+struct Sync {
+    returned: f64,
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A running strace, stopped and reaped when dropped.
+struct Strace(Child);
+
+impl Drop for Strace {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// Attaches strace to every thread of `pid`, logging the sync calls to `out`.
+fn attach_strace(pid: u32, out: &Path) -> Strace {
+    let strace = Command::new("strace")
+        .args(["-f", "-qq", "-y", "-ttt", "-T", "-e", "trace=fdatasync,fsync,sync_file_range", "-o"])
+        .arg(out)
+        .args(["-p", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Strace)
+        .expect("this test needs strace (Debian: apt-get install strace); .ci/run installs it");
+    // Attached once every thread of the member has a tracer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("member's threads");
+        let traced = tasks.flatten().all(|t| {
+            std::fs::read_to_string(t.path().join("status"))
+                .map(|s| s.lines().any(|l| l.starts_with("TracerPid:") && l.trim_end() != "TracerPid:\t0"))
+                .unwrap_or(false)
+        });
+        if traced {
+            return strace;
+        }
+        assert!(Instant::now() < deadline, "strace did not attach to the member");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The successful syncs of a file under `data_dir` in strace's log. A call that another
+/// traced call interrupted in the log is split into an `unfinished` line (with the path)
+/// and a `resumed` line (with the result), both led by the thread id.
+fn syncs(log: &str, data_dir: &str) -> Vec<Sync> {
+    let mut pending: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for line in log.lines() {
+        // strace pads the thread id with spaces.
+        let Some((tid, rest)) = line.split_once(' ') else { continue };
+        let Some((ts, call)) = rest.trim_start().split_once(' ') else { continue };
+        let Ok(ts) = ts.parse::<f64>() else { continue };
+        let is_sync = call.starts_with("fdatasync(") || call.starts_with("fsync(");
+        if is_sync && call.ends_with("<unfinished ...>") {
+            pending.insert(tid, call.contains(data_dir));
+            continue;
+        }
+        let ours = if is_sync {
+            call.contains(data_dir)
+        } else if call.starts_with("<... fdatasync resumed>") || call.starts_with("<... fsync resumed>") {
+            pending.remove(tid).unwrap_or(false)
+        } else {
+            false
+        };
+        // `... = 0 <0.000150>`: the result, then the time spent in the call.
+        let Some((result, spent)) = call.rsplit_once(" <") else { continue };
+        let spent = spent.trim_end_matches('>').parse::<f64>().unwrap_or(0.0);
+        if ours && result.ends_with("= 0") {
+            // A resumed line is printed when the call returns; a whole line when it began.
+            let returned = if is_sync { ts + spent } else { ts };
+            out.push(Sync { returned });
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_waits_for_a_sync_of_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut member = Member::start(dir.path(), "sync");
+    let mut kv = etcd_rs_tests::grpc::client(&member.url()).await.expect("client").kv();
+    // The first put also settles the connection, before the trace starts.
+    let warm = PutRequest { key: b"warm".to_vec(), value: b"up".to_vec(), ..Default::default() };
+    kv.put(warm).await.expect("warm-up put");
+
+    let trace = dir.path().join("strace.log");
+    let mut strace = attach_strace(member.pid(), &trace);
+    // (sent, acknowledged, what) per write.
+    let mut writes = Vec::new();
+    for i in 0..WRITES {
+        let req = PutRequest { key: format!("v3/{i}").into_bytes(), value: b"x".to_vec(), ..Default::default() };
+        let sent = now();
+        kv.put(req).await.expect("put");
+        writes.push((sent, now(), format!("v3 put {i}")));
+    }
+    for i in 0..WRITES {
+        let sent = now();
+        let (status, body) =
+            etcd_rs_tests::http(member.client_port, "PUT", &format!("/v2/keys/v2/{i}?value=x")).expect("v2 set");
+        assert_eq!(status, 201, "v2 set {i}: {body}");
+        writes.push((sent, now(), format!("v2 set {i}")));
+    }
+    member.kill9();
+    // strace ends with its tracee.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(strace.0.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(strace);
+
+    let log = std::fs::read_to_string(&trace).expect("strace log");
+    let data_dir = member.data_dir.display().to_string();
+    let synced = syncs(&log, &data_dir);
+    for (sent, acked, what) in &writes {
+        assert!(
+            synced.iter().any(|s| s.returned >= *sent && s.returned <= *acked),
+            "{what} was acknowledged without a sync of the database file in between; strace log:\n{log}"
+        );
+    }
+}
