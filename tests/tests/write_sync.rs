@@ -14,12 +14,6 @@ use etcd_rs_tests::Member;
 /// Writes through each API, one at a time.
 const WRITES: usize = 20;
 
-/// A completed sync of the member's database file: when it returned (seconds since the
-/// epoch, as `strace -ttt` prints them).
-struct Sync {
-    returned: f64,
-}
-
 fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
@@ -62,10 +56,11 @@ fn attach_strace(pid: u32, out: &Path) -> Strace {
     }
 }
 
-/// The successful syncs of a file under `data_dir` in strace's log. A call that another
-/// traced call interrupted in the log is split into an `unfinished` line (with the path)
-/// and a `resumed` line (with the result), both led by the thread id.
-fn syncs(log: &str, data_dir: &str) -> Vec<Sync> {
+/// When each successful sync of a file under `data_dir` in strace's log returned (seconds
+/// since the epoch, as `strace -ttt` prints them). A call that another traced call
+/// interrupted in the log is split into an `unfinished` line (with the path) and a
+/// `resumed` line (with the result), both led by the thread id.
+fn sync_returns(log: &str, data_dir: &str) -> Vec<f64> {
     let mut pending: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
     let mut out = Vec::new();
     for line in log.lines() {
@@ -89,9 +84,8 @@ fn syncs(log: &str, data_dir: &str) -> Vec<Sync> {
         let Some((result, spent)) = call.rsplit_once(" <") else { continue };
         let spent = spent.trim_end_matches('>').parse::<f64>().unwrap_or(0.0);
         if ours && result.ends_with("= 0") {
-            // A resumed line is printed when the call returns; a whole line when it began.
-            let returned = if is_sync { ts + spent } else { ts };
-            out.push(Sync { returned });
+            // A whole line is stamped with the call's start, a resumed line with its return.
+            out.push(if is_sync { ts + spent } else { ts });
         }
     }
     out
@@ -133,10 +127,10 @@ async fn every_acknowledged_write_waits_for_a_sync_of_the_database() {
 
     let log = std::fs::read_to_string(&trace).expect("strace log");
     let data_dir = member.data_dir.display().to_string();
-    let synced = syncs(&log, &data_dir);
+    let returns = sync_returns(&log, &data_dir);
     for (sent, acked, what) in &writes {
         assert!(
-            synced.iter().any(|s| s.returned >= *sent && s.returned <= *acked),
+            returns.iter().any(|r| r >= sent && r <= acked),
             "{what} was acknowledged without a sync of the database file in between; strace log:\n{log}"
         );
     }
