@@ -1,15 +1,17 @@
 //! An acknowledged write is on stable storage: between a client sending a write and the
-//! member answering it, the member has completed an `fdatasync` (or `fsync`) of its
-//! database file, as etcd does of its WAL. A kill -9 cannot tell synced writes from writes
-//! left in the page cache (the kernel keeps both), a power failure can; so this test
-//! watches the system calls themselves, with `strace` attached to the running member.
+//! answer, the member has completed an `fdatasync` (or `fsync`) of its database file, as
+//! etcd does of its WAL; in a cluster, a quorum of members has. A kill -9 cannot tell
+//! synced writes from writes left in the page cache (the kernel keeps both), a power
+//! failure can; so these tests watch the system calls themselves, with `strace` attached
+//! to the running members.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use etcd_proto::etcdserverpb::PutRequest;
 use etcd_rs_tests::Member;
+use etcd_rs_tests::cluster::Cluster;
 
 /// Writes through each API, one at a time.
 const WRITES: usize = 20;
@@ -54,6 +56,24 @@ fn attach_strace(pid: u32, out: &Path) -> Strace {
         assert!(Instant::now() < deadline, "strace did not attach to the member");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Kills `member`, lets its strace end with it, and returns what strace logged: the
+/// times at which syncs of the member's database file returned, and the log itself.
+fn stop_and_read(member: &mut Member, mut strace: Strace, trace: &Path) -> (Vec<f64>, String) {
+    member.kill9();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(strace.0.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(strace);
+    let log = std::fs::read_to_string(trace).expect("strace log");
+    (sync_returns(&log, &member.data_dir.display().to_string()), log)
+}
+
+/// Whether one of `returns` lies between `sent` and `acked`.
+fn synced_between(returns: &[f64], sent: f64, acked: f64) -> bool {
+    returns.iter().any(|r| *r >= sent && *r <= acked)
 }
 
 /// When each successful sync of a file under `data_dir` in strace's log returned (seconds
@@ -101,7 +121,7 @@ async fn every_acknowledged_write_waits_for_a_sync_of_the_database() {
     kv.put(warm).await.expect("warm-up put");
 
     let trace = dir.path().join("strace.log");
-    let mut strace = attach_strace(member.pid(), &trace);
+    let strace = attach_strace(member.pid(), &trace);
     // (sent, acknowledged, what) per write.
     let mut writes = Vec::new();
     for i in 0..WRITES {
@@ -117,21 +137,51 @@ async fn every_acknowledged_write_waits_for_a_sync_of_the_database() {
         assert_eq!(status, 201, "v2 set {i}: {body}");
         writes.push((sent, now(), format!("v2 set {i}")));
     }
-    member.kill9();
-    // strace ends with its tracee.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !matches!(strace.0.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(strace);
-
-    let log = std::fs::read_to_string(&trace).expect("strace log");
-    let data_dir = member.data_dir.display().to_string();
-    let returns = sync_returns(&log, &data_dir);
+    let (returns, log) = stop_and_read(&mut member, strace, &trace);
     for (sent, acked, what) in &writes {
         assert!(
-            returns.iter().any(|r| r >= sent && r <= acked),
+            synced_between(&returns, *sent, *acked),
             "{what} was acknowledged without a sync of the database file in between; strace log:\n{log}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_in_a_cluster_waits_for_syncs_on_a_quorum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let leader = cluster.leader().await;
+    // Puts alternate between the leader and a follower, which forwards them.
+    let mut via = Vec::new();
+    for m in [leader, (leader + 1) % 3] {
+        let mut kv = etcd_rs_tests::grpc::client(&cluster.members[m].url()).await.expect("client").kv();
+        let warm = PutRequest { key: b"warm".to_vec(), value: b"up".to_vec(), ..Default::default() };
+        kv.put(warm).await.expect("warm-up put");
+        via.push(kv);
+    }
+
+    let traces: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("strace-{i}.log"))).collect();
+    let straces: Vec<Strace> = cluster.members.iter().zip(&traces).map(|(m, t)| attach_strace(m.pid(), t)).collect();
+    let mut writes = Vec::new();
+    for i in 0..WRITES {
+        let req = PutRequest { key: format!("q/{i}").into_bytes(), value: b"x".to_vec(), ..Default::default() };
+        let sent = now();
+        via[i % 2].put(req).await.expect("put");
+        writes.push((sent, now(), i));
+    }
+    let stopped: Vec<(Vec<f64>, String)> = cluster
+        .members
+        .iter_mut()
+        .zip(straces)
+        .zip(&traces)
+        .map(|((m, strace), trace)| stop_and_read(m, strace, trace))
+        .collect();
+    for (sent, acked, i) in &writes {
+        let synced = stopped.iter().filter(|(returns, _)| synced_between(returns, *sent, *acked)).count();
+        assert!(
+            synced >= 2,
+            "put {i} was acknowledged after syncs on {synced} of 3 members, not a quorum; strace logs:\n{}",
+            stopped.iter().map(|(_, log)| log.as_str()).collect::<Vec<_>>().join("\n--\n")
         );
     }
 }
