@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use etcd_proto::etcdserverpb::PutRequest;
+use etcd_proto::etcdserverpb::kv_client::KvClient;
+use etcd_rs_client::Transport;
 use etcd_rs_tests::Member;
 use etcd_rs_tests::cluster::Cluster;
 
@@ -18,6 +20,22 @@ const WRITES: usize = 20;
 
 fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A client of the member at `url` whose first put has settled the connection, so that
+/// the traced writes time only themselves.
+async fn warm_client(url: &str) -> KvClient<Transport> {
+    let mut kv = etcd_rs_tests::grpc::client(url).await.expect("client").kv();
+    let warm = PutRequest { key: b"warm".to_vec(), value: b"up".to_vec(), ..Default::default() };
+    kv.put(warm).await.expect("warm-up put");
+    kv
+}
+
+/// Puts `key` and returns when it was sent and when it was acknowledged.
+async fn timed_put(kv: &mut KvClient<Transport>, key: String) -> (f64, f64) {
+    let sent = now();
+    kv.put(PutRequest { key: key.into_bytes(), value: b"x".to_vec(), ..Default::default() }).await.expect("put");
+    (sent, now())
 }
 
 /// A running strace, stopped and reaped when dropped.
@@ -115,20 +133,15 @@ fn sync_returns(log: &str, data_dir: &str) -> Vec<f64> {
 async fn every_acknowledged_write_waits_for_a_sync_of_the_database() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut member = Member::start(dir.path(), "sync");
-    let mut kv = etcd_rs_tests::grpc::client(&member.url()).await.expect("client").kv();
-    // The first put also settles the connection, before the trace starts.
-    let warm = PutRequest { key: b"warm".to_vec(), value: b"up".to_vec(), ..Default::default() };
-    kv.put(warm).await.expect("warm-up put");
+    let mut kv = warm_client(&member.url()).await;
 
     let trace = dir.path().join("strace.log");
     let strace = attach_strace(member.pid(), &trace);
     // (sent, acknowledged, what) per write.
     let mut writes = Vec::new();
     for i in 0..WRITES {
-        let req = PutRequest { key: format!("v3/{i}").into_bytes(), value: b"x".to_vec(), ..Default::default() };
-        let sent = now();
-        kv.put(req).await.expect("put");
-        writes.push((sent, now(), format!("v3 put {i}")));
+        let (sent, acked) = timed_put(&mut kv, format!("v3/{i}")).await;
+        writes.push((sent, acked, format!("v3 put {i}")));
     }
     for i in 0..WRITES {
         let sent = now();
@@ -152,22 +165,17 @@ async fn every_acknowledged_write_in_a_cluster_waits_for_syncs_on_a_quorum() {
     let mut cluster = Cluster::start(dir.path(), 3, &[]);
     let leader = cluster.leader().await;
     // Puts alternate between the leader and a follower, which forwards them.
-    let mut via = Vec::new();
-    for m in [leader, (leader + 1) % 3] {
-        let mut kv = etcd_rs_tests::grpc::client(&cluster.members[m].url()).await.expect("client").kv();
-        let warm = PutRequest { key: b"warm".to_vec(), value: b"up".to_vec(), ..Default::default() };
-        kv.put(warm).await.expect("warm-up put");
-        via.push(kv);
-    }
+    let mut via = [
+        warm_client(&cluster.members[leader].url()).await,
+        warm_client(&cluster.members[(leader + 1) % 3].url()).await,
+    ];
 
     let traces: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("strace-{i}.log"))).collect();
     let straces: Vec<Strace> = cluster.members.iter().zip(&traces).map(|(m, t)| attach_strace(m.pid(), t)).collect();
     let mut writes = Vec::new();
     for i in 0..WRITES {
-        let req = PutRequest { key: format!("q/{i}").into_bytes(), value: b"x".to_vec(), ..Default::default() };
-        let sent = now();
-        via[i % 2].put(req).await.expect("put");
-        writes.push((sent, now(), i));
+        let (sent, acked) = timed_put(&mut via[i % 2], format!("q/{i}")).await;
+        writes.push((sent, acked, i));
     }
     let stopped: Vec<(Vec<f64>, String)> = cluster
         .members
