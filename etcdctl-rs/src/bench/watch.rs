@@ -114,7 +114,7 @@ pub async fn fanout(conns: &[Client], args: &WatchFanoutArgs, rng: &mut Rng) -> 
 /// Creates `watchers` idle watchers (distinct keys nobody writes) and reports how much the
 /// server's resident memory grew per watcher.
 pub async fn idle(conns: &[Client], args: &WatchIdleArgs) -> Result<(Outcome, f64), BenchError> {
-    let before = crate::memory::rss_kib(args.server_pid)?;
+    let before = crate::memory::settled_rss_kib(args.server_pid).await?;
     let start = Instant::now();
     let streams = conns.len().max(1);
     let mut keep = Vec::new();
@@ -126,9 +126,7 @@ pub async fn idle(conns: &[Client], args: &WatchIdleArgs) -> Result<(Outcome, f6
         keep.push(open(conn, keys).await?);
     }
     let elapsed = start.elapsed();
-    // Let allocations settle before reading.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = crate::memory::rss_kib(args.server_pid)?;
+    let after = crate::memory::settled_rss_kib(args.server_pid).await?;
     drop(keep);
     let bytes = (after.saturating_sub(before) as f64 * 1024.0) / f64::from(args.watchers.max(1));
     Ok((Outcome { latencies: new_histogram()?, error_counts: Default::default(), elapsed }, bytes))
