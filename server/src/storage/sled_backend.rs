@@ -23,12 +23,13 @@ use super::{Backend, Defragmented, Pair, StorageError, Tree, Visitor, WriteBatch
 /// sled's default page cache is 1 GiB; a member needs far less to keep its hot set. The
 /// bytes sled counts are its serialized sizes: the cache takes more than this in memory,
 /// and a Raft snapshot, which reads every record, fills it to the brim. 32 MiB instead of
-/// 128 MiB cut a cluster member's RSS after 100k puts from ~165 to ~107 MiB; 16 MiB
-/// instead of 32 cut a single member's RSS after the benchmark's writes from 73 to 57 MiB,
-/// with no change in put, range or v2 throughput measurable on this machine (A/B rounds on
-/// a single member and on 3 members, 2 CPUs). Reads that miss the cache are served from the
-/// file through the OS page cache, as etcd's are from its mmap.
-const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// 128 MiB cut a cluster member's RSS after 100k puts from ~165 to ~107 MiB; 8 MiB instead
+/// of 32 cut a single member's RSS after the benchmark's writes from 73 to 48 MiB, with no
+/// change in put, range or v2 throughput measurable on this machine (A/B rounds on a single
+/// member; the three-run medians against etcd in BENCHMARKS.md moved within their noise).
+/// Reads that miss the cache are served from the file through the OS page cache, as
+/// etcd's are from its mmap.
+const CACHE_BYTES: u64 = 8 * 1024 * 1024;
 /// The sled trees that hold our data.
 const MAIN_TREE: &str = "etcd-rs";
 /// Entries per batch while a defragmentation copies.
