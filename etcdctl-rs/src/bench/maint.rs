@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::cli::RangeRssArgs;
 use crate::error::BenchError;
-use crate::memory::rss_kib;
+use crate::memory::{rss_kib, settled_rss_kib};
 
 fn rpc(what: &'static str) -> impl Fn(tonic::Status) -> BenchError {
     move |status| BenchError::Rpc { what, status }
@@ -74,7 +74,7 @@ pub async fn defrag_pause(client: &Client) -> Result<Value, BenchError> {
 /// Reads every key under a prefix, with Range (one response) or RangeStream (chunks,
 /// each dropped once counted), sampling the server's memory every few milliseconds.
 pub async fn range_rss(client: &Client, args: &RangeRssArgs) -> Result<Value, BenchError> {
-    let baseline = rss_kib(args.server_pid)?;
+    let baseline = settled_rss_kib(args.server_pid).await?;
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(baseline));
     let sampler = {
