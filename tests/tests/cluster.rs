@@ -102,12 +102,46 @@ async fn a_follower_far_behind_catches_up_from_a_snapshot() {
     for i in 0..200 {
         put_eventually(&urls[leader], &format!("s/{i:03}"), &value(i)).await;
     }
+    // Taking a snapshot copies nothing: the state in the database is the snapshot, and it
+    // is encoded only to be sent (into a file without a name).
+    for m in &cluster.members {
+        let copies = files_named(&m.data_dir, "raft-snapshot");
+        assert!(copies.is_empty(), "{} keeps snapshot files: {copies:?}", m.name);
+    }
     cluster.members[follower].restart();
     wait_local_count(&urls[follower], "s/", 200).await;
     let r = get_prefix(&urls[follower], "s/", true).await.expect("local read");
     for (i, kv) in r.kvs.iter().enumerate() {
         assert_eq!(kv.value, value(i).as_bytes(), "s/{i:03} arrived whole");
     }
+    // Every member purged its log behind its snapshots: what they cover (installed, or
+    // applied and flushed when the snapshot was taken) survives killing them all.
+    for i in 200..220 {
+        put_eventually(&urls[leader], &format!("s/{i:03}"), &value(i)).await;
+    }
+    for m in &mut cluster.members {
+        m.kill9();
+    }
+    for m in &mut cluster.members {
+        m.spawn();
+    }
+    for url in &urls {
+        wait_local_count(url, "s/", 220).await;
+    }
+}
+
+/// Paths of the files under `dir` whose names start with `prefix`.
+fn files_named(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_named(&path, prefix));
+        } else if entry.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(path);
+        }
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

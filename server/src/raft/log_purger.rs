@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
+use std::time::Instant;
 
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
@@ -66,31 +67,47 @@ impl LogPurger {
     }
 }
 
-/// Removes the log entries with indexes in `from..=upto`, a group at a time.
+/// Removes the log entries with indexes in `from..=upto`, a group at a time. The log has
+/// no holes, so once the first entry is found the rest are removed by index, without
+/// reading them (a hole would only cost a removal of nothing).
+///
+/// Between groups the thread rests twice as long as the group took, so a purge of a
+/// hundred thousand entries never takes more than a third of a CPU from the requests
+/// (etcd paces its compaction the same way: batches of 1,000 keys, 10 ms apart).
 fn remove<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<(), StorageError> {
-    let mut start = from;
-    while start <= upto {
+    let Some((mut start, end)) = present(backend, from, upto)? else { return Ok(()) };
+    loop {
+        let last = start.saturating_add(CHUNK as u64 - 1).min(end);
         let mut batch = WriteBatch::default();
-        let mut last = None;
-        let (lo, hi) = (start.to_be_bytes().to_vec(), upto.to_be_bytes().to_vec());
-        backend.scan(Tree::Log, lo..=hi, &mut |k, _| {
-            let index = k.try_into().map(u64::from_be_bytes).map_err(|_| StorageError::Corrupt {
-                tree: Tree::Log.name(),
-                reason: "a log key is not an index".into(),
-            })?;
-            batch.delete(Tree::Log, k.to_vec());
-            last = Some(index);
-            Ok(batch.len() < CHUNK)
-        })?;
-        let Some(last) = last else { return Ok(()) };
+        for index in start..=last {
+            batch.delete(Tree::Log, index.to_be_bytes().to_vec());
+        }
+        let began = Instant::now();
         // In order, not atomic: any prefix of the removals is fine.
         backend.write_in_order(batch)?;
-        match last.checked_add(1) {
-            Some(next) => start = next,
-            None => return Ok(()),
+        if last >= end {
+            return Ok(());
         }
+        start = last + 1;
+        thread::sleep(began.elapsed() * 2);
     }
-    Ok(())
+}
+
+/// The first and the last index of the log entries in `from..=upto`, if there are any.
+fn present<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<Option<(u64, u64)>, StorageError> {
+    let index = |k: &[u8]| {
+        k.try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| StorageError::Corrupt { tree: Tree::Log.name(), reason: "a log key is not an index".into() })
+    };
+    let mut first = None;
+    let (lo, hi) = (from.to_be_bytes().to_vec(), upto.to_be_bytes().to_vec());
+    backend.scan(Tree::Log, lo..=hi, &mut |k, _| {
+        first = Some(index(k)?);
+        Ok(false)
+    })?;
+    let (Some(first), Some((last, _))) = (first, backend.last(Tree::Log)?) else { return Ok(None) };
+    Ok(Some((first, index(&last)?.min(upto))))
 }
 
 #[cfg(test)]
@@ -122,13 +139,14 @@ mod tests {
     fn purged_entries_go_and_later_ones_stay() -> Result<(), Box<dyn std::error::Error>> {
         let b = Arc::new(SledBackend::temporary()?);
         let mut batch = WriteBatch::default();
-        for i in 1..=5000u64 {
+        // With a hole, which a purge must not stop at.
+        for i in (1..=5000u64).filter(|i| !(100..200).contains(i)) {
             batch.put(Tree::Log, i.to_be_bytes().to_vec(), vec![1]);
         }
         b.write(batch)?;
         // Left behind by an earlier run: removed at start.
         let purger = LogPurger::start(b.clone(), Some(10))?;
-        assert_eq!(wait_for(&b, 11)?.len(), 4990);
+        assert_eq!(wait_for(&b, 11)?.len(), 4890);
         purger.purge(3000);
         let left = wait_for(&b, 3001)?;
         let removed = purger.removed();

@@ -237,13 +237,20 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let head = encode(&(vote, snapshot.meta, snapshot.snapshot.len()))
+        // Encoding reads every record: off the async workers. The state is then released
+        // (compactions wait for it) before the follower, however slow, is sent anything.
+        let data = snapshot.snapshot;
+        let file = tokio::task::spawn_blocking(move || data.into_file())
+            .await
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?
             .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let head =
+            encode(&(vote, snapshot.meta, file.len())).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
         // Each chunk is read from the file as the stream sends it. One that cannot be read
         // ends the stream early; the receiver, told the length in the head, refuses it, and
         // Raft sends the snapshot again.
         let target = self.target;
-        let chunks = snapshot.snapshot.chunks(SNAPSHOT_CHUNK).map_while(move |chunk| match chunk {
+        let chunks = file.chunks(SNAPSHOT_CHUNK).map_while(move |chunk| match chunk {
             Ok(data) => Some(Payload { data }),
             Err(e) => {
                 tracing::warn!(target, error = %e, "reading the snapshot to send failed");

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::snapshot_data::Incoming;
+use super::snapshot_data::{Incoming, SnapshotData};
 use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
 use crate::node::{Node, Proposal, REQUEST_TIMEOUT};
 
@@ -156,7 +156,8 @@ impl PeerRpc for PeerService {
             let wrote = tokio::task::spawn_blocking(move || incoming.write(&chunk).map(|()| incoming)).await;
             incoming = wrote.map_err(|e| Status::internal(e.to_string()))?.map_err(refused)?;
         }
-        let snap = openraft::storage::Snapshot { meta, snapshot: incoming.finish().map_err(refused)? };
+        let snapshot = SnapshotData::Encoded(incoming.finish().map_err(refused)?);
+        let snap = openraft::storage::Snapshot { meta, snapshot };
         reply(self.raft.install_full_snapshot(vote, snap).await.map_err(failed))
     }
 

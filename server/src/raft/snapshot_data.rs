@@ -1,25 +1,45 @@
-//! A Raft snapshot's data lives in a file, never in memory whole: it is encoded into the
-//! file as the state is read, sent from it in chunks, received into one, and decoded from
-//! it as it is read.
+//! A Raft snapshot's data: the state machine's state at the snapshot's log id, encoded
+//! only when it is sent, as etcd sends its backend.
 //!
-//! A stored snapshot (a backend blob) is the data, then the metadata, then the
-//! metadata's length (8 bytes, big-endian): reading it finds the metadata from the end
-//! and leaves the data where it is.
+//! Building a snapshot copies nothing: the state is already durable in the database, and
+//! openraft only needs the log id it covers to purge the log behind it. A snapshot is
+//! encoded into a scratch file when a follower needs one, sent from it in chunks,
+//! received into a file there, and decoded from it as it is read. Neither side ever
+//! holds it in memory whole.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 
-use super::types::{SnapshotMeta, decode, encode};
-use crate::storage::{BlobWriter, FileSlice};
+use super::state_machine::Export;
+use crate::storage::{Backend, BlobWriter, FileSlice, SledBackend};
 
-/// The encoded state of a snapshot: the first `len` bytes of a file.
-pub struct SnapshotData {
+/// A snapshot's data.
+pub enum SnapshotData<B = SledBackend> {
+    /// The state at the snapshot's log id, not yet encoded (built or current snapshots).
+    Pending(Box<Export<B>>),
+    /// Encoded data in a file (a received snapshot, or a pending one once encoded).
+    Encoded(SnapshotFile),
+}
+
+impl<B: Backend> SnapshotData<B> {
+    /// The encoded data, encoding a pending state into a scratch file first (blocking:
+    /// it reads every record; run it off the async workers).
+    pub fn into_file(self) -> io::Result<SnapshotFile> {
+        match self {
+            Self::Pending(export) => export.encode_to_scratch(),
+            Self::Encoded(file) => Ok(file),
+        }
+    }
+}
+
+/// An encoded snapshot: the first `len` bytes of a file.
+pub struct SnapshotFile {
     file: File,
     len: u64,
 }
 
-impl SnapshotData {
+impl SnapshotFile {
     /// The first `len` bytes of `file`.
     pub fn new(file: File, len: u64) -> Self {
         Self { file, len }
@@ -51,6 +71,20 @@ impl SnapshotData {
     }
 }
 
+/// Writes the data `write_data` writes into `blob`, and keeps it as a file without a name
+/// (its space is given back when it is dropped).
+pub fn encode_to_scratch(
+    mut blob: BlobWriter,
+    write_data: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<SnapshotFile> {
+    let mut out = io::BufWriter::with_capacity(1 << 20, &mut blob);
+    write_data(&mut out)?;
+    out.flush()?;
+    drop(out);
+    let len = blob.written();
+    Ok(SnapshotFile::new(blob.into_scratch().map_err(io::Error::other)?, len))
+}
+
 /// A snapshot being received from the leader, its chunks written to a file as they
 /// arrive. The sender announces the length first: a stream cut short must be refused
 /// here, because a snapshot that fails to decode at install stops Raft for good.
@@ -74,47 +108,15 @@ impl Incoming {
     }
 
     /// The received data, if all of it came (it is not kept once dropped).
-    pub fn finish(self) -> io::Result<SnapshotData> {
+    pub fn finish(self) -> io::Result<SnapshotFile> {
         let len = self.blob.written();
         if len != self.expected {
             let msg = format!("the snapshot stream ended after {len} of {} bytes", self.expected);
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
         }
         let file = self.blob.into_scratch().map_err(io::Error::other)?;
-        Ok(SnapshotData::new(file, len))
+        Ok(SnapshotFile::new(file, len))
     }
-}
-
-/// Writes a snapshot into `blob`: the data `write_data` writes, then `meta` and its
-/// length. Returns the data's length.
-pub fn fill_blob(
-    blob: &mut BlobWriter,
-    meta: &SnapshotMeta,
-    write_data: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<u64> {
-    let mut out = BufWriter::with_capacity(1 << 20, &mut *blob);
-    write_data(&mut out)?;
-    out.flush()?;
-    drop(out);
-    let len = blob.written();
-    let meta = encode(meta)?;
-    blob.write_all(&meta)?;
-    blob.write_all(&(meta.len() as u64).to_be_bytes())?;
-    Ok(len)
-}
-
-/// Reads a snapshot stored by [`fill_blob`]: its metadata, and its data left in the file.
-pub fn read_blob(file: File) -> io::Result<(SnapshotMeta, SnapshotData)> {
-    let truncated = || io::Error::new(io::ErrorKind::InvalidData, "the stored snapshot is truncated");
-    let size = file.metadata()?.len();
-    let len_at = size.checked_sub(8).ok_or_else(truncated)?;
-    let mut len = [0; 8];
-    file.read_exact_at(&mut len, len_at)?;
-    let meta_at = len_at.checked_sub(u64::from_be_bytes(len)).ok_or_else(truncated)?;
-    let mut meta = Vec::new();
-    FileSlice::new(&file, meta_at, len_at - meta_at).read_to_end(&mut meta)?;
-    let meta = decode(&meta)?;
-    Ok((meta, SnapshotData::new(file, meta_at)))
 }
 
 #[cfg(test)]
@@ -122,25 +124,19 @@ mod tests {
     use std::io::Read;
 
     use super::*;
-    use crate::storage::{Backend, SledBackend};
 
     #[test]
-    fn a_stored_snapshot_reads_back_and_chunks_cover_its_data() -> Result<(), Box<dyn std::error::Error>> {
+    fn encoded_data_reads_back_in_chunks_and_leaves_no_file() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let db = SledBackend::open(&dir.path().join("db"))?;
-        let meta = SnapshotMeta::default();
         let data: Vec<u8> = (0..2500u32).map(|i| i as u8).collect();
-        let mut blob = db.blob_writer("snap")?;
-        let len = fill_blob(&mut blob, &meta, |out| out.write_all(&data))?;
-        assert_eq!(len, data.len() as u64);
-        drop(blob.commit()?);
-
-        let (read_meta, read) = read_blob(db.open_blob("snap")?.ok_or("no blob")?)?;
-        assert_eq!(read_meta, meta);
+        let file = encode_to_scratch(db.blob_writer("snap")?, |out| out.write_all(&data))?;
+        assert_eq!(file.len(), data.len() as u64);
+        assert_eq!(std::fs::read_dir(dir.path().join("db.blobs"))?.count(), 0, "the data is kept in no named file");
         let mut all = Vec::new();
-        read.reader().read_to_end(&mut all)?;
-        assert_eq!(all, data, "the data stops where the metadata starts");
-        let chunks = read.chunks(1000).collect::<io::Result<Vec<_>>>()?;
+        file.reader().read_to_end(&mut all)?;
+        assert_eq!(all, data);
+        let chunks = file.chunks(1000).collect::<io::Result<Vec<_>>>()?;
         assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [1000, 1000, 500]);
         assert_eq!(chunks.concat(), data);
         Ok(())
@@ -170,17 +166,6 @@ mod tests {
         let mut all = String::new();
         data.reader().read_to_string(&mut all)?;
         assert_eq!(all, "1234567890");
-        Ok(())
-    }
-
-    #[test]
-    fn a_cut_off_snapshot_is_refused() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let db = SledBackend::open(&dir.path().join("db"))?;
-        let mut blob = db.blob_writer("snap")?;
-        blob.write_all(&[0, 0, 0, 0, 0, 0, 1, 0])?;
-        let err = read_blob(blob.commit()?).err().ok_or("a length past the start was accepted")?;
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         Ok(())
     }
 }

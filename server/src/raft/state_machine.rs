@@ -9,14 +9,17 @@ use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot as RaftSnapsh
 use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
 use tokio::sync::{OwnedRwLockReadGuard, RwLock as AsyncRwLock, watch};
 
-use super::snapshot_data::{SnapshotData, fill_blob, read_blob};
+use super::snapshot_data::{SnapshotData, SnapshotFile, encode_to_scratch};
 use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode_from, encode_into};
 use crate::command::Command;
 use crate::state_machine::{StateMachine, StateSnapshot};
 use crate::storage::{Backend, SledBackend};
 
-/// The blob holding the current snapshot (laid out as [`fill_blob`] writes it).
-const CURRENT_SNAPSHOT: &str = "raft-snapshot";
+/// Where earlier versions kept the current snapshot; removed at open.
+const STORED_SNAPSHOT: &str = "raft-snapshot";
+
+/// The scratch file a snapshot is encoded into to be sent.
+const OUTGOING_SNAPSHOT: &str = "raft-snapshot-outgoing";
 
 /// The blob a snapshot sent by the leader is received into.
 const INCOMING_SNAPSHOT: &str = "raft-snapshot-incoming";
@@ -74,12 +77,20 @@ impl<B: Backend> Export<B> {
         let state = self.state.scanning(&*self.backend, self.records);
         encode_into(&state, out)
     }
+
+    /// [`Export::encode_into`] a file without a name (blocking).
+    pub fn encode_to_scratch(self) -> Result<SnapshotFile, io::Error> {
+        let blob = self.backend.blob_writer(OUTGOING_SNAPSHOT).map_err(io::Error::other)?;
+        encode_to_scratch(blob, |out| self.encode_into(out))
+    }
 }
 
 impl<B: Backend> SmStore<B> {
     /// Opens the state stored in `backend`.
     pub fn open(backend: Arc<B>) -> Result<Self, crate::error::Error> {
         let state = StateMachine::open(backend.clone())?;
+        // The state itself is the snapshot now: a copy kept by an earlier version is only space.
+        backend.remove_blob(STORED_SNAPSHOT)?;
         let (revision, _) = watch::channel(state.mvcc().current_revision());
         Ok(Self { state: Arc::new(RwLock::new(state)), backend, revision, records: Arc::default() })
     }
@@ -125,27 +136,18 @@ impl<B: Backend> SmStore<B> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Stores a snapshot of `meta` whose data `write_data` writes, as the current one.
-    fn save_snapshot(
-        &self,
-        meta: &SnapshotMeta,
-        write_data: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
-    ) -> io::Result<SnapshotData> {
+    /// Makes the applied state durable (blocking). Raft purges the log behind a snapshot,
+    /// and the state is otherwise flushed lazily: the state a snapshot covers must be
+    /// durable before the snapshot is reported.
+    fn make_durable(&self, meta: &SnapshotMeta) -> io::Result<()> {
         let started = std::time::Instant::now();
-        let mut blob = self.backend.blob_writer(CURRENT_SNAPSHOT).map_err(io::Error::other)?;
-        let len = fill_blob(&mut blob, meta, write_data)?;
-        let written = started.elapsed();
-        // The state is otherwise flushed lazily, but Raft purges the log behind a snapshot:
-        // the state it covers must be durable before the snapshot is.
         self.backend.flush().map_err(io::Error::other)?;
-        let file = blob.commit().map_err(io::Error::other)?;
         tracing::debug!(
-            bytes = len,
-            write_ms = written.as_millis() as u64,
+            index = meta.last_log_id.as_ref().map_or(0, |l| l.index),
             took_ms = started.elapsed().as_millis() as u64,
-            "snapshot saved"
+            "snapshot taken"
         );
-        Ok(SnapshotData::new(file, len))
+        Ok(())
     }
 
     /// Where a snapshot sent by the leader is received (see [`SnapshotData`]).
@@ -163,32 +165,29 @@ impl<B: Backend> SmStore<B> {
     }
 }
 
-/// A snapshot started when the builder was made; building reads its records, encodes
-/// and saves it.
+/// A snapshot of the state when the builder was made. Building makes that state durable
+/// and copies nothing: the data is encoded only if the snapshot is sent.
 pub struct Builder<B> {
     store: SmStore<B>,
     export: Option<Export<B>>,
 }
 
 impl<B: Backend> RaftSnapshotBuilder<TypeConfig> for Builder<B> {
-    type SnapshotData = SnapshotData;
+    type SnapshotData = SnapshotData<B>;
 
-    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<B>, io::Error> {
         let export = self.export.take().ok_or_else(|| io::Error::other("snapshot already built"))?;
         let store = self.store.clone();
-        // Reading, encoding and saving a large state takes seconds: off the async workers.
-        tokio::task::spawn_blocking(move || {
-            let meta = export.meta().clone();
-            let snapshot = store.save_snapshot(&meta, |out| export.encode_into(out))?;
-            Ok(RaftSnapshot { meta, snapshot })
-        })
-        .await
-        .map_err(io::Error::other)?
+        let meta = export.meta().clone();
+        // A flush waits for the disk: off the async workers.
+        let durable = tokio::task::spawn_blocking(move || store.make_durable(&meta));
+        durable.await.map_err(io::Error::other)??;
+        Ok(RaftSnapshot { meta: export.meta().clone(), snapshot: SnapshotData::Pending(Box::new(export)) })
     }
 }
 
 impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
-    type SnapshotData = SnapshotData;
+    type SnapshotData = SnapshotData<B>;
     type SnapshotBuilder = Builder<B>;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
@@ -221,29 +220,28 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
         Builder { store: self.clone(), export: Some(self.export().await) }
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
-        let store = self.clone();
-        let meta = meta.clone();
-        // Decoding and storing a large state takes seconds: off the async workers.
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData<B>) -> Result<(), io::Error> {
+        // Decoding a large state takes seconds: off the async workers.
         let state = tokio::task::spawn_blocking(move || {
-            decode_from(&mut io::BufReader::new(snapshot.reader())).map(|s| (s, snapshot))
+            let file = snapshot.into_file()?;
+            decode_from(&mut io::BufReader::new(file.reader()))
         });
-        let (state, snapshot) = state.await.map_err(io::Error::other)??;
+        let state = state.await.map_err(io::Error::other)??;
         let _no_export = self.records.write().await;
         self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
         self.publish_revision();
-        tokio::task::spawn_blocking(move || {
-            store.save_snapshot(&meta, |out| io::copy(&mut snapshot.reader(), out).map(drop)).map(drop)
-        })
-        .await
-        .map_err(io::Error::other)?
+        let (store, meta) = (self.clone(), meta.clone());
+        tokio::task::spawn_blocking(move || store.make_durable(&meta)).await.map_err(io::Error::other)?
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        let Some(file) = self.backend.open_blob(CURRENT_SNAPSHOT).map_err(io::Error::other)? else {
+    /// The state as it is now, at the last applied entry: newer than the snapshot last
+    /// built or installed, which is as good for Raft (it covers every purged entry) and
+    /// is what etcd sends too. Nothing before the first entry is applied.
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<B>>, io::Error> {
+        if self.read().applied().is_none() {
             return Ok(None);
-        };
-        let (meta, snapshot) = read_blob(file)?;
-        Ok(Some(RaftSnapshot { meta, snapshot }))
+        }
+        let export = self.export().await;
+        Ok(Some(RaftSnapshot { meta: export.meta().clone(), snapshot: SnapshotData::Pending(Box::new(export)) }))
     }
 }

@@ -35,8 +35,11 @@ pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
 /// Snapshot metadata.
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
-/// A snapshot, its data in a file.
-pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, super::snapshot_data::SnapshotData>;
+/// A snapshot: its metadata, and the state it covers (see [`SnapshotData`]).
+///
+/// [`SnapshotData`]: super::snapshot_data::SnapshotData
+pub type Snapshot<B = crate::storage::SledBackend> =
+    openraft::type_config::alias::SnapshotOf<TypeConfig, super::snapshot_data::SnapshotData<B>>;
 /// The Raft handle.
 pub type Raft = openraft::Raft<TypeConfig, super::state_machine::SmStore>;
 

@@ -91,11 +91,11 @@ impl Drop for BlobWriter {
     }
 }
 
-/// Opens the blob `name` in `dir`, if one was committed.
-pub(super) fn open(dir: &Path, name: &str) -> Result<Option<File>, StorageError> {
-    match File::open(dir.join(name)) {
-        Ok(f) => Ok(Some(f)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+/// Removes the blob `name` in `dir`, if one was committed.
+pub(super) fn remove(dir: &Path, name: &str) -> Result<(), StorageError> {
+    match std::fs::remove_file(dir.join(name)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io(e)),
     }
 }

@@ -144,13 +144,13 @@ pub trait Backend: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StorageError>;
 
     /// Starts writing the blob `name`: a large value kept as a file beside the trees, such
-    /// as the Raft snapshot (an engine that rewrites whole pages would otherwise copy it on
-    /// every small write near it). It replaces the blob of that name when committed, and is
-    /// durable then; not atomic with any other write.
+    /// as a Raft snapshot being sent or received (an engine that rewrites whole pages would
+    /// otherwise copy it on every small write near it). It replaces the blob of that name
+    /// when committed, and is durable then; not atomic with any other write.
     fn blob_writer(&self, name: &str) -> Result<BlobWriter, StorageError>;
 
-    /// The blob `name`, if one was committed.
-    fn open_blob(&self, name: &str) -> Result<Option<std::fs::File>, StorageError>;
+    /// Removes the blob `name`, if one was committed.
+    fn remove_blob(&self, name: &str) -> Result<(), StorageError>;
 
     /// Bytes the database occupies on disk.
     fn size_on_disk(&self) -> Result<u64, StorageError>;
