@@ -32,6 +32,9 @@ use types::{PeerNode, Raft};
 /// 5000 too). Never more than `snapshot-count`, so a small count really bounds the log.
 const LOG_KEPT_AFTER_SNAPSHOT: u64 = 5000;
 
+/// Purgeable log entries that make a purge worth it.
+const PURGE_BATCH: u64 = 4096;
+
 /// Timing and snapshot settings, from etcd's flags.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -62,8 +65,9 @@ pub async fn start(
         election_timeout_max: settings.election_ms * 2,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_count.max(1)),
         max_in_snapshot_log_to_keep: LOG_KEPT_AFTER_SNAPSHOT.min(settings.snapshot_count),
-        // Each purge is a scan and a write of the log head: not for every few entries.
-        purge_batch_size: 4096,
+        // Each purge is a scan and a write of the log head: not for every few entries. Never
+        // more than `snapshot-count` either, or a small count would never purge at all.
+        purge_batch_size: PURGE_BATCH.min(settings.snapshot_count).max(1),
         // Standard Raft: a restarted leader wins an election before it leads again. Our
         // state machine and committed index are flushed lazily, so restoring leadership
         // without one could serve a state older than what was acknowledged.

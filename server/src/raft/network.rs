@@ -25,6 +25,8 @@ use super::types::{PeerNode, Snapshot, TypeConfig, Vote, decode, encode};
 
 /// Snapshot data is streamed in chunks of this size.
 const SNAPSHOT_CHUNK: usize = 1024 * 1024;
+/// How long connecting to a peer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Largest message a peer accepts: a batch of entries can be large.
 pub const MAX_PEER_MESSAGE: usize = 64 * 1024 * 1024;
 
@@ -52,6 +54,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 #[derive(Clone)]
 pub struct Peer {
     client: Option<PeerClient<Channel>>,
+    /// `host:port` of its peer URL.
+    address: Option<String>,
     cluster_id: u64,
     target: u64,
     /// Set on the connections Raft replicates over.
@@ -61,15 +65,25 @@ pub struct Peer {
 impl Peer {
     /// A lazily connecting client for `node`.
     pub fn new(cluster_id: u64, target: u64, node: &PeerNode) -> Self {
-        let client = node.peer_urls.first().and_then(|url| {
-            Endpoint::from_shared(url.clone()).ok().map(|e| {
-                let ch = e.tcp_nodelay(true).connect_timeout(Duration::from_secs(1)).connect_lazy();
-                PeerClient::new(ch)
-                    .max_decoding_message_size(MAX_PEER_MESSAGE)
-                    .max_encoding_message_size(MAX_PEER_MESSAGE)
-            })
+        let endpoint = node.peer_urls.first().and_then(|url| Endpoint::from_shared(url.clone()).ok());
+        let address = endpoint.as_ref().and_then(|e| {
+            let uri = e.uri();
+            let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
+            uri.host().map(|h| format!("{h}:{}", uri.port_u16().unwrap_or(default_port)))
         });
-        Self { client, cluster_id, target, stats: None }
+        let client = endpoint.map(|e| {
+            let ch = e.tcp_nodelay(true).connect_timeout(CONNECT_TIMEOUT).connect_lazy();
+            PeerClient::new(ch).max_decoding_message_size(MAX_PEER_MESSAGE).max_encoding_message_size(MAX_PEER_MESSAGE)
+        });
+        Self { client, address, cluster_id, target, stats: None }
+    }
+
+    /// Whether the peer accepts connections. Checked before encoding a snapshot for it,
+    /// which reads the whole store: Raft retries a member that is down every half
+    /// second, and each retry would encode it again.
+    async fn accepts_connections(&self) -> bool {
+        let Some(address) = &self.address else { return false };
+        matches!(tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await, Ok(Ok(_)))
     }
 
     fn request<T: Serialize>(&self, msg: &T, timeout: Duration) -> Result<tonic::Request<Payload>, PeerError> {
@@ -237,6 +251,11 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let target = self.target;
+        if !self.accepts_connections().await {
+            let down = format!("member {target:x} does not accept connections");
+            return Err(StreamingError::Unreachable(Unreachable::from_string(down)));
+        }
         // Encoding reads every record: off the async workers. The state is then released
         // (compactions wait for it) before the follower, however slow, is sent anything.
         let data = snapshot.snapshot;
@@ -244,12 +263,12 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             .await
             .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?
             .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        tracing::info!(member = format!("{target:x}"), bytes = file.len(), "snapshot encoded to be sent");
         let head =
             encode(&(vote, snapshot.meta, file.len())).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
         // Each chunk is read from the file as the stream sends it. One that cannot be read
         // ends the stream early; the receiver, told the length in the head, refuses it, and
         // Raft sends the snapshot again.
-        let target = self.target;
         let chunks = file.chunks(SNAPSHOT_CHUNK).map_while(move |chunk| match chunk {
             Ok(data) => Some(Payload { data }),
             Err(e) => {
