@@ -108,7 +108,7 @@ async fn a_follower_far_behind_catches_up_from_a_snapshot() {
         let copies = files_named(&m.data_dir, "raft-snapshot");
         assert!(copies.is_empty(), "{} keeps snapshot files: {copies:?}", m.name);
     }
-    // Raft retries the dead follower every half second; none of the retries encodes the
+    // Raft retries the dead follower (every 200 ms to 1 s); none of the retries encodes the
     // store for it, since nobody would receive it.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let encoded = |m: &Member| m.log().matches("snapshot encoded to be sent").count();

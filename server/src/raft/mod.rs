@@ -65,8 +65,9 @@ pub async fn start(
         election_timeout_max: settings.election_ms * 2,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_count.max(1)),
         max_in_snapshot_log_to_keep: LOG_KEPT_AFTER_SNAPSHOT.min(settings.snapshot_count),
-        // Each purge is a scan and a write of the log head: not for every few entries. Never
-        // more than `snapshot-count` either, or a small count would never purge at all.
+        // Each purge writes the purge point and wakes the purger: not for every few entries.
+        // Never more than `snapshot-count` either: a small count means a small log, and with
+        // 4,096 up to that many entries would stay behind every snapshot.
         purge_batch_size: PURGE_BATCH.min(settings.snapshot_count).max(1),
         // Standard Raft: a restarted leader wins an election before it leads again. Our
         // state machine and committed index are flushed lazily, so restoring leadership

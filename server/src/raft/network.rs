@@ -79,8 +79,8 @@ impl Peer {
     }
 
     /// Whether the peer accepts connections. Checked before encoding a snapshot for it,
-    /// which reads the whole store: Raft retries a member that is down every half
-    /// second, and each retry would encode it again.
+    /// which reads the whole store: Raft retries a member that is down (every 200 ms at
+    /// first, then every second), and each retry would encode it again.
     async fn accepts_connections(&self) -> bool {
         let Some(address) = &self.address else { return false };
         matches!(tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await, Ok(Ok(_)))
@@ -252,20 +252,31 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let target = self.target;
-        if !self.accepts_connections().await {
-            let down = format!("member {target:x} does not accept connections");
-            return Err(StreamingError::Unreachable(Unreachable::from_string(down)));
-        }
-        // Encoding reads every record: off the async workers. The state is then released
-        // (compactions wait for it) before the follower, however slow, is sent anything.
-        let data = snapshot.snapshot;
-        let file = tokio::task::spawn_blocking(move || data.into_file())
-            .await
-            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?
-            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
-        tracing::info!(member = format!("{target:x}"), bytes = file.len(), "snapshot encoded to be sent");
-        let head =
-            encode(&(vote, snapshot.meta, file.len())).map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let network = |e: std::io::Error| StreamingError::Network(NetworkError::new(&e));
+        let prepare = async {
+            if !self.accepts_connections().await {
+                let down = format!("member {target:x} does not accept connections");
+                return Err(StreamingError::Unreachable(Unreachable::from_string(down)));
+            }
+            // Copies and encodes the state (compactions wait meanwhile), then lets go of it
+            // before the follower, however slow, is sent anything.
+            let (meta, file) = snapshot.snapshot.encode(snapshot.meta).await.map_err(network)?;
+            // Deposed meanwhile, this member may have applied entries of a later leader; a
+            // follower still at our term must not take them from us as if we had led them.
+            let term = meta.last_log_id.as_ref().map_or(0, |l| l.committed_leader_id().term);
+            if term > vote.leader_id().term {
+                return Err(StreamingError::Network(NetworkError::from_string("this member no longer leads")));
+            }
+            Ok((meta, file))
+        };
+        let mut cancel = std::pin::pin!(cancel);
+        let (meta, file) = tokio::select! {
+            biased;
+            closed = &mut cancel => return Err(StreamingError::Closed(closed)),
+            prepared = prepare => prepared?,
+        };
+        tracing::info!(member = format!("{target:x}"), bytes = file.size(), "snapshot encoded to be sent");
+        let head = encode(&(vote, meta, file.size())).map_err(network)?;
         // Each chunk is read from the file as the stream sends it. One that cannot be read
         // ends the stream early; the receiver, told the length in the head, refuses it, and
         // Raft sends the snapshot again.
@@ -282,6 +293,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             self.client().map_err(|e| StreamingError::Unreachable(Unreachable::from_string(e.to_string())))?;
         let send = async move { client.install_snapshot(req).await };
         let resp = tokio::select! {
+            biased;
             closed = cancel => return Err(StreamingError::Closed(closed)),
             r = send => r.map_err(|s| StreamingError::Unreachable(Unreachable::from_string(s.message().to_string())))?,
         };

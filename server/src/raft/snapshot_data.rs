@@ -1,7 +1,7 @@
-//! A Raft snapshot's data: the state machine's state at the snapshot's log id, encoded
-//! only when it is sent, as etcd sends its backend.
+//! A Raft snapshot's data: the state machine's current state, copied and encoded only
+//! when it is sent, as etcd sends its backend.
 //!
-//! Building a snapshot copies nothing: the state is already durable in the database, and
+//! Taking a snapshot copies nothing: the state is already durable in the database, and
 //! openraft only needs the log id it covers to purge the log behind it. A snapshot is
 //! encoded into a scratch file when a follower needs one, sent from it in chunks,
 //! received into a file there, and decoded from it as it is read. Neither side ever
@@ -11,24 +11,33 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 
-use super::state_machine::Export;
+use super::state_machine::SmStore;
+use super::types::SnapshotMeta;
 use crate::storage::{Backend, BlobWriter, FileSlice, SledBackend};
 
 /// A snapshot's data.
 pub enum SnapshotData<B = SledBackend> {
-    /// The state at the snapshot's log id, not yet encoded (built or current snapshots).
-    Pending(Box<Export<B>>),
-    /// Encoded data in a file (a received snapshot, or a pending one once encoded).
+    /// The state machine's state, as it is when the data is read: at or after the log id
+    /// of the snapshot's metadata (taken or current snapshots).
+    Current(SmStore<B>),
+    /// Encoded data in a file (a received snapshot).
     Encoded(SnapshotFile),
 }
 
 impl<B: Backend> SnapshotData<B> {
-    /// The encoded data, encoding a pending state into a scratch file first (blocking:
-    /// it reads every record; run it off the async workers).
-    pub fn into_file(self) -> io::Result<SnapshotFile> {
+    /// The encoded data, and the metadata of the state it holds. The current state is
+    /// copied now, so its metadata may be newer than `meta`, which covers less: a snapshot
+    /// covering more entries is as good for Raft. The copy is encoded into a scratch file
+    /// off the async workers (it reads every record).
+    pub async fn encode(self, meta: SnapshotMeta) -> io::Result<(SnapshotMeta, SnapshotFile)> {
         match self {
-            Self::Pending(export) => export.encode_to_scratch(),
-            Self::Encoded(file) => Ok(file),
+            Self::Current(store) => {
+                let export = store.export().await;
+                let meta = export.meta().clone();
+                let file = tokio::task::spawn_blocking(move || export.encode_to_scratch());
+                Ok((meta, file.await.map_err(io::Error::other)??))
+            }
+            Self::Encoded(file) => Ok((meta, file)),
         }
     }
 }
@@ -46,13 +55,8 @@ impl SnapshotFile {
     }
 
     /// Bytes of data.
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.len
-    }
-
-    /// Whether there is no data.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Reads the data from its start (each reader has its own position).
@@ -71,8 +75,8 @@ impl SnapshotFile {
     }
 }
 
-/// Writes the data `write_data` writes into `blob`, and keeps it as a file without a name
-/// (its space is given back when it is dropped).
+/// Writes the data `write_data` writes into `blob`, then unlinks it: a file without a
+/// name, whose space is given back when it is dropped.
 pub fn encode_to_scratch(
     mut blob: BlobWriter,
     write_data: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -131,7 +135,7 @@ mod tests {
         let db = SledBackend::open(&dir.path().join("db"))?;
         let data: Vec<u8> = (0..2500u32).map(|i| i as u8).collect();
         let file = encode_to_scratch(db.blob_writer("snap")?, |out| out.write_all(&data))?;
-        assert_eq!(file.len(), data.len() as u64);
+        assert_eq!(file.size(), data.len() as u64);
         assert_eq!(std::fs::read_dir(dir.path().join("db.blobs"))?.count(), 0, "the data is kept in no named file");
         let mut all = Vec::new();
         file.reader().read_to_end(&mut all)?;

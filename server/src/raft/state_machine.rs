@@ -30,8 +30,8 @@ pub struct SmStore<B = SledBackend> {
     backend: Arc<B>,
     /// The v3 store revision after the last apply: watchers wait on it.
     revision: watch::Sender<i64>,
-    /// Held shared while an [`Export`] reads records, exclusively to apply a compaction
-    /// or install a snapshot (the only changes that remove records).
+    /// Held shared by an [`Export`] until it is dropped (it reads records), exclusively to
+    /// apply a compaction or install a snapshot (the only changes that remove records).
     records: Arc<AsyncRwLock<()>>,
 }
 
@@ -138,16 +138,21 @@ impl<B: Backend> SmStore<B> {
 
     /// Makes the applied state durable (blocking). Raft purges the log behind a snapshot,
     /// and the state is otherwise flushed lazily: the state a snapshot covers must be
-    /// durable before the snapshot is reported.
-    fn make_durable(&self, meta: &SnapshotMeta) -> io::Result<()> {
+    /// durable before the snapshot is reported taken or installed.
+    fn make_durable(&self, meta: &SnapshotMeta, what: &str) -> io::Result<()> {
         let started = std::time::Instant::now();
         self.backend.flush().map_err(io::Error::other)?;
         tracing::debug!(
             index = meta.last_log_id.as_ref().map_or(0, |l| l.index),
             took_ms = started.elapsed().as_millis() as u64,
-            "snapshot taken"
+            "{what}"
         );
         Ok(())
+    }
+
+    /// The metadata of a snapshot of the state as it is now.
+    fn current_meta(&self) -> SnapshotMeta {
+        snapshot_meta(&self.read())
     }
 
     /// Where a snapshot sent by the leader is received (see [`SnapshotData`]).
@@ -159,30 +164,33 @@ impl<B: Backend> SmStore<B> {
     pub async fn export(&self) -> Export<B> {
         let records = self.records.clone().read_owned().await;
         let sm = self.read();
-        let meta = RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() };
+        let meta = snapshot_meta(&sm);
         let state = sm.snapshot();
         Export { state, records: sm.mvcc().record_count(), meta, backend: self.backend.clone(), _records: records }
     }
 }
 
-/// A snapshot of the state when the builder was made. Building makes that state durable
-/// and copies nothing: the data is encoded only if the snapshot is sent.
+/// The metadata of a snapshot of `sm`: its last applied log id and the membership as of it.
+fn snapshot_meta<B: Backend>(sm: &StateMachine<B>) -> SnapshotMeta {
+    RaftSnapshotMeta { last_log_id: sm.applied().cloned(), last_membership: sm.membership().clone() }
+}
+
+/// A snapshot of the state when the builder was made. Taking it makes that state durable
+/// and copies nothing: the data is the state itself, encoded only if the snapshot is sent.
 pub struct Builder<B> {
     store: SmStore<B>,
-    export: Option<Export<B>>,
+    meta: SnapshotMeta,
 }
 
 impl<B: Backend> RaftSnapshotBuilder<TypeConfig> for Builder<B> {
     type SnapshotData = SnapshotData<B>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot<B>, io::Error> {
-        let export = self.export.take().ok_or_else(|| io::Error::other("snapshot already built"))?;
-        let store = self.store.clone();
-        let meta = export.meta().clone();
+        let (store, meta) = (self.store.clone(), self.meta.clone());
         // A flush waits for the disk: off the async workers.
-        let durable = tokio::task::spawn_blocking(move || store.make_durable(&meta));
+        let durable = tokio::task::spawn_blocking(move || store.make_durable(&meta, "snapshot taken"));
         durable.await.map_err(io::Error::other)??;
-        Ok(RaftSnapshot { meta: export.meta().clone(), snapshot: SnapshotData::Pending(Box::new(export)) })
+        Ok(RaftSnapshot { meta: self.meta.clone(), snapshot: SnapshotData::Current(self.store.clone()) })
     }
 }
 
@@ -215,33 +223,34 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        // Called between applies: the copy is the state at one log id. Building then runs
-        // concurrently with later applies without seeing them.
-        Builder { store: self.clone(), export: Some(self.export().await) }
+        // Called between applies: the snapshot covers the entries applied so far.
+        Builder { store: self.clone(), meta: self.current_meta() }
     }
 
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData<B>) -> Result<(), io::Error> {
+        // A received snapshot is encoded already; `Current` only comes from another store in
+        // tests, and is encoded here. Its metadata is then the copy's own.
+        let (meta, file) = snapshot.encode(meta.clone()).await?;
         // Decoding a large state takes seconds: off the async workers.
-        let state = tokio::task::spawn_blocking(move || {
-            let file = snapshot.into_file()?;
-            decode_from(&mut io::BufReader::new(file.reader()))
-        });
+        let state = tokio::task::spawn_blocking(move || decode_from(&mut io::BufReader::new(file.reader())));
         let state = state.await.map_err(io::Error::other)??;
         let _no_export = self.records.write().await;
         self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
         self.publish_revision();
-        let (store, meta) = (self.clone(), meta.clone());
-        tokio::task::spawn_blocking(move || store.make_durable(&meta)).await.map_err(io::Error::other)?
+        let store = self.clone();
+        let durable = tokio::task::spawn_blocking(move || store.make_durable(&meta, "snapshot installed"));
+        durable.await.map_err(io::Error::other)?
     }
 
     /// The state as it is now, at the last applied entry: newer than the snapshot last
-    /// built or installed, which is as good for Raft (it covers every purged entry) and
-    /// is what etcd sends too. Nothing before the first entry is applied.
+    /// taken or installed, which is as good for Raft (it covers every purged entry) and
+    /// is what etcd sends too. Nothing is copied until it is sent (see [`SnapshotData`]).
+    /// Nothing before the first entry is applied.
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<B>>, io::Error> {
-        if self.read().applied().is_none() {
+        let meta = self.current_meta();
+        if meta.last_log_id.is_none() {
             return Ok(None);
         }
-        let export = self.export().await;
-        Ok(Some(RaftSnapshot { meta: export.meta().clone(), snapshot: SnapshotData::Pending(Box::new(export)) }))
+        Ok(Some(RaftSnapshot { meta, snapshot: SnapshotData::Current(self.clone()) }))
     }
 }

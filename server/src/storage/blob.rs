@@ -1,5 +1,5 @@
-//! Blobs: large values kept as files beside the database (such as the Raft snapshot),
-//! written and read as streams so that none is ever in memory whole.
+//! Blobs: large values kept as files beside the database (such as a Raft snapshot being
+//! sent or received), written and read as streams so that none is ever in memory whole.
 
 use std::fs::File;
 use std::io::{self, Read, Write};

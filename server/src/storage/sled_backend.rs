@@ -1,6 +1,6 @@
 //! [`Backend`] on sled 0.34: one database, every [`Tree`] under its own key prefix in one
 //! sled tree, so a batch is one atomic `apply_batch`. Blobs are files in a directory
-//! beside it (`<path>.blobs`): sled rewrites whole nodes, and a node holding a snapshot
+//! beside it (`<path>.blobs`): sled rewrites whole nodes, and a node holding a large value
 //! next to the keys written for every entry would be rewritten, megabytes at a time.
 //!
 //! Defragmentation copies the live data into a fresh database (a new *generation*, in
