@@ -103,7 +103,7 @@ async fn a_follower_far_behind_catches_up_from_a_snapshot() {
         put_eventually(&urls[leader], &format!("s/{i:03}"), &value(i)).await;
     }
     // Taking a snapshot copies nothing: the state in the database is the snapshot, and it
-    // is encoded only to be sent (into a file without a name).
+    // is encoded only to be sent (into a scratch file, unlinked once written).
     for m in &cluster.members {
         let copies = files_named(&m.data_dir, "raft-snapshot");
         assert!(copies.is_empty(), "{} keeps snapshot files: {copies:?}", m.name);

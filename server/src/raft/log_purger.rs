@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
+use super::log_store::index_key;
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
 /// Entries removed per backend write.
@@ -81,7 +82,7 @@ fn remove<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<(), StorageEr
         let last = start.saturating_add(CHUNK as u64 - 1).min(upto);
         let mut batch = WriteBatch::default();
         for index in start..=last {
-            batch.delete(Tree::Log, index.to_be_bytes().to_vec());
+            batch.delete(Tree::Log, index_key(index));
         }
         let began = Instant::now();
         // In order, not atomic: any prefix of the removals is fine.
@@ -98,8 +99,7 @@ fn remove<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<(), StorageEr
 /// The index of the first log entry in `from..=upto`, if there is one.
 fn first_at_or_after<B: Backend>(backend: &B, from: u64, upto: u64) -> Result<Option<u64>, StorageError> {
     let mut first = None;
-    let (lo, hi) = (from.to_be_bytes().to_vec(), upto.to_be_bytes().to_vec());
-    backend.scan(Tree::Log, lo..=hi, &mut |k, _| {
+    backend.scan(Tree::Log, index_key(from)..=index_key(upto), &mut |k, _| {
         let index = k.try_into().map(u64::from_be_bytes).map_err(|_| StorageError::Corrupt {
             tree: Tree::Log.name(),
             reason: "a log key is not an index".into(),
@@ -141,7 +141,7 @@ mod tests {
         let mut batch = WriteBatch::default();
         // With a hole, which a purge must not stop at.
         for i in (1..=5000u64).filter(|i| !(100..200).contains(i)) {
-            batch.put(Tree::Log, i.to_be_bytes().to_vec(), vec![1]);
+            batch.put(Tree::Log, index_key(i), vec![1]);
         }
         b.write(batch)?;
         // Left behind by an earlier run: removed at start.
@@ -174,7 +174,7 @@ mod tests {
         let mut batch = WriteBatch::default();
         // Old entries, then (after a snapshot at 10,000,000 was installed) the next ones.
         for i in (1..=100u64).chain(10_000_001..=10_000_010) {
-            batch.put(Tree::Log, i.to_be_bytes().to_vec(), vec![1]);
+            batch.put(Tree::Log, index_key(i), vec![1]);
         }
         b.write(batch)?;
         let purger = LogPurger::start(b.clone(), None)?;

@@ -116,7 +116,8 @@ pub fn force_single_member<B: Backend>(backend: &B, id: u64, node: PeerNode) -> 
     Ok(index)
 }
 
-fn index_key(i: u64) -> Vec<u8> {
+/// The key of the log entry with index `i` (big-endian, so keys sort as indexes do).
+pub(super) fn index_key(i: u64) -> Vec<u8> {
     i.to_be_bytes().to_vec()
 }
 

@@ -22,7 +22,8 @@ use super::{Backend, Defragmented, Pair, StorageError, Tree, Visitor, WriteBatch
 
 /// sled's default page cache is 1 GiB; a member needs far less to keep its hot set. The
 /// bytes sled counts are its serialized sizes: the cache takes more than this in memory,
-/// and a Raft snapshot, which reads every record, fills it to the brim. 32 MiB instead of
+/// and a whole-store read (a snapshot sent to a follower, a Range of every key) fills it
+/// to the brim. 32 MiB instead of
 /// 128 MiB cut a cluster member's RSS after 100k puts from ~165 to ~107 MiB; 8 MiB instead
 /// of 32 cut a single member's RSS after the benchmark's writes from 73 to 48 MiB, with no
 /// change in put, range or v2 throughput measurable on this machine (A/B rounds on a single
