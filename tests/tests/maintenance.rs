@@ -506,13 +506,38 @@ async fn check_perf_loads_judges_and_cleans_up() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = member(dir.path(), &[]);
     let ctl = etcd_rs_tests::bin("etcdctl-rs");
-    let out = run(&ctl, &["--endpoints", &m.endpoint(), "check", "perf", "--duration", "3", "--auto-compact"]);
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("Compacted with revision "), "{out}");
-    assert!(lines[1].starts_with("PASS: Throughput is "), "the small load (150 writes/s) is met: {out}");
-    assert!(lines[2].starts_with("PASS: Slowest request took "), "{out}");
-    assert!(lines[3].starts_with("PASS: Stddev is "), "{out}");
-    assert_eq!(lines[4..], ["PASS"]);
+    let args = ["--endpoints", &m.endpoint(), "check", "perf", "--duration", "3", "--auto-compact"];
+    let out = std::process::Command::new(&ctl).args(args).output().expect("run etcdctl-rs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Whether the latencies pass depends on how busy this machine's disk is (CI runs
+    // clusters beside this test), so the test checks that each verdict follows from the
+    // figure it prints and that the exit status follows the verdicts; `check.rs` unit
+    // tests pin the verdict wording for both outcomes.
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with("Compacted with revision "), "{text}");
+    let figure = |line: &str, pass: &str, fail: &str| -> (bool, f64) {
+        let (ok, rest) = match (line.strip_prefix(pass), line.strip_prefix(fail)) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => panic!("{line:?} is neither {pass:?} nor {fail:?}: {text}"),
+        };
+        let number = rest.trim_end_matches(" writes/s").trim_end_matches('s');
+        (ok, number.parse().unwrap_or_else(|_| panic!("no figure in {line:?}")))
+    };
+    let (throughput_ok, writes) = figure(lines[1], "PASS: Throughput is ", "FAIL: Throughput too low: ");
+    // The load is paced at 150 puts/s: never more, and judged against 90% of it.
+    assert!(writes <= 151.0, "the pacing holds the load to 150 writes/s: {text}");
+    if writes >= 137.0 || writes <= 135.0 {
+        assert_eq!(throughput_ok, writes >= 137.0, "{text}");
+    }
+    let (slowest_ok, slowest) = figure(lines[2], "PASS: Slowest request took ", "Slowest request took too long: ");
+    assert_eq!(slowest_ok, slowest <= 0.5, "{text}");
+    let (stddev_ok, stddev) = figure(lines[3], "PASS: Stddev is ", "Stddev too high: ");
+    assert_eq!(stddev_ok, stddev <= 0.1, "{text}");
+    let all_ok = throughput_ok && slowest_ok && stddev_ok;
+    assert_eq!(lines[4], if all_ok { "PASS" } else { "FAIL" }, "{text}");
+    assert_eq!(out.status.success(), all_ok, "the exit status follows the verdict: {text}");
     let c = client(&m.url()).await.expect("client");
     let left = RangeRequest {
         key: "/etcdctl-check-perf/".into(),
