@@ -19,6 +19,32 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+/// What `child` printed until a line containing `needle`, or until `within` passed: read
+/// on a thread, because the child keeps running after it printed.
+fn first_line_with(child: &mut std::process::Child, needle: &'static str, within: Duration) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let found = line.contains(needle);
+            if tx.send(line).is_err() || found {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + within;
+    let mut text = String::new();
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains(needle) {
+            break;
+        }
+    }
+    text
+}
+
 /// Opens a watch stream on `url` with `creates`; returns the request sender and responses.
 async fn watch(
     url: &str,
@@ -264,17 +290,15 @@ async fn lock_and_election_services_interoperate_with_etcdctl() {
     // A campaign through the service is the leader etcdctl observes.
     let campaign = CampaignRequest { name: b"E".to_vec(), lease: lease.id, value: b"rs-leader".to_vec() };
     let won = c.election().campaign(campaign).await.expect("campaign").into_inner();
-    let observed = Command::new(ctl)
+    let mut observed = Command::new(ctl)
         .args(["--endpoints", &member.endpoint(), "elect", "-l", "E"])
         .env("ETCDCTL_API", "3")
         .stdout(Stdio::piped())
         .spawn()
         .expect("etcdctl elect -l");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let pid = observed.id();
-    Command::new("kill").arg(pid.to_string()).status().expect("stop the observer");
-    let out = observed.wait_with_output().expect("observer output");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = first_line_with(&mut observed, "rs-leader", Duration::from_secs(15));
+    let _ = observed.kill();
+    let _ = observed.wait();
     assert!(text.contains("rs-leader"), "etcdctl elect -l printed {text:?}");
     let leader = c.election().leader(LeaderRequest { name: b"E".to_vec() }).await.expect("leader").into_inner();
     assert_eq!(leader.kv.expect("kv").key, won.leader.expect("leader key").key);

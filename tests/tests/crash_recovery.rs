@@ -2,7 +2,9 @@
 //! acknowledged write is there, nothing is applied twice, and nothing appears that was
 //! never written.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::kv_client::KvClient;
 use etcd_proto::etcdserverpb::{PutRequest, RangeRequest};
@@ -15,8 +17,9 @@ async fn connect(url: String) -> KvClient<Transport> {
     etcd_rs_tests::grpc::client(&url).await.expect("client").kv()
 }
 
-/// Writes `w{writer}/{n:08}` = `n` until the server goes away; returns acknowledged `n`s.
-async fn writer(mut kv: KvClient<Transport>, id: usize, start: u64) -> Vec<u64> {
+/// Writes `w{writer}/{n:08}` = `n` until the server goes away, counting acknowledgements
+/// in `progress`; returns acknowledged `n`s.
+async fn writer(mut kv: KvClient<Transport>, id: usize, start: u64, progress: Arc<AtomicUsize>) -> Vec<u64> {
     let mut acked = Vec::new();
     for n in start.. {
         let req = PutRequest {
@@ -25,7 +28,10 @@ async fn writer(mut kv: KvClient<Transport>, id: usize, start: u64) -> Vec<u64> 
             ..Default::default()
         };
         match kv.put(req).await {
-            Ok(_) => acked.push(n),
+            Ok(_) => {
+                acked.push(n);
+                progress.fetch_add(1, Ordering::Relaxed);
+            }
             Err(_) => break,
         }
     }
@@ -40,12 +46,19 @@ async fn every_acknowledged_write_survives_kill_9() {
     let mut next = [0u64; WRITERS];
     for round in 0..3 {
         let kv = connect(member.url()).await;
-        let tasks: Vec<_> = (0..WRITERS).map(|id| tokio::spawn(writer(kv.clone(), id, next[id]))).collect();
+        let progress = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> =
+            (0..WRITERS).map(|id| tokio::spawn(writer(kv.clone(), id, next[id], progress.clone()))).collect();
         tokio::time::sleep(Duration::from_millis(700 + 300 * round)).await;
+        // The kill must find writes acknowledged and more in flight, however slow the disk.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while progress.load(Ordering::Relaxed) < WRITERS {
+            assert!(Instant::now() < deadline, "round {round}: writers made no progress");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         member.kill9();
         for (id, t) in tasks.into_iter().enumerate() {
             let got = t.await.expect("writer task");
-            assert!(!got.is_empty() || round > 0 || id > 0, "writers made progress before the kill");
             next[id] = got.last().map_or(next[id], |n| n + 1) + 1;
             acked[id].extend(got);
         }
