@@ -114,6 +114,11 @@ impl<B: Backend> StateMachine<B> {
         &self.mvcc
     }
 
+    /// Notes that records compactions discarded are removed from the backend now.
+    pub fn discarded_removed(&mut self, revs: &[crate::mvcc::Revision]) {
+        self.mvcc.discarded_removed(revs);
+    }
+
     /// The v2 key space.
     pub fn v2(&self) -> &V2Store {
         &self.v2
@@ -249,8 +254,8 @@ impl<B: Backend> StateMachine<B> {
     }
 
     /// A point-in-time copy of the replicated state but for the MVCC records, which
-    /// [`MvccSnapshot::read_records`] reads later (the MVCC store must not compact
-    /// meanwhile).
+    /// [`MvccSnapshot::read_records`] reads later (no discarded record may be left when
+    /// it is taken, and none may be swept meanwhile).
     pub fn snapshot(&self) -> StateSnapshot {
         StateSnapshot {
             mvcc: self.mvcc.export(),

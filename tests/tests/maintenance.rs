@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use etcd_proto::etcdserverpb::alarm_request::AlarmAction;
 use etcd_proto::etcdserverpb::{
     AlarmMember, AlarmRequest, AlarmType, CompactionRequest, DefragmentRequest, DeleteRangeRequest, HashKvRequest,
-    HashRequest, PutRequest, RangeRequest,
+    HashRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, request_op,
 };
 use etcd_rs_tests::grpc::{client, put, status};
 use etcd_rs_tests::{Member, free_port, http_get};
@@ -35,6 +35,69 @@ async fn alarms(url: &str) -> Vec<AlarmMember> {
     let c = client(url).await.expect("client");
     let req = AlarmRequest { action: AlarmAction::Get as i32, ..Default::default() };
     c.maintenance().alarm(req).await.expect("alarm list").into_inner().alarms
+}
+
+/// Overwrites keys `hist/000`..`hist/127` `rounds` times, one txn per round, with 1 KiB
+/// values naming the round; the revision after.
+async fn overwrite_history(url: &str, rounds: usize) -> i64 {
+    let c = client(url).await.expect("client");
+    let mut revision = 0;
+    for round in 0..rounds {
+        let mut value = round.to_string().into_bytes();
+        value.resize(1024, b' ');
+        let success = (0..128)
+            .map(|k| RequestOp {
+                request: Some(request_op::Request::RequestPut(PutRequest {
+                    key: format!("hist/{k:03}").into(),
+                    value: value.clone(),
+                    ..Default::default()
+                })),
+            })
+            .collect();
+        let txn = c.kv().txn(TxnRequest { success, ..Default::default() }).await.expect("txn").into_inner();
+        revision = txn.header.expect("header").revision;
+    }
+    revision
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_physical_compaction_replies_once_swept_and_a_killed_sweep_resumes_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut m = member(dir.path(), &[]);
+    let url = m.url();
+    // 10,240 records of 1 KiB, all but the last 128 discarded by the compaction: tens of
+    // sweep steps, each followed by a rest. (The log keeps its entries: in use too.)
+    let discarded = (80 * 128 - 128) * 1024;
+    let revision = overwrite_history(&url, 80).await;
+    let before = status(&url).await.expect("status").db_size_in_use;
+    let c = client(&url).await.expect("client");
+    c.kv().compact(CompactionRequest { revision, physical: true }).await.expect("compaction");
+    let after = status(&url).await.expect("status").db_size_in_use;
+    assert!(before - after >= discarded, "the reply waited for the sweep: {before} -> {after} bytes in use");
+
+    let revision = overwrite_history(&url, 80).await;
+    let before = status(&url).await.expect("status").db_size_in_use;
+    c.kv().compact(CompactionRequest { revision, physical: false }).await.expect("compaction");
+    m.kill9();
+    m.restart();
+    m.wait_healthy();
+    let c = client(&url).await.expect("client");
+    let all = RangeRequest { key: "hist/".into(), range_end: "hist0".into(), ..Default::default() };
+    let kvs = c.kv().range(all.clone()).await.expect("range").into_inner().kvs;
+    assert_eq!(kvs.len(), 128);
+    assert!(kvs.iter().all(|kv| kv.value.starts_with(b"79 ") && kv.mod_revision == revision), "the last round");
+    let old = RangeRequest { revision: revision - 1, ..all };
+    let e = c.kv().range(old).await.expect_err("history below the compaction is gone");
+    assert_eq!(e.message(), "etcdserver: mvcc: required revision has been compacted");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let in_use = status(&url).await.expect("status").db_size_in_use;
+        if before - in_use >= discarded {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sweep did not resume after the restart: {in_use} bytes in use");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -153,6 +153,9 @@ impl Kv for KvService {
         let cmd = Command::Compact(mvcc::CompactRequest { revision: req.revision, physical: req.physical });
         match self.ctx.propose(cmd).await? {
             CommandResponse::Compact(r) => {
+                if req.physical {
+                    self.ctx.node.physically_compacted(req.revision).await;
+                }
                 Ok(Response::new(pb::CompactionResponse { header: Some(self.ctx.header(r.revision)) }))
             }
             _ => Err(mismatch()),

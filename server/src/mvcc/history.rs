@@ -8,15 +8,18 @@ use crate::error::Result;
 use crate::storage::{Backend, StorageError, Tree};
 
 impl<B: Backend> MvccStore<B> {
-    /// Calls `visit` with every record at revisions `from..=to`, in revision order (the
-    /// writes of one txn in the order it made them).
+    /// Calls `visit` with every record kept at revisions `from..=to`, in revision order
+    /// (the writes of one txn in the order it made them).
     pub fn changes(&self, from: i64, to: i64, visit: &mut dyn FnMut(Record)) -> Result<()> {
         if from > to {
             return Ok(());
         }
         let start = Revision::new(from, 0).to_bytes().to_vec();
         let end = Revision::new(to.saturating_add(1), 0).to_bytes().to_vec();
-        self.backend().scan(Tree::Kv, start..end, &mut |_, v| {
+        self.backend().scan(Tree::Kv, start..end, &mut |k, v| {
+            if self.is_discarded(k) {
+                return Ok(true);
+            }
             let record = Record::decode(v).map_err(|reason| StorageError::Corrupt { tree: Tree::Kv.name(), reason })?;
             visit(record);
             Ok(true)

@@ -7,6 +7,7 @@
 
 pub mod check;
 mod compare;
+mod discarded;
 mod history;
 mod key_history;
 mod key_range;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::discarded::Discarded;
 use super::key_history::KeyHistory;
 use super::lease::Leases;
 use super::range_query;
@@ -37,12 +38,15 @@ pub struct MvccStore<B> {
     pub(super) current: i64,
     pub(super) compacted: i64,
     pub(super) leases: Leases,
+    /// Records compactions dropped from the index, until they are swept from the backend.
+    pub(super) discarded: Discarded,
 }
 
 impl<B: Backend> MvccStore<B> {
     /// Loads the store at `revs` from `backend`, rebuilding the index from the stored
     /// records. Records above `revs.current` belong to a change that a crash interrupted;
-    /// they are removed, and the change will be applied again.
+    /// they are removed, and the change will be applied again. Records the last compaction
+    /// discarded but a sweep had not removed yet are found again (see [`Discarded`]).
     pub fn open(backend: Arc<B>, revs: Revisions) -> Result<Self> {
         let mut index: BTreeMap<Vec<u8>, KeyHistory> = BTreeMap::new();
         let mut leases = Leases::load(&*backend)?;
@@ -62,7 +66,48 @@ impl<B: Backend> MvccStore<B> {
         if !unfinished.is_empty() {
             backend.write(unfinished)?;
         }
-        Ok(Self { backend, index, current: revs.current, compacted: revs.compacted, leases })
+        let mut store =
+            Self { backend, index, current: revs.current, compacted: -1, leases, discarded: Discarded::new(-1) };
+        store.compact_index(revs.compacted);
+        Ok(store)
+    }
+
+    /// Drops history below `at` from the index, keeping whatever is visible at `at`, and
+    /// notes the records it no longer refers to for the sweep.
+    pub(super) fn compact_index(&mut self, at: i64) {
+        let (mut dropped, mut emptied) = (Vec::new(), Vec::new());
+        for (key, hist) in self.index.iter_mut() {
+            dropped.extend(hist.compact(at));
+            if hist.is_empty() {
+                emptied.push(key.clone());
+            }
+        }
+        for key in emptied {
+            self.index.remove(&key);
+        }
+        self.discarded.add(dropped, self.compacted);
+        self.compacted = at;
+    }
+
+    /// Whether records that compactions discarded are still stored.
+    pub fn has_discarded(&self) -> bool {
+        !self.discarded.is_empty()
+    }
+
+    /// The first `max` records compactions discarded that are still stored.
+    pub fn discarded(&self, max: usize) -> Vec<Revision> {
+        self.discarded.first(max)
+    }
+
+    /// Notes that discarded records are removed from the backend now.
+    pub fn discarded_removed(&mut self, revs: &[Revision]) {
+        self.discarded.removed(revs);
+    }
+
+    /// The latest compacted revision whose discarded records are all removed from the
+    /// backend (what a physical compaction waits for).
+    pub fn physically_compacted(&self) -> i64 {
+        self.discarded.physically_compacted(self.compacted)
     }
 
     /// The revision counters, for the owner to persist.
@@ -173,8 +218,8 @@ pub struct MvccSnapshot<R = Vec<(Vec<u8>, Vec<u8>)>> {
 
 impl MvccSnapshot {
     /// Reads every stored record up to the snapshot's revision. Records at or below it
-    /// never change once written; only a compaction or a snapshot install removes any,
-    /// so neither may run until this returns (the caller's job).
+    /// never change once written; only the compaction sweep or a snapshot install removes
+    /// any, so neither may run until this returns (the caller's job).
     pub fn read_records<B: Backend>(&mut self, backend: &B) -> Result<()> {
         let end = Revision::new(self.current + 1, 0).to_bytes().to_vec();
         let records = &mut self.records;
@@ -248,7 +293,8 @@ impl<B: Backend> serde::Serialize for RecordScan<'_, B> {
 }
 
 impl<B: Backend> MvccStore<B> {
-    /// How many records are stored: one per change the index retains.
+    /// How many records the index retains (the stored ones, once no discarded record is
+    /// left: see [`MvccStore::has_discarded`]).
     pub fn record_count(&self) -> usize {
         self.index.values().map(KeyHistory::len).sum()
     }
@@ -277,8 +323,9 @@ impl<B: Backend> MvccStore<B> {
 }
 
 impl<B: Backend> MvccStore<B> {
-    /// A CRC-32 over every record up to `revision` (0 = current), and the compacted
-    /// revision: members that applied the same log agree on it.
+    /// A CRC-32 over every record kept up to `revision` (0 = current), and the compacted
+    /// revision: members that applied the same log agree on it, however far their sweeps
+    /// got.
     pub fn hash_kv(&self, revision: i64) -> Result<(u32, i64)> {
         let at = if revision <= 0 { self.current } else { revision };
         if at > self.current {
@@ -293,6 +340,7 @@ impl<B: Backend> MvccStore<B> {
 
     /// A hash of every record kept, whatever its revision (etcd's `Hash`: of the stored
     /// data rather than of a revision's view; equal on members that applied alike).
+    /// Discarded records still stored are not kept: sweeps run at each member's pace.
     pub fn hash(&self) -> Result<u32> {
         self.crc(..)
     }
@@ -300,10 +348,20 @@ impl<B: Backend> MvccStore<B> {
     fn crc(&self, range: impl std::ops::RangeBounds<Vec<u8>>) -> Result<u32> {
         let mut h = crc32fast::Hasher::new();
         self.backend.scan(Tree::Kv, range, &mut |k, v| {
+            if self.is_discarded(k) {
+                return Ok(true);
+            }
             h.update(k);
             h.update(v);
             Ok(true)
         })?;
         Ok(h.finalize())
+    }
+}
+
+impl<B> MvccStore<B> {
+    /// Whether the record stored under `key` was discarded by a compaction.
+    pub(super) fn is_discarded(&self, key: &[u8]) -> bool {
+        !self.discarded.is_empty() && Revision::from_bytes(key).is_some_and(|rev| self.discarded.contains(&rev))
     }
 }

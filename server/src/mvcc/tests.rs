@@ -26,6 +26,30 @@ fn change<T>(
     out
 }
 
+/// Removes every discarded record from the backend, as the state machine's sweep does.
+fn sweep(s: &mut Store) {
+    let revs = s.discarded(usize::MAX);
+    let mut batch = WriteBatch::default();
+    for rev in &revs {
+        batch.delete(crate::storage::Tree::Kv, rev.to_bytes().to_vec());
+    }
+    s.backend().write(batch).expect("backend write");
+    s.discarded_removed(&revs);
+}
+
+/// Every stored record: revision and key.
+fn stored(s: &Store) -> Vec<(i64, Vec<u8>)> {
+    let mut out = Vec::new();
+    s.backend()
+        .scan(crate::storage::Tree::Kv, .., &mut |k, v| {
+            let main = Revision::from_bytes(k).map_or(0, |r| r.main);
+            out.push((main, Record::decode(v).map(|r| r.kv.key).unwrap_or_default()));
+            Ok(true)
+        })
+        .expect("scan");
+    out
+}
+
 fn put(s: &mut Store, k: &str, v: &str) -> PutResponse {
     let req = PutRequest { key: k.into(), value: v.into(), prev_kv: true, ..Default::default() };
     change(s, |w| w.put(&req)).expect("put")
@@ -336,6 +360,7 @@ fn a_snapshot_encoded_as_its_records_are_read_equals_one_read_into_memory_first(
     put(&mut s, "k05", "later");
     // At the delete's revision: the deleted keys' puts and tombstones go.
     change(&mut s, |w| w.compact(&CompactRequest { revision: 52, physical: true })).expect("compact");
+    sweep(&mut s);
     let mut read = s.export();
     read.read_records(&**s.backend()).expect("read records");
     assert_eq!(read.records.len(), 50 + 10 + 1 - 20, "puts, tombstones, the last put, less the compacted");
@@ -359,4 +384,47 @@ fn a_snapshot_whose_records_do_not_match_their_count_fails_to_encode() {
         let scanned = s.export().scanning(&**s.backend(), wrong);
         assert!(encode(&scanned).is_err(), "{wrong} records claimed, 2 stored");
     }
+}
+
+#[test]
+fn compacted_records_stay_invisible_until_swept_and_a_reopened_store_finds_them_again() {
+    let mut s = store();
+    put(&mut s, "a", "1"); // 2
+    put(&mut s, "a", "2"); // 3
+    put(&mut s, "b", "1"); // 4
+    del(&mut s, "b", ""); // 5
+    put(&mut s, "c", "1"); // 6
+    let hash_before = s.hash_kv(0).expect("hash_kv");
+    let mut events_before = Vec::new();
+    s.changes(5, 6, &mut |r| events_before.push(r.kv.mod_revision)).expect("changes");
+    change(&mut s, |w| w.compact(&CompactRequest { revision: 5, physical: true })).expect("compact");
+
+    // a@2 and all of b (its put and the tombstone at 5) are discarded, still stored.
+    assert_eq!(stored(&s).len(), 5, "nothing is removed by the compaction itself");
+    assert!(s.has_discarded());
+    assert_eq!(s.discarded(10), [Revision::new(2, 0), Revision::new(4, 0), Revision::new(5, 0)]);
+    assert_eq!(s.physically_compacted(), -1);
+    assert_eq!(s.record_count(), 2, "the index keeps a@3 and c@6");
+    let unswept = (s.hash_kv(0).expect("hash_kv"), s.hash().expect("hash"));
+    let mut events = Vec::new();
+    s.changes(5, 6, &mut |r| events.push(r.kv.mod_revision)).expect("changes");
+    assert_eq!(events, [6], "the discarded tombstone at 5 is not replayed");
+    assert_eq!(events_before, [5, 6]);
+    assert_ne!(unswept.0, hash_before, "the compacted history is not hashed");
+
+    // A crash before the sweep: the reopened store discards the same records.
+    let reopened = MvccStore::open(s.backend().clone(), s.revisions()).expect("reopen");
+    assert_eq!(reopened.discarded(10), s.discarded(10));
+    assert_eq!(reopened.record_count(), 2);
+    assert_eq!((reopened.hash_kv(0).expect("hash_kv"), reopened.hash().expect("hash")), unswept);
+    assert_eq!(get(&reopened, "a", "", 5).expect("get").kvs[0].value, b"2");
+    assert_eq!(get(&reopened, "b", "", 0).expect("get").kvs.len(), 0);
+
+    sweep(&mut s);
+    assert_eq!(stored(&s), [(3, b"a".to_vec()), (6, b"c".to_vec())]);
+    assert_eq!((s.hash_kv(0).expect("hash_kv"), s.hash().expect("hash")), unswept, "sweeping changes no hash");
+    assert_eq!(s.physically_compacted(), 5);
+    let reopened = MvccStore::open(s.backend().clone(), s.revisions()).expect("reopen");
+    assert!(!reopened.has_discarded());
+    assert_eq!(reopened.physically_compacted(), 5);
 }

@@ -217,19 +217,8 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         if req.revision > self.store.current {
             return Err(Error::FutureRevision);
         }
-        self.store.compacted = req.revision;
-        let mut emptied = Vec::new();
-        for (key, hist) in self.store.index.iter_mut() {
-            for rev in hist.compact(req.revision) {
-                self.batch.delete(Tree::Kv, rev.to_bytes());
-            }
-            if hist.is_empty() {
-                emptied.push(key.clone());
-            }
-        }
-        for key in emptied {
-            self.store.index.remove(&key);
-        }
+        // The records go later, swept a group at a time (see `Discarded`).
+        self.store.compact_index(req.revision);
         Ok(CompactResponse { revision: self.store.current })
     }
 

@@ -182,6 +182,13 @@ impl Node {
         self.sm.revisions()
     }
 
+    /// Waits until this member removed every record compactions up to `revision`
+    /// discarded (a physical compaction's reply waits for it, as etcd's does).
+    pub async fn physically_compacted(&self, revision: i64) {
+        // Fails only once the state machine is gone, at shutdown.
+        let _ = self.sm.physically_compacted().wait_for(|&done| done >= revision).await;
+    }
+
     /// AppendEntries counts and round trips.
     pub fn peer_stats(&self) -> &PeerStats {
         &self.peer_stats

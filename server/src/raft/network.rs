@@ -258,7 +258,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
                 let down = format!("member {target:x} does not accept connections");
                 return Err(StreamingError::Unreachable(Unreachable::from_string(down)));
             }
-            // Copies and encodes the state (compactions wait meanwhile), then lets go of it
+            // Copies and encodes the state (compaction sweeps wait meanwhile), then lets go of it
             // before the follower, however slow, is sent anything.
             let (meta, file) = snapshot.snapshot.encode(snapshot.meta).await.map_err(network)?;
             // Deposed meanwhile, this member may have applied entries of a later leader; a

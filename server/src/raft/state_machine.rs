@@ -2,18 +2,20 @@
 //! and installs snapshots of it.
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine, Snapshot as RaftSnapshot};
-use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
+use openraft::{RaftSnapshotBuilder, SnapshotMeta as RaftSnapshotMeta};
 use tokio::sync::{OwnedRwLockReadGuard, RwLock as AsyncRwLock, watch};
 
 use super::snapshot_data::{SnapshotData, SnapshotFile, encode_to_scratch};
 use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode_from, encode_into};
-use crate::command::Command;
 use crate::state_machine::{StateMachine, StateSnapshot};
 use crate::storage::{Backend, SledBackend};
+
+mod sweep;
 
 /// Where earlier versions kept the current snapshot; removed at open.
 const STORED_SNAPSHOT: &str = "raft-snapshot";
@@ -31,8 +33,13 @@ pub struct SmStore<B = SledBackend> {
     /// The v3 store revision after the last apply: watchers wait on it.
     revision: watch::Sender<i64>,
     /// Held shared by an [`Export`] until it is dropped (it reads records), exclusively to
-    /// apply a compaction or install a snapshot (the only changes that remove records).
+    /// install a snapshot or sweep discarded records (the only changes that remove records).
     records: Arc<AsyncRwLock<()>>,
+    /// The latest compaction whose discarded records are all removed: physical
+    /// compactions wait on it. Sent after every sweep step, whether it moved or not.
+    swept: watch::Sender<i64>,
+    /// Whether a sweep task is running (see the `sweep` module).
+    sweeping: Arc<AtomicBool>,
 }
 
 impl<B> Clone for SmStore<B> {
@@ -42,13 +49,15 @@ impl<B> Clone for SmStore<B> {
             backend: self.backend.clone(),
             revision: self.revision.clone(),
             records: self.records.clone(),
+            swept: self.swept.clone(),
+            sweeping: self.sweeping.clone(),
         }
     }
 }
 
 /// The replicated state at one applied entry, copied in two steps: everything but the
 /// MVCC records at once (applies wait only for that), the records by [`Export::finish`]
-/// (compactions and snapshot installs wait for that).
+/// (compaction sweeps and snapshot installs wait for that).
 pub struct Export<B> {
     state: StateSnapshot,
     /// How many MVCC records the state has.
@@ -92,7 +101,20 @@ impl<B: Backend> SmStore<B> {
         // The state itself is the snapshot now: a copy kept by an earlier version is only space.
         backend.remove_blob(STORED_SNAPSHOT)?;
         let (revision, _) = watch::channel(state.mvcc().current_revision());
-        Ok(Self { state: Arc::new(RwLock::new(state)), backend, revision, records: Arc::default() })
+        let (swept, _) = watch::channel(state.mvcc().physically_compacted());
+        Ok(Self {
+            state: Arc::new(RwLock::new(state)),
+            backend,
+            revision,
+            records: Arc::default(),
+            swept,
+            sweeping: Arc::default(),
+        })
+    }
+
+    /// The latest compacted revision whose discarded records are all removed, as it moves.
+    pub fn physically_compacted(&self) -> watch::Receiver<i64> {
+        self.swept.subscribe()
     }
 
     /// The v3 store revision, updated after every applied batch of entries.
@@ -160,13 +182,24 @@ impl<B: Backend> SmStore<B> {
         self.backend.blob_writer(INCOMING_SNAPSHOT)
     }
 
-    /// Starts copying the state at the last applied entry (see [`Export`]).
+    /// Starts copying the state at the last applied entry (see [`Export`]), once no record
+    /// a compaction discarded is left stored: a copy holds only what the index keeps.
     pub async fn export(&self) -> Export<B> {
-        let records = self.records.clone().read_owned().await;
-        let sm = self.read();
-        let meta = snapshot_meta(&sm);
-        let state = sm.snapshot();
-        Export { state, records: sm.mvcc().record_count(), meta, backend: self.backend.clone(), _records: records }
+        let mut swept = self.swept.subscribe();
+        loop {
+            let records = self.records.clone().read_owned().await;
+            {
+                let sm = self.read();
+                if !sm.mvcc().has_discarded() {
+                    let (meta, state, count) = (snapshot_meta(&sm), sm.snapshot(), sm.mvcc().record_count());
+                    return Export { state, records: count, meta, backend: self.backend.clone(), _records: records };
+                }
+            }
+            drop(records);
+            self.sweep_if_needed();
+            // Every sweep step sends; the sender lives as long as `self`.
+            let _ = swept.changed().await;
+        }
     }
 }
 
@@ -208,10 +241,6 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + Send,
     {
         while let Some((entry, responder)) = entries.try_next().await? {
-            let _no_export = match &entry.payload {
-                EntryPayload::Normal(Command::Compact(_)) => Some(self.records.write().await),
-                _ => None,
-            };
             let reply = self.write().apply(entry).map_err(io::Error::other)?;
             if let Some(r) = responder {
                 r.send(reply);
@@ -219,6 +248,8 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
         }
         self.write().write_progress().map_err(io::Error::other)?;
         self.publish_revision();
+        self.publish_swept();
+        self.sweep_if_needed();
         Ok(())
     }
 
@@ -237,6 +268,8 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
         let _no_export = self.records.write().await;
         self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
         self.publish_revision();
+        self.publish_swept();
+        self.sweep_if_needed();
         let store = self.clone();
         let durable = tokio::task::spawn_blocking(move || store.make_durable(&meta, "snapshot installed"));
         durable.await.map_err(io::Error::other)?
