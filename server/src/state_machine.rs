@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::alarm::Alarms;
 use crate::command::{Command, CommandResponse, Reply};
 use crate::error::Error;
-use crate::mvcc::{MvccSnapshot, MvccStore, RecordScan, Revisions};
+use crate::mvcc::{Discarded, MvccSnapshot, MvccStore, RecordScan, Revisions};
 use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 use crate::v2store::{Record, V2Store};
@@ -61,10 +61,15 @@ pub struct StateSnapshot<M = MvccSnapshot> {
 
 impl StateSnapshot {
     /// The same snapshot, its `records` MVCC records to be read from `backend` as it is
-    /// encoded (see [`MvccSnapshot::scanning`]).
-    pub fn scanning<B: Backend>(self, backend: &B, records: usize) -> StateSnapshot<MvccSnapshot<RecordScan<'_, B>>> {
+    /// encoded, skipping the `discarded` ones (see [`MvccSnapshot::scanning`]).
+    pub fn scanning<B: Backend>(
+        self,
+        backend: &B,
+        records: usize,
+        discarded: Discarded,
+    ) -> StateSnapshot<MvccSnapshot<RecordScan<'_, B>>> {
         let Self { mvcc, published, v2, alarms, consistent_index } = self;
-        StateSnapshot { mvcc: mvcc.scanning(backend, records), published, v2, alarms, consistent_index }
+        StateSnapshot { mvcc: mvcc.scanning(backend, records, discarded), published, v2, alarms, consistent_index }
     }
 }
 
@@ -254,8 +259,8 @@ impl<B: Backend> StateMachine<B> {
     }
 
     /// A point-in-time copy of the replicated state but for the MVCC records, which
-    /// [`MvccSnapshot::read_records`] reads later (no discarded record may be left when
-    /// it is taken, and none may be swept meanwhile).
+    /// [`MvccSnapshot::read_records`] reads later, skipping the records discarded as of
+    /// now (none may be swept meanwhile).
     pub fn snapshot(&self) -> StateSnapshot {
         StateSnapshot {
             mvcc: self.mvcc.export(),

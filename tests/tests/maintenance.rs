@@ -61,7 +61,7 @@ async fn overwrite_history(url: &str, rounds: usize) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_physical_compaction_replies_once_swept_and_a_killed_sweep_resumes_after_restart() {
+async fn compacted_records_are_swept_before_a_physical_reply_after_a_restart_and_before_a_defragmentation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut m = member(dir.path(), &[]);
     let url = m.url();
@@ -98,6 +98,16 @@ async fn a_physical_compaction_replies_once_swept_and_a_killed_sweep_resumes_aft
         assert!(Instant::now() < deadline, "the sweep did not resume after the restart: {in_use} bytes in use");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // `etcdctl compaction` is not physical by default; a defragmentation right after it
+    // must not copy the discarded records into the new database.
+    let revision = overwrite_history(&url, 80).await;
+    let before = status(&url).await.expect("status").db_size_in_use;
+    c.kv().compact(CompactionRequest { revision, physical: false }).await.expect("compaction");
+    c.maintenance().defragment(DefragmentRequest {}).await.expect("defragment");
+    let after = status(&url).await.expect("status").db_size_in_use;
+    // What is left is the 128 live records, and the log the defragmentation cut.
+    assert!(after < discarded / 4, "the defragmentation waited for the sweep: {before} -> {after} bytes in use");
 }
 
 #[tokio::test(flavor = "multi_thread")]

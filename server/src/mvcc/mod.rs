@@ -20,6 +20,7 @@ mod revision;
 mod store;
 mod write;
 
+pub use discarded::Discarded;
 pub use key_range::{KeyRange, prefix_end};
 pub use key_value::{KeyValue, Record};
 pub use lease::Leases;

@@ -45,7 +45,7 @@ pub struct MvccStore<B> {
 impl<B: Backend> MvccStore<B> {
     /// Loads the store at `revs` from `backend`, rebuilding the index from the stored
     /// records. Records above `revs.current` belong to a change that a crash interrupted;
-    /// they are removed, and the change will be applied again. Records the last compaction
+    /// they are removed, and the change will be applied again. Records compactions
     /// discarded but a sweep had not removed yet are found again (see [`Discarded`]).
     pub fn open(backend: Arc<B>, revs: Revisions) -> Result<Self> {
         let mut index: BTreeMap<Vec<u8>, KeyHistory> = BTreeMap::new();
@@ -67,7 +67,7 @@ impl<B: Backend> MvccStore<B> {
             backend.write(unfinished)?;
         }
         let mut store =
-            Self { backend, index, current: revs.current, compacted: -1, leases, discarded: Discarded::new(-1) };
+            Self { backend, index, current: revs.current, compacted: -1, leases, discarded: Discarded::default() };
         store.compact_index(revs.compacted);
         Ok(store)
     }
@@ -85,7 +85,7 @@ impl<B: Backend> MvccStore<B> {
         for key in emptied {
             self.index.remove(&key);
         }
-        self.discarded.add(dropped, self.compacted);
+        self.discarded.add(dropped);
         self.compacted = at;
     }
 
@@ -99,13 +99,19 @@ impl<B: Backend> MvccStore<B> {
         self.discarded.first(max)
     }
 
+    /// The records compactions discarded that are still stored, as they are now: what an
+    /// export skips as it reads records.
+    pub fn discarded_view(&self) -> Discarded {
+        self.discarded.clone()
+    }
+
     /// Notes that discarded records are removed from the backend now.
     pub fn discarded_removed(&mut self, revs: &[Revision]) {
         self.discarded.removed(revs);
     }
 
-    /// The latest compacted revision whose discarded records are all removed from the
-    /// backend (what a physical compaction waits for).
+    /// The latest revision at or below the compacted one with no discarded record left at
+    /// or below it (a physical compaction at or below it is done).
     pub fn physically_compacted(&self) -> i64 {
         self.discarded.physically_compacted(self.compacted)
     }
@@ -217,15 +223,18 @@ pub struct MvccSnapshot<R = Vec<(Vec<u8>, Vec<u8>)>> {
 }
 
 impl MvccSnapshot {
-    /// Reads every stored record up to the snapshot's revision. Records at or below it
-    /// never change once written; only the compaction sweep or a snapshot install removes
-    /// any, so neither may run until this returns (the caller's job).
-    pub fn read_records<B: Backend>(&mut self, backend: &B) -> Result<()> {
+    /// Reads every stored record up to the snapshot's revision but the `discarded` ones
+    /// (as they were when the snapshot was taken). Records at or below it never change
+    /// once written; only the compaction sweep or a snapshot install removes any, so
+    /// neither may run until this returns (the caller's job).
+    pub fn read_records<B: Backend>(&mut self, backend: &B, discarded: &Discarded) -> Result<()> {
         let end = Revision::new(self.current + 1, 0).to_bytes().to_vec();
         let records = &mut self.records;
         records.clear();
         backend.scan(Tree::Kv, ..end, &mut |k, v| {
-            records.push((k.to_vec(), v.to_vec()));
+            if !discarded.contains_key(k) {
+                records.push((k.to_vec(), v.to_vec()));
+            }
             Ok(true)
         })?;
         Ok(())
@@ -235,9 +244,14 @@ impl MvccSnapshot {
     /// from `backend` as it is encoded: a snapshot of a large store is never in memory
     /// twice (records, then their encoding). The records must not change until it is
     /// encoded (see [`MvccSnapshot::read_records`]).
-    pub fn scanning<B: Backend>(self, backend: &B, count: usize) -> MvccSnapshot<RecordScan<'_, B>> {
+    pub fn scanning<B: Backend>(
+        self,
+        backend: &B,
+        count: usize,
+        discarded: Discarded,
+    ) -> MvccSnapshot<RecordScan<'_, B>> {
         let end = Revision::new(self.current + 1, 0).to_bytes().to_vec();
-        let records = RecordScan { backend, end, count };
+        let records = RecordScan { backend, end, count, discarded };
         MvccSnapshot { records, current: self.current, compacted: self.compacted, leases: self.leases }
     }
 }
@@ -262,6 +276,8 @@ pub struct RecordScan<'a, B> {
     /// How many records there are, known from the index: the encoding starts with it,
     /// and counting them in the store would read every record twice.
     count: usize,
+    /// Stored records the index no longer names, skipped.
+    discarded: Discarded,
 }
 
 impl<B: Backend> serde::Serialize for RecordScan<'_, B> {
@@ -271,6 +287,9 @@ impl<B: Backend> serde::Serialize for RecordScan<'_, B> {
         let (mut seen, mut failed) = (0, None);
         self.backend
             .scan(Tree::Kv, ..self.end.clone(), &mut |k, v| {
+                if self.discarded.contains_key(k) {
+                    return Ok(true);
+                }
                 seen += 1;
                 if seen > self.count {
                     return Ok(false);
@@ -293,8 +312,7 @@ impl<B: Backend> serde::Serialize for RecordScan<'_, B> {
 }
 
 impl<B: Backend> MvccStore<B> {
-    /// How many records the index retains (the stored ones, once no discarded record is
-    /// left: see [`MvccStore::has_discarded`]).
+    /// How many records the index retains: the stored ones but the discarded.
     pub fn record_count(&self) -> usize {
         self.index.values().map(KeyHistory::len).sum()
     }
@@ -362,6 +380,6 @@ impl<B: Backend> MvccStore<B> {
 impl<B> MvccStore<B> {
     /// Whether the record stored under `key` was discarded by a compaction.
     pub(super) fn is_discarded(&self, key: &[u8]) -> bool {
-        !self.discarded.is_empty() && Revision::from_bytes(key).is_some_and(|rev| self.discarded.contains(&rev))
+        self.discarded.contains_key(key)
     }
 }

@@ -166,6 +166,8 @@ impl Node {
             renewals,
             forwards,
         };
+        // What a sweep cut short at the last stop is removed now, not at the next write.
+        node.sm.sweep_if_needed();
         tokio::spawn(node.clone().read_index_rounds(rx));
         tokio::spawn(node.clone().renewal_rounds(renewals_rx));
         tokio::spawn(node.clone().forward_batches(forwards_rx));
@@ -182,8 +184,10 @@ impl Node {
         self.sm.revisions()
     }
 
-    /// Waits until this member removed every record compactions up to `revision`
-    /// discarded (a physical compaction's reply waits for it, as etcd's does).
+    /// Waits until this member removed every record a compaction at `revision` discarded
+    /// (a physical compaction's reply waits for it, as etcd's does). The sweep goes in
+    /// revision order, so it waits for records other compactions discarded at or below
+    /// `revision` too, but never for ones above it.
     pub async fn physically_compacted(&self, revision: i64) {
         // Fails only once the state machine is gone, at shutdown.
         let _ = self.sm.physically_compacted().wait_for(|&done| done >= revision).await;
@@ -230,6 +234,8 @@ impl Node {
         let started = Instant::now();
         self.compact_log().await;
         tracing::debug!(took_ms = started.elapsed().as_millis() as u64, "log cut before defragmentation");
+        // The copy takes whatever is stored: compacted records first go.
+        self.sm.sweep_now().await;
         let sm = self.sm.clone();
         let done = tokio::task::spawn_blocking(move || sm.defragment())
             .await

@@ -12,6 +12,7 @@ use tokio::sync::{OwnedRwLockReadGuard, RwLock as AsyncRwLock, watch};
 
 use super::snapshot_data::{SnapshotData, SnapshotFile, encode_to_scratch};
 use super::types::{LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig, decode_from, encode_into};
+use crate::mvcc::Discarded;
 use crate::state_machine::{StateMachine, StateSnapshot};
 use crate::storage::{Backend, SledBackend};
 
@@ -35,11 +36,13 @@ pub struct SmStore<B = SledBackend> {
     /// Held shared by an [`Export`] until it is dropped (it reads records), exclusively to
     /// install a snapshot or sweep discarded records (the only changes that remove records).
     records: Arc<AsyncRwLock<()>>,
-    /// The latest compaction whose discarded records are all removed: physical
-    /// compactions wait on it. Sent after every sweep step, whether it moved or not.
+    /// How far compactions are physically done (see
+    /// [`crate::mvcc::MvccStore::physically_compacted`]): physical compactions wait on it.
     swept: watch::Sender<i64>,
     /// Whether a sweep task is running (see the `sweep` module).
     sweeping: Arc<AtomicBool>,
+    /// Whether the sweep skips its rests (a defragmentation waits for it).
+    hurry: Arc<AtomicBool>,
 }
 
 impl<B> Clone for SmStore<B> {
@@ -51,6 +54,7 @@ impl<B> Clone for SmStore<B> {
             records: self.records.clone(),
             swept: self.swept.clone(),
             sweeping: self.sweeping.clone(),
+            hurry: self.hurry.clone(),
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct Export<B> {
     state: StateSnapshot,
     /// How many MVCC records the state has.
     records: usize,
+    /// Records compactions discarded that are still stored: skipped.
+    discarded: Discarded,
     meta: SnapshotMeta,
     backend: Arc<B>,
     _records: OwnedRwLockReadGuard<()>,
@@ -70,7 +76,7 @@ pub struct Export<B> {
 impl<B: Backend> Export<B> {
     /// Reads the records (blocking: run it off the async workers); the whole state.
     pub fn finish(mut self) -> Result<(StateSnapshot, SnapshotMeta), crate::error::Error> {
-        self.state.mvcc.read_records(&*self.backend)?;
+        self.state.mvcc.read_records(&*self.backend, &self.discarded)?;
         Ok((self.state, self.meta))
     }
 
@@ -83,7 +89,7 @@ impl<B: Backend> Export<B> {
     /// [`Export::finish`]). The records are encoded as they are read, straight into `out`:
     /// no part of the state is in memory twice.
     pub fn encode_into(self, out: &mut dyn io::Write) -> Result<(), io::Error> {
-        let state = self.state.scanning(&*self.backend, self.records);
+        let state = self.state.scanning(&*self.backend, self.records, self.discarded);
         encode_into(&state, out)
     }
 
@@ -109,10 +115,11 @@ impl<B: Backend> SmStore<B> {
             records: Arc::default(),
             swept,
             sweeping: Arc::default(),
+            hurry: Arc::default(),
         })
     }
 
-    /// The latest compacted revision whose discarded records are all removed, as it moves.
+    /// How far compactions are physically done, as it moves.
     pub fn physically_compacted(&self) -> watch::Receiver<i64> {
         self.swept.subscribe()
     }
@@ -182,23 +189,18 @@ impl<B: Backend> SmStore<B> {
         self.backend.blob_writer(INCOMING_SNAPSHOT)
     }
 
-    /// Starts copying the state at the last applied entry (see [`Export`]), once no record
-    /// a compaction discarded is left stored: a copy holds only what the index keeps.
+    /// Starts copying the state at the last applied entry (see [`Export`]). The copy
+    /// holds only what the index keeps: records compactions discarded are skipped.
     pub async fn export(&self) -> Export<B> {
-        let mut swept = self.swept.subscribe();
-        loop {
-            let records = self.records.clone().read_owned().await;
-            {
-                let sm = self.read();
-                if !sm.mvcc().has_discarded() {
-                    let (meta, state, count) = (snapshot_meta(&sm), sm.snapshot(), sm.mvcc().record_count());
-                    return Export { state, records: count, meta, backend: self.backend.clone(), _records: records };
-                }
-            }
-            drop(records);
-            self.sweep_if_needed();
-            // Every sweep step sends; the sender lives as long as `self`.
-            let _ = swept.changed().await;
+        let records = self.records.clone().read_owned().await;
+        let sm = self.read();
+        Export {
+            state: sm.snapshot(),
+            records: sm.mvcc().record_count(),
+            discarded: sm.mvcc().discarded_view(),
+            meta: snapshot_meta(&sm),
+            backend: self.backend.clone(),
+            _records: records,
         }
     }
 }

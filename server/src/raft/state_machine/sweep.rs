@@ -19,10 +19,21 @@ const RETRY: Duration = Duration::from_secs(1);
 
 impl<B: Backend> SmStore<B> {
     /// Starts the sweep task unless it runs already or nothing is left to sweep.
-    pub(super) fn sweep_if_needed(&self) {
+    pub fn sweep_if_needed(&self) {
         if self.read().mvcc().has_discarded() && !self.sweeping.swap(true, Ordering::SeqCst) {
             tokio::spawn(self.clone().sweep());
         }
+    }
+
+    /// Sweeps without resting until every compaction applied so far is physically done
+    /// (a defragmentation waits for this: it copies whatever is still stored).
+    pub async fn sweep_now(&self) {
+        let target = self.read().mvcc().compacted_revision();
+        self.hurry.store(true, Ordering::SeqCst);
+        self.sweep_if_needed();
+        // Fails only if the sender is gone, which `self` keeps alive.
+        let _ = self.swept.subscribe().wait_for(|&done| done >= target).await;
+        self.hurry.store(false, Ordering::SeqCst);
     }
 
     /// Tells physical compactions how far the sweep got, if that moved.
@@ -32,7 +43,8 @@ impl<B: Backend> SmStore<B> {
     }
 
     /// Sweeps until nothing discarded is left. Between groups it rests twice as long as the
-    /// group took, so a sweep never takes more than a third of a CPU from the requests.
+    /// group took, so a sweep never takes more than a third of a CPU from the requests
+    /// (unless a defragmentation waits for it).
     async fn sweep(self) {
         loop {
             // Exports read records: none runs while a group is removed.
@@ -44,8 +56,7 @@ impl<B: Backend> SmStore<B> {
                 store.sweep_step().map(|n| (n, began.elapsed()))
             })
             .await;
-            // Every step sends, so an export waiting for the sweep looks again.
-            self.swept.send_replace(self.read().mvcc().physically_compacted());
+            self.publish_swept();
             match step {
                 Ok(Ok((0, _))) => {
                     self.sweeping.store(false, Ordering::SeqCst);
@@ -55,7 +66,11 @@ impl<B: Backend> SmStore<B> {
                         return;
                     }
                 }
-                Ok(Ok((_, took))) => tokio::time::sleep(took * 2).await,
+                Ok(Ok((_, took))) => {
+                    if !self.hurry.load(Ordering::SeqCst) {
+                        tokio::time::sleep(took * 2).await;
+                    }
+                }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "removing compacted records");
                     tokio::time::sleep(RETRY).await;
