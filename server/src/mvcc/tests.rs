@@ -139,13 +139,19 @@ fn range_limit_count_sort_and_filters() {
     assert!(ko.kvs[0].value.is_empty() && ko.kvs[0].version == 1);
 }
 
+/// A store where `a` was put twice (revisions 2, 3) and `b` put and deleted (4, 5).
+fn overwritten_and_deleted() -> Store {
+    let mut s = store();
+    put(&mut s, "a", "1");
+    put(&mut s, "a", "2");
+    put(&mut s, "b", "1");
+    del(&mut s, "b", "");
+    s
+}
+
 #[test]
 fn compaction_rules() {
-    let mut s = store();
-    put(&mut s, "a", "1"); // 2
-    put(&mut s, "a", "2"); // 3
-    put(&mut s, "b", "1"); // 4
-    del(&mut s, "b", ""); // 5
+    let mut s = overwritten_and_deleted();
     assert_eq!(get(&s, "a", "", 6), Err(Error::FutureRevision));
     let compact = |s: &mut Store, rev| change(s, |w| w.compact(&CompactRequest { revision: rev, physical: true }));
     assert_eq!(compact(&mut s, 6), Err(Error::FutureRevision));
@@ -390,11 +396,7 @@ fn a_snapshot_whose_records_do_not_match_their_count_fails_to_encode() {
 
 #[test]
 fn compacted_records_stay_invisible_until_swept_and_a_reopened_store_finds_them_again() {
-    let mut s = store();
-    put(&mut s, "a", "1"); // 2
-    put(&mut s, "a", "2"); // 3
-    put(&mut s, "b", "1"); // 4
-    del(&mut s, "b", ""); // 5
+    let mut s = overwritten_and_deleted();
     put(&mut s, "c", "1"); // 6
     let hash_before = s.hash_kv(0).expect("hash_kv");
     let mut events_before = Vec::new();
