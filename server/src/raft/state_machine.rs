@@ -129,9 +129,20 @@ impl<B: Backend> SmStore<B> {
         self.revision.subscribe()
     }
 
-    fn publish_revision(&self) {
-        let current = self.read().mvcc().current_revision();
+    /// After an apply or an install, in one look at the state: wakes watchers if the
+    /// revision moved, tells physical compactions how far the sweep got, and starts the
+    /// sweep if records were discarded.
+    fn publish_changes(&self) {
+        let (current, swept, discarded) = {
+            let sm = self.read();
+            let mvcc = sm.mvcc();
+            (mvcc.current_revision(), mvcc.physically_compacted(), mvcc.has_discarded())
+        };
         self.revision.send_if_modified(|r| std::mem::replace(r, current) != current);
+        self.swept.send_if_modified(|s| std::mem::replace(s, swept) != swept);
+        if discarded {
+            self.start_sweep();
+        }
     }
 
     /// Read access to the applied state.
@@ -249,9 +260,7 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
             }
         }
         self.write().write_progress().map_err(io::Error::other)?;
-        self.publish_revision();
-        self.publish_swept();
-        self.sweep_if_needed();
+        self.publish_changes();
         Ok(())
     }
 
@@ -269,9 +278,7 @@ impl<B: Backend> RaftStateMachine<TypeConfig> for SmStore<B> {
         let state = state.await.map_err(io::Error::other)??;
         let _no_export = self.records.write().await;
         self.write().install(state, meta.last_log_id, meta.last_membership.clone()).map_err(io::Error::other)?;
-        self.publish_revision();
-        self.publish_swept();
-        self.sweep_if_needed();
+        self.publish_changes();
         let store = self.clone();
         let durable = tokio::task::spawn_blocking(move || store.make_durable(&meta, "snapshot installed"));
         durable.await.map_err(io::Error::other)?

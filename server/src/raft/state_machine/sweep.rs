@@ -20,7 +20,14 @@ const RETRY: Duration = Duration::from_secs(1);
 impl<B: Backend> SmStore<B> {
     /// Starts the sweep task unless it runs already or nothing is left to sweep.
     pub fn sweep_if_needed(&self) {
-        if self.read().mvcc().has_discarded() && !self.sweeping.swap(true, Ordering::SeqCst) {
+        if self.read().mvcc().has_discarded() {
+            self.start_sweep();
+        }
+    }
+
+    /// Starts the sweep task unless it runs already.
+    pub(super) fn start_sweep(&self) {
+        if !self.sweeping.swap(true, Ordering::SeqCst) {
             tokio::spawn(self.clone().sweep());
         }
     }
@@ -37,7 +44,7 @@ impl<B: Backend> SmStore<B> {
     }
 
     /// Tells physical compactions how far the sweep got, if that moved.
-    pub(super) fn publish_swept(&self) {
+    fn publish_swept(&self) {
         let now = self.read().mvcc().physically_compacted();
         self.swept.send_if_modified(|s| std::mem::replace(s, now) != now);
     }
