@@ -653,6 +653,50 @@ mod tests {
         Ok(())
     }
 
+    /// The patched sled zeroes each segment before the log reaches it
+    /// (`third_party/sled/PATCHED.md`, item 5), so a flush overwrites blocks the file
+    /// already has instead of growing it. The file therefore always ends on a segment
+    /// boundary (sled's default segment is 512 KiB), where without the patch it ends at
+    /// the last byte written. The database's size still ends at the last byte written,
+    /// and the zeroed segments past the log must not disturb a reopen.
+    #[test]
+    fn flushes_land_in_zeroed_segments_and_survive_reopen() -> Result<(), Box<dyn std::error::Error>> {
+        const SEGMENT: u64 = 512 * 1024;
+        let dir = tempfile::tempdir()?;
+        let home = dir.path().join("db");
+        let file = home.join("db");
+        let write_flushed =
+            |b: &SledBackend, range: std::ops::Range<u32>, reopened: bool| -> Result<(), StorageError> {
+                let mut last_size = 0;
+                for i in range {
+                    let mut batch = WriteBatch::default();
+                    batch.put(Tree::Kv, i.to_be_bytes().to_vec(), vec![b'v'; 300]);
+                    b.write(batch)?;
+                    b.flush()?;
+                    if i % 50 == 0 {
+                        let len = std::fs::metadata(&file).map_err(io)?.len();
+                        assert_eq!(len % SEGMENT, 0, "after flush {i} the file is {len} bytes long");
+                        // The zeros are not the database's size (the quota and Status read it).
+                        let size = b.size_on_disk()?;
+                        assert!(size + SEGMENT <= len, "after flush {i}: {size} bytes of {len} counted");
+                        // A reopened log may first fill free segments inside the file.
+                        assert!(size > last_size || (reopened && size == last_size), "after flush {i}: {size} bytes");
+                        last_size = size;
+                    }
+                }
+                Ok(())
+            };
+        write_flushed(&SledBackend::open(&home)?, 0..1500, false)?;
+        let reopened = SledBackend::open(&home)?;
+        write_flushed(&reopened, 1500..3000, true)?;
+        drop(reopened);
+        let b = SledBackend::open(&home)?;
+        for i in 0..3000u32 {
+            assert_eq!(b.get(Tree::Kv, &i.to_be_bytes())?, Some(vec![b'v'; 300]), "key {i}");
+        }
+        Ok(())
+    }
+
     #[test]
     fn scan_is_ordered_and_bounded() -> Result<(), Box<dyn std::error::Error>> {
         let b = SledBackend::temporary()?;

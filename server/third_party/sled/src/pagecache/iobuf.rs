@@ -823,6 +823,27 @@ impl IoBufs {
         let _notified = self.interval_updated.notify_all();
     }
 
+    /// etcd-rs: where the log's data ends in the file: the write head when the
+    /// current buffer lies in the last segment handed out, else that segment's
+    /// end. Zeros `SegmentAccountant::preallocate` wrote past it are space
+    /// reserved for the log, not the database's size.
+    pub(in crate::pagecache) fn end_of_written_log(&self) -> LogOffset {
+        let tip = self.segment_accountant.lock().tip();
+        let iobuf = self.current_iobuf();
+        let reserved = LogOffset::try_from(header::offset(iobuf.get_header()))
+            .unwrap_or(LogOffset::max_value());
+        let segment = self.config.segment_size as LogOffset;
+        match iobuf.offset.checked_add(reserved) {
+            Some(head)
+                if iobuf.offset < tip
+                    && iobuf.offset >= tip.saturating_sub(segment) =>
+            {
+                head.min(tip)
+            }
+            _ => tip,
+        }
+    }
+
     pub(in crate::pagecache) fn current_iobuf(&self) -> Arc<IoBuf> {
         // we bump up the ref count, and forget the arc to retain a +1.
         // If we didn't forget it, it would then go back down again,

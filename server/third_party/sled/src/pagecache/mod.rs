@@ -1396,7 +1396,13 @@ impl PageCache {
     }
 
     pub(crate) fn size_on_disk(&self) -> Result<u64> {
-        let mut size = self.config.file.metadata()?.len();
+        // etcd-rs: without the zeros written ahead of the log (PATCHED.md, item 5).
+        let mut size = self
+            .config
+            .file
+            .metadata()?
+            .len()
+            .min(self.log.iobufs.end_of_written_log());
 
         let stable = self.config.blob_path(0);
         let blob_dir = stable.parent().expect(

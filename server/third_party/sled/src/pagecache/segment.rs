@@ -96,6 +96,9 @@ pub(crate) struct SegmentAccountant {
     segment_cleaner: SegmentCleaner,
     ordering: BTreeMap<Lsn, LogOffset>,
     async_truncations: BTreeMap<LogOffset, OneShot<Result<()>>>,
+    // etcd-rs: segments past the tip being zeroed ahead of use, see
+    // `preallocate`.
+    async_preallocations: BTreeMap<LogOffset, OneShot<std::io::Result<()>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -485,9 +488,11 @@ impl SegmentAccountant {
             segment_cleaner,
             ordering: BTreeMap::default(),
             async_truncations: BTreeMap::default(),
+            async_preallocations: BTreeMap::default(),
         };
 
         ret.initialize_from_snapshot(snapshot)?;
+        ret.preallocate(ret.tip);
 
         if let Some(max_free) = ret.free.iter().max() {
             assert!(
@@ -993,11 +998,56 @@ impl SegmentAccountant {
             }
         }
 
+        self.await_preallocation(lid);
+
         self.tip += self.config.segment_size as LogOffset;
 
         trace!("advancing file tip from {} to {}", lid, self.tip);
 
+        self.preallocate(self.tip);
+
         Ok(lid)
+    }
+
+    /// etcd-rs: writes zeros (`MessageKind::Corrupted`, what a free segment
+    /// holds) over the segment at `at`, past the tip, and syncs them, in the
+    /// background. Without it every flush appends to the file, and its
+    /// `fdatasync` must also commit the file's new size and blocks: on ext4
+    /// that made a flush of one small write about 1.6 times as slow as an
+    /// overwrite of blocks already written. `bump_tip` waits for the job
+    /// before handing the segment out, so zeros never land on log data. A
+    /// failed job only loses the speed-up: the log's own write to the segment
+    /// succeeds or fails on its own.
+    fn preallocate(&mut self, at: LogOffset) {
+        // After a truncation, the segment may be prepared a second time.
+        self.await_preallocation(at);
+
+        let config = self.config.clone();
+        let job = threadpool::spawn(move || {
+            let zeros = vec![MessageKind::Corrupted.into(); config.segment_size];
+            pwrite_all(&config.file, &zeros, at)?;
+            config.file.sync_data()
+        });
+        match job {
+            Ok(promise) => {
+                self.async_preallocations.insert(at, promise);
+            }
+            Err(e) => warn!("could not start zeroing the segment at {}: {:?}", at, e),
+        }
+    }
+
+    fn await_preallocation(&mut self, at: LogOffset) {
+        if let Some(job) = self.async_preallocations.remove(&at) {
+            if let Err(e) = job.wait().expect("threadpool should not crash") {
+                warn!("zeroing the segment at {} ahead of the log failed: {:?}", at, e);
+            }
+        }
+    }
+
+    /// etcd-rs: the end of the last segment handed out; past it lies at most
+    /// the segment `preallocate` zeroes.
+    pub(super) fn tip(&self) -> LogOffset {
+        self.tip
     }
 
     /// Returns the next offset to write a new segment in.
