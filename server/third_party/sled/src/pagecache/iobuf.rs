@@ -828,8 +828,12 @@ impl IoBufs {
     /// end. Zeros `SegmentAccountant::preallocate` wrote past it are space
     /// reserved for the log, not the database's size.
     pub(in crate::pagecache) fn end_of_written_log(&self) -> LogOffset {
-        let tip = self.segment_accountant.lock().tip();
-        let iobuf = self.current_iobuf();
+        // Both read under the accountant's lock: a tip moved in between would
+        // put a new buffer past the tip read, and its data would go uncounted.
+        let (tip, iobuf) = {
+            let accountant = self.segment_accountant.lock();
+            (accountant.tip(), self.current_iobuf())
+        };
         let reserved = LogOffset::try_from(header::offset(iobuf.get_header()))
             .unwrap_or(LogOffset::max_value());
         let segment = self.config.segment_size as LogOffset;

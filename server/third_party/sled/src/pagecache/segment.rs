@@ -98,7 +98,8 @@ pub(crate) struct SegmentAccountant {
     async_truncations: BTreeMap<LogOffset, OneShot<Result<()>>>,
     // etcd-rs: segments past the tip being zeroed ahead of use, see
     // `preallocate`.
-    async_preallocations: BTreeMap<LogOffset, OneShot<std::io::Result<()>>>,
+    async_preallocations:
+        BTreeMap<LogOffset, std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -492,6 +493,7 @@ impl SegmentAccountant {
         };
 
         ret.initialize_from_snapshot(snapshot)?;
+        ret.reclaim_zeroed_tail();
         ret.preallocate(ret.tip);
 
         if let Some(max_free) = ret.free.iter().max() {
@@ -1018,19 +1020,27 @@ impl SegmentAccountant {
     /// before handing the segment out, so zeros never land on log data. A
     /// failed job only loses the speed-up: the log's own write to the segment
     /// succeeds or fails on its own.
+    ///
+    /// The job runs on a thread of its own, not on sled's pool: `bump_tip`
+    /// waits for it holding this accountant's mutex, and the pool's
+    /// `write_to_log` tasks end by taking that mutex, so a job queued behind
+    /// them could wait for ever.
     fn preallocate(&mut self, at: LogOffset) {
         // After a truncation, the segment may be prepared a second time.
         self.await_preallocation(at);
 
-        let config = self.config.clone();
-        let job = threadpool::spawn(move || {
-            let zeros = vec![MessageKind::Corrupted.into(); config.segment_size];
-            pwrite_all(&config.file, &zeros, at)?;
-            config.file.sync_data()
-        });
+        let file = self.config.file.clone();
+        let len = self.config.segment_size;
+        let job = std::thread::Builder::new()
+            .name("sled-zero-segment".into())
+            .spawn(move || {
+                let zeros = vec![MessageKind::Corrupted.into(); len];
+                pwrite_all(&file, &zeros, at)?;
+                file.sync_data()
+            });
         match job {
-            Ok(promise) => {
-                self.async_preallocations.insert(at, promise);
+            Ok(handle) => {
+                self.async_preallocations.insert(at, handle);
             }
             Err(e) => warn!("could not start zeroing the segment at {}: {:?}", at, e),
         }
@@ -1038,8 +1048,29 @@ impl SegmentAccountant {
 
     fn await_preallocation(&mut self, at: LogOffset) {
         if let Some(job) = self.async_preallocations.remove(&at) {
-            if let Err(e) = job.wait().expect("threadpool should not crash") {
-                warn!("zeroing the segment at {} ahead of the log failed: {:?}", at, e);
+            match job.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(
+                    "zeroing the segment at {} ahead of the log failed: {:?}",
+                    at, e
+                ),
+                Err(_) => warn!("zeroing the segment at {} panicked", at),
+            }
+        }
+    }
+
+    /// etcd-rs: at start, the segment zeroed past the tip before a restart
+    /// is found free at the end of the file. Kept free, it would stay in the
+    /// file below a new zeroed segment, and `IoBufs::end_of_written_log`
+    /// would count it as the database's size until the log reused it; it is
+    /// made the next segment past the tip instead. `preallocate` zeroes it
+    /// (again) before `bump_tip` hands it out, so whatever it holds is never
+    /// read as log.
+    fn reclaim_zeroed_tail(&mut self) {
+        let segment = self.config.segment_size as LogOffset;
+        if let Some(last) = self.tip.checked_sub(segment) {
+            if self.free.remove(&last) {
+                self.tip = last;
             }
         }
     }
