@@ -653,14 +653,14 @@ mod tests {
         Ok(())
     }
 
-    /// The patched sled zeroes each segment before the log reaches it
-    /// (`third_party/sled/PATCHED.md`, item 5), so a flush overwrites blocks the file
+    /// The patched sled allocates each segment before the log reaches it
+    /// (`third_party/sled/PATCHED.md`, item 5), so a flush writes into blocks the file
     /// already has instead of growing it. The file therefore always ends on a segment
     /// boundary (sled's default segment is 512 KiB), where without the patch it ends at
     /// the last byte written. The database's size still ends at the last byte written,
-    /// and the zeroed segments past the log must not disturb a reopen.
+    /// and the allocated segment past the log must not disturb a reopen.
     #[test]
-    fn flushes_land_in_zeroed_segments_and_survive_reopen() -> Result<(), Box<dyn std::error::Error>> {
+    fn flushes_land_in_allocated_segments_and_survive_reopen() -> Result<(), Box<dyn std::error::Error>> {
         const SEGMENT: u64 = 512 * 1024;
         let dir = tempfile::tempdir()?;
         let home = dir.path().join("db");
@@ -676,7 +676,8 @@ mod tests {
                     if i % 50 == 0 {
                         let len = std::fs::metadata(&file).map_err(io)?.len();
                         assert_eq!(len % SEGMENT, 0, "after flush {i} the file is {len} bytes long");
-                        // The zeros are not the database's size (the quota and Status read it).
+                        // The space allocated ahead is not the database's size (the quota
+                        // and Status read it).
                         let size = b.size_on_disk()?;
                         assert!(size + SEGMENT <= len, "after flush {i}: {size} bytes of {len} counted");
                         // A reopened log may fill free segments inside the file first.
@@ -687,7 +688,7 @@ mod tests {
                 }
                 Ok(())
             };
-        // A reopen finds the zeroed segment free at the end of the file; it is still
+        // A reopen finds the allocated segment free at the end of the file; it is still
         // not counted, also when it is the only free segment (a log within its first).
         for (home, written) in [(dir.path().join("small"), 0..100), (home.clone(), 0..1500)] {
             let first = SledBackend::open(&home)?;

@@ -825,7 +825,7 @@ impl IoBufs {
 
     /// etcd-rs: where the log's data ends in the file: the write head when the
     /// current buffer lies in the last segment handed out, else that segment's
-    /// end. Zeros `SegmentAccountant::preallocate` wrote past it are space
+    /// end. What `SegmentAccountant::preallocate` allocated past it is space
     /// reserved for the log, not the database's size.
     pub(in crate::pagecache) fn end_of_written_log(&self) -> LogOffset {
         // Both read under the accountant's lock: a tip moved in between would

@@ -1396,7 +1396,8 @@ impl PageCache {
     }
 
     pub(crate) fn size_on_disk(&self) -> Result<u64> {
-        // etcd-rs: without the zeros written ahead of the log (PATCHED.md, item 5).
+        // etcd-rs: without the segment allocated ahead of the log (PATCHED.md,
+        // item 5).
         let mut size = self
             .config
             .file
