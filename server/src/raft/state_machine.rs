@@ -139,7 +139,7 @@ impl<B: Backend> SmStore<B> {
             (mvcc.current_revision(), mvcc.physically_compacted(), mvcc.has_discarded())
         };
         self.revision.send_if_modified(|r| std::mem::replace(r, current) != current);
-        self.swept.send_if_modified(|s| std::mem::replace(s, swept) != swept);
+        self.publish_swept(swept);
         if discarded {
             self.start_sweep();
         }

@@ -43,9 +43,8 @@ impl<B: Backend> SmStore<B> {
         self.hurry.store(false, Ordering::SeqCst);
     }
 
-    /// Tells physical compactions how far the sweep got, if that moved.
-    fn publish_swept(&self) {
-        let now = self.read().mvcc().physically_compacted();
+    /// Tells physical compactions that the sweep got to `now`, if that moved.
+    pub(super) fn publish_swept(&self, now: i64) {
         self.swept.send_if_modified(|s| std::mem::replace(s, now) != now);
     }
 
@@ -63,7 +62,7 @@ impl<B: Backend> SmStore<B> {
                 store.sweep_step().map(|n| (n, began.elapsed()))
             })
             .await;
-            self.publish_swept();
+            self.publish_swept(self.read().mvcc().physically_compacted());
             match step {
                 Ok(Ok((0, _))) => {
                     self.sweeping.store(false, Ordering::SeqCst);
