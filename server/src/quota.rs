@@ -13,8 +13,8 @@ pub const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 const KV_OVERHEAD: u64 = 256;
 /// etcd's estimate of a lease record.
 const LEASE_OVERHEAD: u64 = 64;
-/// The database size is read at most this often: asking the engine costs a directory
-/// walk, and a put a few milliseconds late to see the quota passed is harmless.
+/// The database size is read at most this often: asking the engine costs a `stat` of its
+/// file, and a put a few milliseconds late to see the quota passed is harmless.
 const SIZE_REFRESH: Duration = Duration::from_millis(100);
 
 /// A member's quota.

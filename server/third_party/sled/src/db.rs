@@ -427,6 +427,14 @@ impl Db {
         self.context.pagecache.size_on_disk()
     }
 
+    /// etcd-rs: the bytes of the files in `blobs/` as counted for
+    /// `size_on_disk` (PATCHED.md, item 6), for tests that compare the count
+    /// with the directory.
+    #[doc(hidden)]
+    pub fn blob_bytes(&self) -> u64 {
+        self.context.pagecache.config.blob_bytes.load(SeqCst)
+    }
+
     /// Traverses all files and calculates their total physical
     /// size, then traverses all pages and calculates their
     /// total logical size, then divides the physical size

@@ -35,7 +35,10 @@ use parallel_io_unix::{pread_exact, pread_exact_or_eof, pwrite_all};
 use parallel_io_windows::{pread_exact, pread_exact_or_eof, pwrite_all};
 
 use self::{
-    blob_io::{gc_blobs, read_blob, remove_blob, write_blob},
+    blob_io::{
+        count_blob_bytes, gc_blobs, read_blob, remove_blob, write_blob,
+        BlobRemover,
+    },
     constants::{
         BATCH_MANIFEST_PID, COUNTER_PID, META_PID,
         PAGE_CONSOLIDATION_THRESHOLD, SEGMENT_CLEANUP_THRESHOLD,
@@ -586,6 +589,10 @@ impl PageCache {
         // apply any new data to it to "catch-up" the
         // snapshot before loading it.
         let snapshot = read_snapshot_or_default(&config)?;
+
+        // etcd-rs: after recovery removed the blobs it does not keep, and
+        // before anything writes or removes one (PATCHED.md, item 6).
+        count_blob_bytes(&config)?;
 
         #[cfg(feature = "testing")]
         {
@@ -1397,44 +1404,16 @@ impl PageCache {
 
     pub(crate) fn size_on_disk(&self) -> Result<u64> {
         // etcd-rs: without the segment allocated ahead of the log (PATCHED.md,
-        // item 5).
-        let mut size = self
+        // item 5), and the blobs' bytes from their count instead of a walk of
+        // their directory, which stat()ed every blob (item 6).
+        let size = self
             .config
             .file
             .metadata()?
             .len()
             .min(self.log.iobufs.end_of_written_log());
 
-        let stable = self.config.blob_path(0);
-        let blob_dir = stable.parent().expect(
-            "should be able to determine the parent for the blob directory",
-        );
-        let blob_files = std::fs::read_dir(blob_dir)?;
-
-        for blob_file in blob_files {
-            let blob_file = if let Ok(bf) = blob_file {
-                bf
-            } else {
-                continue;
-            };
-
-            // it's possible the blob file was removed lazily
-            // in the background and no longer exists
-            #[cfg(not(miri))]
-            {
-                size += blob_file.metadata().map(|m| m.len()).unwrap_or(0);
-            }
-
-            // workaround to avoid missing `dirfd` shim
-            #[cfg(miri)]
-            {
-                size += std::fs::metadata(blob_file.path())
-                    .map(|m| m.len())
-                    .unwrap_or(0);
-            }
-        }
-
-        Ok(size)
+        Ok(size.saturating_add(self.config.blob_bytes.load(SeqCst)))
     }
 
     fn logical_size_of_all_pages(&self) -> Result<u64> {

@@ -100,6 +100,8 @@ pub(crate) struct SegmentAccountant {
     // `preallocate`.
     async_preallocations:
         BTreeMap<LogOffset, std::thread::JoinHandle<std::io::Result<()>>>,
+    // etcd-rs: unlinks replaced blobs off the accountant's mutex.
+    blob_remover: BlobRemover,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -260,7 +262,7 @@ impl Segment {
     fn active_to_inactive(
         &mut self,
         lsn: Lsn,
-        config: &Config,
+        blob_remover: &BlobRemover,
     ) -> Result<FastSet8<Lsn>> {
         trace!("setting Segment with lsn {:?} to Inactive", self.lsn());
 
@@ -275,7 +277,7 @@ impl Segment {
                     ptr,
                     active.lsn,
                 );
-                remove_blob(*ptr, config)?;
+                blob_remover.remove(*ptr)?;
             }
 
             let inactive = Segment::Inactive(Inactive {
@@ -439,7 +441,7 @@ impl Segment {
     fn remove_blob(
         &mut self,
         blob_ptr: BlobPointer,
-        config: &Config,
+        blob_remover: &BlobRemover,
     ) -> Result<()> {
         match self {
             Segment::Active(active) => {
@@ -455,7 +457,7 @@ impl Segment {
                      or Draining.",
                     blob_ptr,
                 );
-                remove_blob(blob_ptr, config)?;
+                blob_remover.remove(blob_ptr)?;
             }
             Segment::Free(_) => panic!("remove_blob called on a Free Segment"),
         }
@@ -481,6 +483,7 @@ impl SegmentAccountant {
     ) -> Result<Self> {
         let _measure = Measure::new(&M.start_segment_accountant);
         let mut ret = Self {
+            blob_remover: BlobRemover::start(config.clone()),
             config,
             segments: vec![],
             free: BTreeSet::default(),
@@ -785,7 +788,7 @@ impl SegmentAccountant {
                     old_ptr
                 );
                 self.segments[new_idx]
-                    .remove_blob(old_ptr.blob().1, &self.config)?;
+                    .remove_blob(old_ptr.blob().1, &self.blob_remover)?;
             }
 
             let old_idx = self.segment_id(old_lid);
@@ -951,7 +954,7 @@ impl SegmentAccountant {
         );
 
         let freeable_segments = if self.segments[idx].is_active() {
-            self.segments[idx].active_to_inactive(lsn, &self.config)?
+            self.segments[idx].active_to_inactive(lsn, &self.blob_remover)?
         } else {
             Default::default()
         };
