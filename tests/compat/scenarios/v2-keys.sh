@@ -59,9 +59,11 @@ v2 -o json get /ttl
 v2 update /ttl w
 v2 -o json get /ttl
 v2 set /short v --ttl 1
-v2 mkdir /tdir --ttl 1
+# Two seconds for the directory: the set below must land inside it before it
+# expires, however slowly etcdctl starts.
+v2 mkdir /tdir --ttl 2
 v2 set /tdir/inner x
-sleep 3
+sleep 4
 v2 get /short
 v2 ls /tdir
 v2 get /tdir/inner

@@ -230,17 +230,24 @@ impl BlobRemover {
             _ => remove_blob(blob_ptr, &self.config),
         }
     }
-}
 
-impl Drop for BlobRemover {
-    /// Removes what is queued before the database closes: a blob left behind
-    /// is never removed by a later start.
-    fn drop(&mut self) {
+    /// Removes what is queued and stops the thread; blobs queued later are
+    /// removed by the caller. `Log::drop` calls it, so that a database that
+    /// closes has removed its replaced blobs (a blob left behind is never
+    /// removed by a later start), even when a pool thread still holds the
+    /// accountant after the database is dropped.
+    pub(crate) fn close(&mut self) {
         drop(self.queue.take());
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 warn!("the blob removal thread panicked");
             }
         }
+    }
+}
+
+impl Drop for BlobRemover {
+    fn drop(&mut self) {
+        self.close();
     }
 }

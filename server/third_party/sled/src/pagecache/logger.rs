@@ -474,6 +474,10 @@ impl Drop for Log {
             self.config.file.sync_all().unwrap();
         }
 
+        // etcd-rs: the queued blob removals finish before the database is
+        // closed (PATCHED.md, item 7).
+        self.iobufs.with_sa(|sa| sa.close_blob_remover());
+
         debug!("IoBufs dropped");
     }
 }

@@ -1054,6 +1054,12 @@ impl SegmentAccountant {
         }
     }
 
+    /// etcd-rs: removes the queued blobs and stops the removal thread, see
+    /// `BlobRemover::close`.
+    pub(super) fn close_blob_remover(&mut self) {
+        self.blob_remover.close();
+    }
+
     fn await_preallocation(&mut self, at: LogOffset) {
         if let Some(job) = self.async_preallocations.remove(&at) {
             match job.join() {
