@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::kv_client::KvClient;
-use etcd_proto::etcdserverpb::{PutRequest, RangeRequest};
+use etcd_proto::etcdserverpb::{CompactionRequest, PutRequest, RangeRequest};
 use etcd_rs_client::Transport;
 use etcd_rs_tests::Member;
 
@@ -133,5 +133,43 @@ async fn the_first_linearizable_read_after_kill_9_sees_every_acknowledged_write(
             "round {round}: the first read after the restart missed acknowledged writes"
         );
         member.wait_healthy();
+    }
+}
+
+/// Values too large for a quarter of sled's segment live in blob files of their own,
+/// which sled removes once the pages that replaced them are written (on a thread of its
+/// own, `server/third_party/sled/PATCHED.md`, item 7). Overwrites, a compaction and its
+/// sweep replace many such pages; a kill -9 while the sweep runs and removals are
+/// queued must lose no acknowledged value and leave no page pointing at a removed blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_values_survive_kill_9_during_blob_removal() {
+    const KEYS: usize = 48;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut member = Member::start(dir.path(), "blobs");
+    for round in 0..3u8 {
+        let mut kv = connect(member.url()).await;
+        let value = vec![b'a' + round; 64 * 1024];
+        let mut revision = 0;
+        for i in 0..KEYS {
+            let req =
+                PutRequest { key: format!("big/{i:02}").into_bytes(), value: value.clone(), ..Default::default() };
+            let resp = kv.put(req).await.unwrap_or_else(|e| panic!("round {round}: put {i}: {e}")).into_inner();
+            revision = resp.header.expect("header").revision;
+        }
+        // Not physical: the reply does not wait for the sweep, which the kill interrupts.
+        kv.compact(CompactionRequest { revision, physical: false }).await.expect("compact");
+        member.kill9();
+        member.restart();
+
+        let mut kv = connect(member.url()).await;
+        let all = kv
+            .range(RangeRequest { key: b"big/".to_vec(), range_end: b"big0".to_vec(), ..Default::default() })
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: range after the restart: {e}"))
+            .into_inner();
+        assert_eq!(all.kvs.len(), KEYS, "round {round}: keys after the restart");
+        for kv in &all.kvs {
+            assert!(kv.value == value, "round {round}: {} holds another value", String::from_utf8_lossy(&kv.key));
+        }
     }
 }
