@@ -126,12 +126,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         min_lease_ttl: i64::try_from((config.election_timeout_ms * 3 / 2).div_ceil(1000)).unwrap_or(i64::MAX),
         quota: Arc::new(Quota::new(config.quota_backend_bytes)),
     };
-    let v2 = config.enable_v2.then(|| V2Api {
-        node: node.clone(),
-        stop: stop_rx.clone(),
-        name: config.name.clone(),
-        started_ms: api::now_ms(),
-    });
+    let v2 = config.enable_v2.then(|| V2Api::new(node.clone(), stop_rx.clone(), config.name.clone()));
     let client_router = client_router(ctx, v2, config.max_request_bytes + GRPC_OVERHEAD_BYTES);
     for url in &config.listen_client_urls {
         servers.push(serve(url, "client", client_router.clone(), stop_rx.clone()).await?);
@@ -423,5 +418,5 @@ fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::R
         .add_service(cluster)
         .prepare()
         .into_axum_router()
-        .layer(axum::middleware::from_fn(api::count_grpc))
+        .layer(api::GrpcCountLayer)
 }

@@ -28,7 +28,7 @@ pub use kv::KvService;
 pub use lease::LeaseService;
 pub use lock::LockService;
 pub use maintenance::MaintenanceService;
-pub use metrics::count_grpc;
+pub use metrics::GrpcCountLayer;
 pub use peer_hash::peer_hash;
 pub use v2::{V2Api, now_ms, router as v2_router};
 pub use watch::WatchService;

@@ -4,12 +4,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::params::{Form, KeyRequest};
-use super::{V2Api, json, now_ms};
+use super::{V2Api, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM, json, now_ms};
 use crate::command::{Command, CommandResponse};
 use crate::error::Error;
 use crate::v2store::{Code, Event, Method, V2Error, Watch};
@@ -38,8 +39,25 @@ fn error_response(e: &V2Error) -> Response {
     let mut r = (http_status(e.code), json::error(e)).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("X-Etcd-Index", HeaderValue::from(e.index));
+    h.insert(X_ETCD_INDEX, HeaderValue::from(e.index));
     r
+}
+
+/// Whether the request's body is a form (`application/x-www-form-urlencoded`), read from
+/// the headers in place rather than from a copy of them.
+pub struct FormContent(bool);
+
+impl<S: Sync> FromRequestParts<S> for FormContent {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+        Ok(Self(form))
+    }
 }
 
 /// Handles every method on `/v2/keys...`.
@@ -47,7 +65,7 @@ pub async fn keys(
     State(api): State<Arc<V2Api>>,
     method: HttpMethod,
     uri: Uri,
-    headers: HeaderMap,
+    FormContent(form_content): FormContent,
     body: Bytes,
 ) -> Response {
     let write = match method {
@@ -57,11 +75,7 @@ pub async fn keys(
         HttpMethod::DELETE => Some(Method::Delete),
         _ => return super::method_not_allowed("HEAD,GET,PUT,POST,DELETE"),
     };
-    let form_body = matches!(write, Some(Method::Put | Method::Post))
-        && headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let form_body = form_content && matches!(write, Some(Method::Put | Method::Post));
     let key = uri.path().strip_prefix("/v2/keys").unwrap_or_default();
     let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
     let request = Form::parse(uri.query(), form_body.then_some(&body[..])).and_then(|f| f.key_request(&key, write));
@@ -72,11 +86,13 @@ pub async fn keys(
     api.stamp(response)
 }
 
+/// The Raft round trips are boxed: a request's future is as large as its largest branch,
+/// and copying that into place showed in profiles of plain gets.
 async fn serve(api: &V2Api, request: KeyRequest) -> Result<Response, V2Error> {
     match request {
         KeyRequest::Get { path, recursive, quorum } => {
             if quorum {
-                api.node.linearizable().await.map_err(raft_error)?;
+                Box::pin(api.node.linearizable()).await.map_err(raft_error)?;
             }
             let event = {
                 let state = api.node.read();
@@ -94,7 +110,7 @@ async fn serve(api: &V2Api, request: KeyRequest) -> Result<Response, V2Error> {
         KeyRequest::Write { mut write, ttl, no_value_on_success } => {
             api.node.refuse_if_learner().map_err(raft_error)?;
             write.expire_at = ttl.map(|t| now_ms().saturating_add(t.saturating_mul(1000)));
-            match api.node.propose(Command::V2(write)).await.map_err(raft_error)? {
+            match Box::pin(api.node.propose(Command::V2(write))).await.map_err(raft_error)? {
                 CommandResponse::V2(event) => Ok(event_response(api, &event, !no_value_on_success)),
                 other => Err(V2Error::request(Code::RaftInternal, format!("unexpected response {other:?}"))),
             }
@@ -107,9 +123,9 @@ fn headers(api: &V2Api, r: &mut Response, etcd_index: u64) {
     let (term, applied) = api.node.term_and_applied();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("X-Etcd-Index", HeaderValue::from(etcd_index));
-    h.insert("X-Raft-Index", HeaderValue::from(applied));
-    h.insert("X-Raft-Term", HeaderValue::from(term));
+    h.insert(X_ETCD_INDEX, HeaderValue::from(etcd_index));
+    h.insert(X_RAFT_INDEX, HeaderValue::from(applied));
+    h.insert(X_RAFT_TERM, HeaderValue::from(term));
 }
 
 fn event_response(api: &V2Api, event: &Event, nodes_too: bool) -> Response {

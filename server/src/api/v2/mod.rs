@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Serialize;
@@ -23,25 +23,38 @@ use crate::node::Node;
 /// What the v2 handlers share.
 pub struct V2Api {
     /// The member.
-    pub node: Node,
+    node: Node,
     /// Becomes true at shutdown: long polls end then.
-    pub stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     /// This member's name.
-    pub name: String,
+    name: String,
     /// When this member started, in milliseconds since the Unix epoch.
-    pub started_ms: u64,
+    started_ms: u64,
+    /// `X-Etcd-Cluster-Id`: the cluster id in lowercase hex, no padding.
+    cluster_id: HeaderValue,
 }
 
 impl V2Api {
-    /// Adds `X-Etcd-Cluster-Id` (lowercase hex, no padding), as etcd's key and member
-    /// handlers do.
+    /// The v2 API of `node`, started now; long polls end when `stop` becomes true.
+    pub fn new(node: Node, stop: watch::Receiver<bool>, name: String) -> Self {
+        // Hex digits always make a valid header value.
+        let cluster_id = HeaderValue::from_str(&format!("{:x}", node.cluster_id()))
+            .unwrap_or_else(|_| HeaderValue::from_static("0"));
+        Self { node, stop, name, started_ms: now_ms(), cluster_id }
+    }
+
+    /// Adds `X-Etcd-Cluster-Id`, as etcd's key and member handlers do.
     fn stamp(&self, mut r: Response) -> Response {
-        if let Ok(v) = HeaderValue::from_str(&format!("{:x}", self.node.cluster_id())) {
-            r.headers_mut().insert("X-Etcd-Cluster-Id", v);
-        }
+        r.headers_mut().insert(X_ETCD_CLUSTER_ID, self.cluster_id.clone());
         r
     }
 }
+
+/// etcd's v2 response headers, parsed once rather than on every insert.
+const X_ETCD_CLUSTER_ID: HeaderName = HeaderName::from_static("x-etcd-cluster-id");
+const X_ETCD_INDEX: HeaderName = HeaderName::from_static("x-etcd-index");
+const X_RAFT_INDEX: HeaderName = HeaderName::from_static("x-raft-index");
+const X_RAFT_TERM: HeaderName = HeaderName::from_static("x-raft-term");
 
 /// The v2 routes.
 pub fn router(api: V2Api) -> Router {

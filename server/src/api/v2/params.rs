@@ -88,12 +88,16 @@ impl Form {
         self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    fn boolean(&self, name: &str, message: &str) -> Result<Option<bool>, V2Error> {
-        self.value(name).map(|v| parse_bool(v).ok_or_else(|| V2Error::request(Code::InvalidField, message))).transpose()
+    /// `message` is built only for a bad value: formatting it for every flag of every
+    /// request showed in profiles.
+    fn boolean(&self, name: &str, message: impl FnOnce() -> String) -> Result<Option<bool>, V2Error> {
+        self.value(name)
+            .map(|v| parse_bool(v).ok_or_else(|| V2Error::request(Code::InvalidField, message())))
+            .transpose()
     }
 
     fn flag(&self, name: &str) -> Result<bool, V2Error> {
-        Ok(self.boolean(name, &format!("invalid value for \"{name}\""))?.unwrap_or(false))
+        Ok(self.boolean(name, || format!("invalid value for \"{name}\""))?.unwrap_or(false))
     }
 
     fn number(&self, name: &str, code: Code) -> Result<u64, V2Error> {
@@ -128,8 +132,8 @@ impl Form {
             }
             _ => None,
         };
-        let prev_exist = self.boolean("prevExist", "invalid value for prevExist")?;
-        let refresh = self.boolean("refresh", "invalid value for refresh")?.unwrap_or(false);
+        let prev_exist = self.boolean("prevExist", || "invalid value for prevExist".into())?;
+        let refresh = self.boolean("refresh", || "invalid value for refresh".into())?.unwrap_or(false);
         if refresh {
             if self.value("value").is_some_and(|v| !v.is_empty()) {
                 return Err(V2Error::request(Code::RefreshValue, "A value was provided on a refresh"));
