@@ -782,6 +782,114 @@ mod tests {
     }
 
     #[test]
+    fn replaced_blobs_do_not_pile_up() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let home = dir.path().join("db");
+        let blob_files = || -> std::io::Result<u64> {
+            let mut bytes = 0;
+            for f in std::fs::read_dir(home.join("blobs"))? {
+                match f.and_then(|f| f.metadata()) {
+                    Ok(m) => bytes += m.len(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(bytes)
+        };
+        let b = SledBackend::open(&home)?;
+        let write = |tree: Tree, key: u32, value: Vec<u8>| {
+            let mut batch = WriteBatch::default();
+            batch.put(tree, key.to_be_bytes().to_vec(), value);
+            b.write(batch)?;
+            b.flush()
+        };
+        // 16 values of 64 KiB, each alone in a leaf stored as one blob, overwritten ten
+        // times: every overwrite replaces a page that is a lone blob.
+        let live = 16 * 64 * 1024;
+        for round in 0..=10u8 {
+            for key in 0..16 {
+                write(Tree::Kv, key, vec![b'a' + round; 64 * 1024])?;
+            }
+        }
+        // Leaves that split and merge while holding large values.
+        for key in 100..300 {
+            write(Tree::Kv, key, vec![b'x'; 64 * 1024])?;
+        }
+        for key in 100..300u32 {
+            let mut batch = WriteBatch::default();
+            batch.delete(Tree::Kv, key.to_be_bytes().to_vec());
+            b.write(batch)?;
+            b.flush()?;
+        }
+        // The log moves on, so every segment that replaced a blob becomes inactive.
+        for key in 0..3000 {
+            write(Tree::Meta, key, vec![b's'; 300])?;
+        }
+        drop(b);
+        let left = blob_files()?;
+        assert!(left < 3 * live, "replaced blobs were removed: {left} bytes of blobs for {live} live bytes");
+        let b = SledBackend::open(&home)?;
+        for key in 0..16u32 {
+            assert_eq!(b.get(Tree::Kv, &key.to_be_bytes())?, Some(vec![b'k'; 64 * 1024]));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn blobs_no_page_uses_are_removed_at_open() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let home = dir.path().join("db");
+        let blobs = home.join("blobs");
+        let files = || -> std::io::Result<std::collections::BTreeMap<String, u64>> {
+            std::fs::read_dir(&blobs)?
+                .map(|f| f.and_then(|f| Ok((f.file_name().to_string_lossy().into_owned(), f.metadata()?.len()))))
+                .collect()
+        };
+        let put_all = |b: &SledBackend, tree: Tree, keys: std::ops::Range<u32>, value: &[u8]| {
+            for key in keys {
+                let mut batch = WriteBatch::default();
+                batch.put(tree, key.to_be_bytes().to_vec(), value.to_vec());
+                b.write(batch)?;
+                b.flush()?;
+            }
+            Ok::<_, StorageError>(())
+        };
+        let b = SledBackend::open(&home)?;
+        put_all(&b, Tree::Kv, 0..16, &[b'a'; 64 * 1024])?;
+        drop(b);
+        let aside = dir.path().join("aside");
+        std::fs::create_dir(&aside)?;
+        let first = files()?;
+        for name in first.keys() {
+            std::fs::copy(blobs.join(name), aside.join(name))?;
+        }
+        let b = SledBackend::open(&home)?;
+        put_all(&b, Tree::Kv, 0..16, &[b'b'; 64 * 1024])?;
+        put_all(&b, Tree::Meta, 0..3000, &[b's'; 300])?;
+        drop(b);
+        let kept = files()?;
+        // What a crash leaves: blobs replaced, queued for removal and never removed.
+        let restored: Vec<&String> = first.keys().filter(|n| !kept.contains_key(*n)).collect();
+        assert!(!restored.is_empty(), "the overwrites replaced the first blobs: {first:?} then {kept:?}");
+        for name in &restored {
+            std::fs::copy(aside.join(name), blobs.join(name))?;
+        }
+        std::fs::write(blobs.join("notes"), b"not a blob")?;
+
+        let b = SledBackend::open(&home)?;
+        let after = files()?;
+        for name in &restored {
+            assert!(!after.contains_key(*name), "blob {name} was removed at open");
+        }
+        assert!(after.contains_key("notes"), "a file sled did not name is left alone");
+        assert_eq!(b.handles().db.blob_bytes(), after.values().sum::<u64>(), "the count is of what is left");
+        for key in 0..16u32 {
+            assert_eq!(b.get(Tree::Kv, &key.to_be_bytes())?, Some(vec![b'b'; 64 * 1024]));
+        }
+        Ok(())
+    }
+
+    #[test]
     fn scan_is_ordered_and_bounded() -> Result<(), Box<dyn std::error::Error>> {
         let b = SledBackend::temporary()?;
         let mut batch = WriteBatch::default();

@@ -794,7 +794,7 @@ pub struct RunningConfig {
     inner: Config,
     pub(crate) file: Arc<File>,
     /// etcd-rs: the bytes of the files in `blobs/`, counted once at start
-    /// (`count_blob_bytes`) and kept as blobs are written and removed, so
+    /// (`sweep_blobs`) and kept as blobs are written and removed, so
     /// that `size_on_disk` needs no walk of the directory (PATCHED.md,
     /// item 6).
     pub(crate) blob_bytes: Arc<std::sync::atomic::AtomicU64>,

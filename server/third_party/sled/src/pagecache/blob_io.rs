@@ -171,14 +171,56 @@ pub(crate) fn remove_blob(id: Lsn, config: &RunningConfig) -> Result<()> {
     Ok(())
 }
 
-/// etcd-rs: the bytes of every file in the blob directory, read once at
-/// start into `RunningConfig::blob_bytes` (PATCHED.md, item 6).
-pub(crate) fn count_blob_bytes(config: &RunningConfig) -> Result<()> {
-    let mut size = 0;
-    for blob_file in std::fs::read_dir(config.get_path().join("blobs"))? {
-        if let Ok(blob_file) = blob_file {
-            size += blob_file.metadata().map(|m| m.len()).unwrap_or(0);
+/// etcd-rs: removes every blob that no page of the recovered `snapshot` uses
+/// (PATCHED.md, item 8): a crash leaves behind the blobs queued for removal
+/// and those of an aborted reservation. Counts the bytes of the rest into
+/// `RunningConfig::blob_bytes` (item 6). Runs once at start, before anything
+/// writes or removes a blob.
+pub(crate) fn sweep_blobs(
+    config: &RunningConfig,
+    snapshot: &Snapshot,
+) -> Result<()> {
+    // Every blob a page still uses is named by a pointer in the recovered page
+    // table, which covers the log up to its stable tail. A page rewritten when
+    // its segment was cleaned points to its old blob, so liveness comes from
+    // the pointers, never from the lsns of the entries.
+    let mut live = std::collections::HashSet::new();
+    let mut note = |ptr: &DiskPtr| {
+        if let DiskPtr::Blob(_, id) = ptr {
+            live.insert(*id);
         }
+    };
+    for page in &snapshot.pt {
+        match page {
+            PageState::Present { base, frags } => {
+                note(&base.1);
+                frags.iter().for_each(|f| note(&f.1));
+            }
+            PageState::Free(_, ptr) => note(ptr),
+            PageState::Uninitialized => {}
+        }
+    }
+    let mut size = 0;
+    let mut removed = 0_usize;
+    for blob_file in std::fs::read_dir(config.get_path().join("blobs"))? {
+        let Ok(blob_file) = blob_file else { continue };
+        let id = blob_file.file_name().to_str().and_then(|n| n.parse::<Lsn>().ok());
+        match id {
+            Some(id) if !live.contains(&id) => {
+                // Not fatal: a blob left here is only space, swept next time.
+                match std::fs::remove_file(blob_file.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        warn!("removing unused blob {}: {}", id, e);
+                        size += blob_file.metadata().map(|m| m.len()).unwrap_or(0);
+                    }
+                }
+            }
+            _ => size += blob_file.metadata().map(|m| m.len()).unwrap_or(0),
+        }
+    }
+    if removed > 0 {
+        warn!("removed {} blobs that no page uses (left by a crash)", removed);
     }
     config.blob_bytes.store(size, SeqCst);
     Ok(())

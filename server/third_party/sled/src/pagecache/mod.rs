@@ -36,7 +36,7 @@ use parallel_io_windows::{pread_exact, pread_exact_or_eof, pwrite_all};
 
 use self::{
     blob_io::{
-        count_blob_bytes, gc_blobs, read_blob, remove_blob, write_blob,
+        gc_blobs, read_blob, remove_blob, sweep_blobs, write_blob,
         BlobRemover,
     },
     constants::{
@@ -591,8 +591,8 @@ impl PageCache {
         let snapshot = read_snapshot_or_default(&config)?;
 
         // etcd-rs: after recovery removed the blobs it does not keep, and
-        // before anything writes or removes one (PATCHED.md, item 6).
-        count_blob_bytes(&config)?;
+        // before anything writes or removes one (PATCHED.md, items 6 and 8).
+        sweep_blobs(&config, &snapshot)?;
 
         #[cfg(feature = "testing")]
         {
