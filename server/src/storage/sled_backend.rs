@@ -708,6 +708,47 @@ mod tests {
         Ok(())
     }
 
+    /// The bytes of the files in `home`'s blob directory; a blob removed since the
+    /// directory was read counts as gone.
+    fn blob_file_bytes(home: &Path) -> std::io::Result<u64> {
+        let mut bytes = 0;
+        for f in std::fs::read_dir(home.join("blobs"))? {
+            match f.and_then(|f| f.metadata()) {
+                Ok(m) => bytes += m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Writes `value` (or deletes, with `None`) under each key, one flushed batch each.
+    fn write_each(
+        b: &SledBackend,
+        tree: Tree,
+        keys: std::ops::Range<u32>,
+        value: Option<&[u8]>,
+    ) -> Result<(), StorageError> {
+        for key in keys {
+            let mut batch = WriteBatch::default();
+            match value {
+                Some(v) => batch.put(tree, key.to_be_bytes().to_vec(), v.to_vec()),
+                None => batch.delete(tree, key.to_be_bytes().to_vec()),
+            }
+            b.write(batch)?;
+            b.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every key holds 64 KiB of `byte`.
+    fn read_back(b: &SledBackend, keys: std::ops::Range<u32>, byte: u8) -> Result<(), Box<dyn std::error::Error>> {
+        for key in keys {
+            assert_eq!(b.get(Tree::Kv, &key.to_be_bytes())?, Some(vec![byte; 64 * 1024]), "key {key}");
+        }
+        Ok(())
+    }
+
     /// sled keeps a page too large for a quarter segment in a file of its own under
     /// `blobs/` and counts those files into the database's size. Published sled read the
     /// directory and `stat`ed every blob on each call; with 16,384 blobs the put that
@@ -719,23 +760,11 @@ mod tests {
     fn blob_bytes_are_counted_without_reading_their_directory() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let home = dir.path().join("db");
-        let blob_files = || -> std::io::Result<u64> {
-            let mut bytes = 0;
-            for f in std::fs::read_dir(home.join("blobs"))? {
-                // A blob removed since the directory was read counts as gone.
-                match f.and_then(|f| f.metadata()) {
-                    Ok(m) => bytes += m.len(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(bytes)
-        };
         // sled removes replaced blobs on a thread of its own (PATCHED.md, item 7).
         let check = |b: &SledBackend, when: &str| -> Result<u64, Box<dyn std::error::Error>> {
             let mut tries = 0;
             loop {
-                let (counted, files) = (b.handles().db.blob_bytes(), blob_files()?);
+                let (counted, files) = (b.handles().db.blob_bytes(), blob_file_bytes(&home)?);
                 if counted == files {
                     return Ok(files);
                 }
@@ -744,30 +773,18 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         };
-        let put_all = |b: &SledBackend, tree: Tree, keys: std::ops::Range<u32>, value: Option<Vec<u8>>| {
-            for i in keys {
-                let mut batch = WriteBatch::default();
-                match &value {
-                    Some(v) => batch.put(tree, i.to_be_bytes().to_vec(), v.clone()),
-                    None => batch.delete(tree, i.to_be_bytes().to_vec()),
-                }
-                b.write(batch)?;
-                b.flush()?;
-            }
-            Ok::<_, StorageError>(())
-        };
         let b = SledBackend::open(&home)?;
-        put_all(&b, Tree::Kv, 0..64, Some(vec![b'v'; 64 * 1024]))?;
+        write_each(&b, Tree::Kv, 0..64, Some(&[b'v'; 64 * 1024]))?;
         let written = check(&b, "after the puts")?;
         assert!(written > 2 << 20, "the pages became blobs: {written} bytes");
-        put_all(&b, Tree::Kv, 0..64, None)?;
+        write_each(&b, Tree::Kv, 0..64, None)?;
         check(&b, "after the deletes")?;
         // sled removes a replaced blob once the log moved past the segment that replaced
         // it.
-        put_all(&b, Tree::Meta, 0..3000, Some(vec![b's'; 300]))?;
+        write_each(&b, Tree::Meta, 0..3000, Some(&[b's'; 300]))?;
         let left = check(&b, "after the log moved on")?;
         assert!(left * 2 < written, "blobs were removed: {written} -> {left} bytes");
-        put_all(&b, Tree::Kv, 0..16, Some(vec![b'w'; 64 * 1024]))?;
+        write_each(&b, Tree::Kv, 0..16, Some(&[b'w'; 64 * 1024]))?;
         check(&b, "after more puts")?;
         drop(b);
         let b = SledBackend::open(&home)?;
@@ -781,60 +798,31 @@ mod tests {
         Ok(())
     }
 
+    /// Blob files of replaced pages are removed while the database runs: what is left is
+    /// what the live pages use.
     #[test]
     fn replaced_blobs_do_not_pile_up() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let home = dir.path().join("db");
-        let blob_files = || -> std::io::Result<u64> {
-            let mut bytes = 0;
-            for f in std::fs::read_dir(home.join("blobs"))? {
-                match f.and_then(|f| f.metadata()) {
-                    Ok(m) => bytes += m.len(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(bytes)
-        };
         let b = SledBackend::open(&home)?;
-        let write = |tree: Tree, key: u32, value: Vec<u8>| {
-            let mut batch = WriteBatch::default();
-            batch.put(tree, key.to_be_bytes().to_vec(), value);
-            b.write(batch)?;
-            b.flush()
-        };
-        // 16 values of 64 KiB, each alone in a leaf stored as one blob, overwritten ten
-        // times: every overwrite replaces a page that is a lone blob.
+        // 16 values of 64 KiB (their leaves are blobs), overwritten ten times.
         let live = 16 * 64 * 1024;
         for round in 0..=10u8 {
-            for key in 0..16 {
-                write(Tree::Kv, key, vec![b'a' + round; 64 * 1024])?;
-            }
+            write_each(&b, Tree::Kv, 0..16, Some(&[b'a' + round; 64 * 1024]))?;
         }
         // Leaves that split and merge while holding large values.
-        for key in 100..300 {
-            write(Tree::Kv, key, vec![b'x'; 64 * 1024])?;
-        }
-        for key in 100..300u32 {
-            let mut batch = WriteBatch::default();
-            batch.delete(Tree::Kv, key.to_be_bytes().to_vec());
-            b.write(batch)?;
-            b.flush()?;
-        }
+        write_each(&b, Tree::Kv, 100..300, Some(&[b'x'; 64 * 1024]))?;
+        write_each(&b, Tree::Kv, 100..300, None)?;
         // The log moves on, so every segment that replaced a blob becomes inactive.
-        for key in 0..3000 {
-            write(Tree::Meta, key, vec![b's'; 300])?;
-        }
+        write_each(&b, Tree::Meta, 0..3000, Some(&[b's'; 300]))?;
         drop(b);
-        let left = blob_files()?;
+        let left = blob_file_bytes(&home)?;
         assert!(left < 3 * live, "replaced blobs were removed: {left} bytes of blobs for {live} live bytes");
-        let b = SledBackend::open(&home)?;
-        for key in 0..16u32 {
-            assert_eq!(b.get(Tree::Kv, &key.to_be_bytes())?, Some(vec![b'k'; 64 * 1024]));
-        }
-        Ok(())
+        read_back(&SledBackend::open(&home)?, 0..16, b'k')
     }
 
+    /// A crash leaves behind blobs queued for removal (PATCHED.md, item 7); the next open
+    /// removes every blob no page uses (item 8).
     #[test]
     fn blobs_no_page_uses_are_removed_at_open() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
@@ -845,17 +833,8 @@ mod tests {
                 .map(|f| f.and_then(|f| Ok((f.file_name().to_string_lossy().into_owned(), f.metadata()?.len()))))
                 .collect()
         };
-        let put_all = |b: &SledBackend, tree: Tree, keys: std::ops::Range<u32>, value: &[u8]| {
-            for key in keys {
-                let mut batch = WriteBatch::default();
-                batch.put(tree, key.to_be_bytes().to_vec(), value.to_vec());
-                b.write(batch)?;
-                b.flush()?;
-            }
-            Ok::<_, StorageError>(())
-        };
         let b = SledBackend::open(&home)?;
-        put_all(&b, Tree::Kv, 0..16, &[b'a'; 64 * 1024])?;
+        write_each(&b, Tree::Kv, 0..16, Some(&[b'a'; 64 * 1024]))?;
         drop(b);
         let aside = dir.path().join("aside");
         std::fs::create_dir(&aside)?;
@@ -864,8 +843,8 @@ mod tests {
             std::fs::copy(blobs.join(name), aside.join(name))?;
         }
         let b = SledBackend::open(&home)?;
-        put_all(&b, Tree::Kv, 0..16, &[b'b'; 64 * 1024])?;
-        put_all(&b, Tree::Meta, 0..3000, &[b's'; 300])?;
+        write_each(&b, Tree::Kv, 0..16, Some(&[b'b'; 64 * 1024]))?;
+        write_each(&b, Tree::Meta, 0..3000, Some(&[b's'; 300]))?;
         drop(b);
         let kept = files()?;
         // What a crash leaves: blobs replaced, queued for removal and never removed.
@@ -883,10 +862,7 @@ mod tests {
         }
         assert!(after.contains_key("notes"), "a file sled did not name is left alone");
         assert_eq!(b.handles().db.blob_bytes(), after.values().sum::<u64>(), "the count is of what is left");
-        for key in 0..16u32 {
-            assert_eq!(b.get(Tree::Kv, &key.to_be_bytes())?, Some(vec![b'b'; 64 * 1024]));
-        }
-        Ok(())
+        read_back(&b, 0..16, b'b')
     }
 
     #[test]
