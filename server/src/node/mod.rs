@@ -421,10 +421,13 @@ impl Node {
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         loop {
             let leader = self.leader(deadline).await?;
+            // Forwarding and membership changes (`execute_now`) are boxed: inline, they
+            // made the future of every proposal, which is moved into boxes per request,
+            // 5,608 bytes instead of 3,416.
             let outcome = if leader == self.id {
                 self.execute(&proposal).await
             } else {
-                self.forward(leader, proposal.clone(), deadline).await
+                Box::pin(self.forward(leader, proposal.clone(), deadline)).await
             };
             match outcome {
                 Ok((reply, index)) => {
@@ -465,7 +468,7 @@ impl Node {
                 self.must_lead().await?;
                 return Ok((Ok(CommandResponse::LeaseTtl(self.lease_ttl_here(*id))), 0));
             }
-            change => return self.change_members(change).await,
+            change => return Box::pin(self.change_members(change)).await,
         };
         match written {
             Ok(r) => Ok((r.data, r.log_id.index)),
