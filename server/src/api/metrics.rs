@@ -143,6 +143,7 @@ mod tests {
         let r = send(None, "text/plain").await;
         assert!(r.headers().get("grpc-status").is_none(), "passed through as it was");
         assert_eq!(m.grpc_started.with_label_values(&labels).get(), started, "plain HTTP is not a gRPC call");
+        assert_eq!(handled("OK"), ok, "nor is it counted as handled");
 
         send(None, "application/grpc").await;
         send(Some("5"), "application/grpc+proto").await;

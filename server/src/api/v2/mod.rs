@@ -50,10 +50,14 @@ impl V2Api {
     }
 }
 
-/// etcd's v2 response headers, parsed once rather than on every insert.
+// etcd's v2 response headers, parsed once rather than on every insert.
+/// `X-Etcd-Cluster-Id`: the cluster id in hex.
 const X_ETCD_CLUSTER_ID: HeaderName = HeaderName::from_static("x-etcd-cluster-id");
+/// `X-Etcd-Index`: the v2 store's index.
 const X_ETCD_INDEX: HeaderName = HeaderName::from_static("x-etcd-index");
+/// `X-Raft-Index`: the applied Raft index.
 const X_RAFT_INDEX: HeaderName = HeaderName::from_static("x-raft-index");
+/// `X-Raft-Term`: the Raft term.
 const X_RAFT_TERM: HeaderName = HeaderName::from_static("x-raft-term");
 
 /// The v2 routes.

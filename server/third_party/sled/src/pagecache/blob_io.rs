@@ -172,10 +172,10 @@ pub(crate) fn remove_blob(id: Lsn, config: &RunningConfig) -> Result<()> {
 }
 
 /// etcd-rs: removes every blob that no page of the recovered `snapshot` uses
-/// (PATCHED.md, item 8): a crash leaves behind the blobs queued for removal
-/// and those of an aborted reservation. Counts the bytes of the rest into
-/// `RunningConfig::blob_bytes` (item 6). Runs once at start, before anything
-/// writes or removes a blob.
+/// (PATCHED.md, item 8): a crash leaves behind the blobs queued for removal,
+/// and a reservation dropped unfinished leaves its blob. Counts the bytes of
+/// the rest into `RunningConfig::blob_bytes` (item 6). Runs once at start,
+/// before anything writes or removes a blob.
 pub(crate) fn sweep_blobs(
     config: &RunningConfig,
     snapshot: &Snapshot,
