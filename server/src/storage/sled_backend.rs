@@ -832,8 +832,9 @@ mod tests {
         read_back(&SledBackend::open(&home)?, 0..16, b'k')
     }
 
-    /// A crash leaves behind blobs queued for removal (PATCHED.md, item 7); the next open
-    /// removes every blob no page uses (item 8).
+    /// A crash leaves behind blobs queued for removal (PATCHED.md, item 7) and those of
+    /// writes past the end of the log it recovers; the next open removes every blob no
+    /// page uses (item 8).
     #[test]
     fn blobs_no_page_uses_are_removed_at_open() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
@@ -865,12 +866,16 @@ mod tests {
             std::fs::copy(aside.join(name), blobs.join(name))?;
         }
         std::fs::write(blobs.join("notes"), b"not a blob")?;
+        // And a torn write's blob, past the end of the recovered log.
+        let torn = "999999999999".to_string();
+        std::fs::copy(aside.join(restored[0]), blobs.join(&torn))?;
 
         let b = SledBackend::open(&home)?;
         let after = files()?;
         for name in &restored {
             assert!(!after.contains_key(*name), "blob {name} was removed at open");
         }
+        assert!(!after.contains_key(&torn), "the torn write's blob was removed at open");
         assert!(after.contains_key("notes"), "a file sled did not name is left alone");
         assert_eq!(b.handles().db.blob_bytes(), after.values().sum::<u64>(), "the count is of what is left");
         read_back(&b, 0..16, b'b')

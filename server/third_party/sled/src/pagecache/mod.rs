@@ -36,7 +36,7 @@ use parallel_io_windows::{pread_exact, pread_exact_or_eof, pwrite_all};
 
 use self::{
     blob_io::{
-        gc_blobs, read_blob, remove_blob, sweep_blobs, write_blob,
+        read_blob, remove_blob, sweep_blobs, write_blob,
         BlobRemover,
     },
     constants::{
@@ -590,8 +590,8 @@ impl PageCache {
         // snapshot before loading it.
         let snapshot = read_snapshot_or_default(&config)?;
 
-        // etcd-rs: after recovery removed the blobs it does not keep, and
-        // before anything writes or removes one (PATCHED.md, items 6 and 8).
+        // etcd-rs: once recovery knows which blobs the pages use, and before
+        // anything writes or removes one (PATCHED.md, items 6 and 8).
         sweep_blobs(&config, &snapshot)?;
 
         #[cfg(feature = "testing")]

@@ -4,7 +4,7 @@ use zstd::block::{compress, decompress};
 use crate::*;
 
 use super::{
-    arr_to_u32, gc_blobs, pwrite_all, raw_segment_iter_from, u32_to_arr,
+    arr_to_u32, pwrite_all, raw_segment_iter_from, u32_to_arr,
     u64_to_arr, BasedBuf, DiskPtr, LogIter, LogKind, LogOffset, Lsn,
     MessageKind,
 };
@@ -426,10 +426,9 @@ fn advance_snapshot(
         }
     }
 
-    // remove all blob files larger than our stable offset
-    if let Some(stable_lsn) = snapshot.stable_lsn {
-        gc_blobs(config, stable_lsn)?;
-    }
+    // etcd-rs: the blobs past the stable offset are removed with every other
+    // blob no page uses, by `sweep_blobs` in `PageCache::start` (PATCHED.md,
+    // item 8).
 
     #[cfg(feature = "event_log")]
     config.event_log.recovered_lsn(snapshot.stable_lsn.unwrap_or(0));
