@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     for key in &config.unused_keys {
         tracing::warn!(key = %key, "etcd-rs accepts '{key}' but does not act on it yet");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime_builder().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("etcd-rs: cannot start the runtime: {e}");
@@ -75,6 +75,24 @@ fn init_logging(log: &LogConfig) {
     }
 }
 
+/// The server's runtime: tokio's multi-threaded scheduler, without its LIFO slot where
+/// the build allows.
+///
+/// With the LIFO slot, a connection woken by one finished request runs before the other
+/// requests that the same Raft batch finished, so hyper writes every response with a
+/// syscall of its own. Without it, a connection sends the responses that are ready in one
+/// write: 64-client puts on one member made 0.9 writev calls per put before and 0.17
+/// after, and 64-client puts, v2 sets, v2 gets and ranges took 10-30% less server CPU each
+/// (interleaved A/B starts). The option needs `--cfg tokio_unstable`, which
+/// .cargo/config.toml sets; a build without it keeps tokio's default.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    builder
+}
+
 /// Registers for SIGINT and SIGTERM at once (inside the runtime) and returns what
 /// completes on the first of them. Registering only when first polled, as an `async fn`
 /// would, left a window after the listeners opened in which SIGTERM still killed the
@@ -101,5 +119,33 @@ fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         tokio::signal::ctrl_c().await.ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Tasks run in the order they were woken: no LIFO slot lets the last one jump the
+    /// queue, so the requests that one Raft batch finished all hand their responses to
+    /// their connection before the connection writes.
+    #[test]
+    fn woken_tasks_run_in_the_order_they_were_woken() -> Result<(), Box<dyn std::error::Error>> {
+        // One worker: which task runs next is then up to the scheduler alone.
+        let runtime = super::runtime_builder().worker_threads(1).build()?;
+        let order = runtime.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                for name in ["first", "second", "third"] {
+                    let tx = tx.clone();
+                    tokio::spawn(async move { tx.send(name).unwrap_or(()) });
+                }
+            });
+            let mut order = Vec::new();
+            while let Some(name) = rx.recv().await {
+                order.push(name);
+            }
+            order
+        });
+        assert_eq!(order, ["first", "second", "third"]);
+        Ok(())
     }
 }
