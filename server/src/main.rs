@@ -82,8 +82,9 @@ fn init_logging(log: &LogConfig) {
 /// requests that the same Raft batch finished, so hyper writes every response with a
 /// syscall of its own. Without it, a connection sends the responses that are ready in one
 /// write: 64-client puts on one member made 0.9 writev calls per put before and 0.17
-/// after, and 64-client puts, v2 sets, v2 gets and ranges took 10-30% less server CPU each
-/// (interleaved A/B starts). The option needs `--cfg tokio_unstable`, which
+/// after, and 64-client puts, v2 sets, v2 gets and ranges took 11-25% less server CPU each
+/// (interleaved A/B starts). Single-client requests pay for it: a task woken on a busy
+/// worker now also wakes the idle one, 2 more futex calls per put and 2-5% fewer puts. The option needs `--cfg tokio_unstable`, which
 /// .cargo/config.toml sets; a build without it keeps tokio's default.
 fn runtime_builder() -> tokio::runtime::Builder {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
