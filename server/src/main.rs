@@ -84,7 +84,8 @@ fn init_logging(log: &LogConfig) {
 /// write: 64-client puts on one member made 0.9 writev calls per put before and 0.17
 /// after, and 64-client puts, v2 sets, v2 gets and ranges took 11-25% less server CPU each
 /// (interleaved A/B starts). Single-client requests pay for it: a task woken on a busy
-/// worker now also wakes the idle one, 2 more futex calls per put and 2-5% fewer puts. The option needs `--cfg tokio_unstable`, which
+/// worker now also wakes a parked one (if none is searching already), which may steal
+/// it: 2 more futex calls per put and 2-5% fewer puts. The option needs `--cfg tokio_unstable`, which
 /// .cargo/config.toml sets; a build without it keeps tokio's default.
 fn runtime_builder() -> tokio::runtime::Builder {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -146,7 +147,11 @@ mod tests {
             }
             order
         });
-        assert_eq!(order, ["first", "second", "third"]);
+        assert_eq!(
+            order,
+            ["first", "second", "third"],
+            "built without --cfg tokio_unstable? A RUSTFLAGS variable replaces .cargo/config.toml's rustflags"
+        );
         Ok(())
     }
 }
