@@ -722,6 +722,24 @@ mod tests {
         Ok(bytes)
     }
 
+    /// Polls `probe` every 10 ms, for up to a second, until it returns `Ok(value)`; then
+    /// fails with the last `Err` it described. sled removes replaced blobs on a thread of
+    /// its own (PATCHED.md, item 7), so what the tests check of the blob files settles
+    /// a moment after the write that caused it.
+    fn eventually<T>(
+        mut probe: impl FnMut() -> Result<Result<T, String>, Box<dyn std::error::Error>>,
+    ) -> Result<T, Box<dyn std::error::Error>> {
+        let mut last = String::new();
+        for _ in 0..100 {
+            match probe()? {
+                Ok(value) => return Ok(value),
+                Err(seen) => last = seen,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(last.into())
+    }
+
     /// Writes `value` (or deletes, with `None`) under each key, one flushed batch each.
     fn write_each(
         b: &SledBackend,
@@ -760,18 +778,15 @@ mod tests {
     fn blob_bytes_are_counted_without_reading_their_directory() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let home = dir.path().join("db");
-        // sled removes replaced blobs on a thread of its own (PATCHED.md, item 7).
-        let check = |b: &SledBackend, when: &str| -> Result<u64, Box<dyn std::error::Error>> {
-            let mut tries = 0;
-            loop {
+        let check = |b: &SledBackend, when: &str| {
+            eventually(|| {
                 let (counted, files) = (b.handles().db.blob_bytes(), blob_file_bytes(&home)?);
-                if counted == files {
-                    return Ok(files);
-                }
-                tries += 1;
-                assert!(tries < 100, "{when}: {counted} blob bytes counted, {files} in the files");
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+                Ok(if counted == files {
+                    Ok(files)
+                } else {
+                    Err(format!("{when}: {counted} blob bytes counted, {files} in the files"))
+                })
+            })
         };
         let b = SledBackend::open(&home)?;
         write_each(&b, Tree::Kv, 0..64, Some(&[b'v'; 64 * 1024]))?;
@@ -815,17 +830,15 @@ mod tests {
         write_each(&b, Tree::Kv, 100..300, None)?;
         // The log moves on, so every segment that replaced a blob becomes inactive.
         write_each(&b, Tree::Meta, 0..3000, Some(&[b's'; 300]))?;
-        // Removed while the database runs (on its own thread), not only when it closes.
-        let mut tries = 0;
-        loop {
+        // Removed while the database runs, not only when it closes.
+        eventually(|| {
             let left = blob_file_bytes(&home)?;
-            if left < 2 * live {
-                break;
-            }
-            tries += 1;
-            assert!(tries < 100, "replaced blobs were removed: {left} bytes of blobs for {live} live bytes");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+            Ok(if left < 2 * live {
+                Ok(())
+            } else {
+                Err(format!("replaced blobs were not removed: {left} bytes of blobs for {live} live bytes"))
+            })
+        })?;
         drop(b);
         let left = blob_file_bytes(&home)?;
         assert!(left < 2 * live, "after closing: {left} bytes of blobs for {live} live bytes");
