@@ -33,6 +33,12 @@ pub struct Metrics {
     pub db_size_in_use: IntGauge,
     /// `etcd_debugging_mvcc_keys_total`.
     pub keys: IntGauge,
+    /// `etcd_debugging_mvcc_watch_stream_total`: open v3 Watch streams.
+    pub watch_streams: IntGauge,
+    /// `etcd_debugging_mvcc_watcher_total`: v3 watchers on those streams.
+    pub watchers: IntGauge,
+    /// `etcd_debugging_store_watchers`: waiting v2 watches.
+    pub store_watchers: IntGauge,
     /// `etcd_disk_wal_fsync_duration_seconds`: flushes of the log.
     pub wal_fsync: Histogram,
     /// `etcd_network_peer_round_trip_time_seconds{To}`: AppendEntries round trips.
@@ -123,6 +129,9 @@ impl Metrics {
                 "Total size of the underlying database logically in use in bytes.",
             ),
             keys: gauge(&r, "etcd_debugging_mvcc_keys_total", "Total number of keys."),
+            watch_streams: gauge(&r, "etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams."),
+            watchers: gauge(&r, "etcd_debugging_mvcc_watcher_total", "Total number of watchers."),
+            store_watchers: gauge(&r, "etcd_debugging_store_watchers", "Count of currently active watchers."),
             wal_fsync: register(
                 &r,
                 Histogram::with_opts(
@@ -233,6 +242,9 @@ mod tests {
             "etcd_server_proposals_failed_total",
             "etcd_mvcc_db_total_size_in_bytes",
             "etcd_debugging_mvcc_keys_total",
+            "etcd_debugging_mvcc_watch_stream_total",
+            "etcd_debugging_mvcc_watcher_total",
+            "etcd_debugging_store_watchers",
             "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"}",
             "etcd_network_peer_round_trip_time_seconds_count{To=\"8e9e05c52164694d\"}",
             "grpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}",

@@ -363,3 +363,76 @@ async fn progress_notifications_and_fragmented_responses() {
     assert_eq!(pieces.last(), Some(&false));
     assert!(pieces[..pieces.len() - 1].iter().all(|f| *f), "{pieces:?}");
 }
+
+/// The value of gauge `name` on the member's `/metrics`.
+fn gauge(port: u16, name: &str) -> i64 {
+    let (status, text) = etcd_rs_tests::http_get(port, "/metrics").expect("scrape /metrics");
+    assert_eq!(status, 200, "{text}");
+    let line = text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')).expect("the gauge is exported");
+    line.trim().parse().unwrap_or_else(|_| panic!("{name} is {line:?}"))
+}
+
+/// Waits until gauge `name` reads `want`: a stream's end is noticed by its task soon
+/// after the client goes, not at once.
+async fn gauge_reaches(port: u16, name: &str, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gauge(port, name) != want {
+        assert!(Instant::now() < deadline, "{name} stayed {} instead of {want}", gauge(port, name));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_watch_streams_watchers_and_v2_long_polls() {
+    const STREAMS: &str = "etcd_debugging_mvcc_watch_stream_total";
+    const WATCHERS: &str = "etcd_debugging_mvcc_watcher_total";
+    const V2_WATCHERS: &str = "etcd_debugging_store_watchers";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = Member::start(dir.path(), "m0");
+    let (url, port) = (member.url(), member.client_port);
+    assert_eq!((gauge(port, STREAMS), gauge(port, WATCHERS), gauge(port, V2_WATCHERS)), (0, 0, 0));
+
+    // Counted by the time the client hears that its watchers were created.
+    let (tx, mut s) = watch(&url, vec![on("a", 0), on("b", 0), prefix("c/", 0)]).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(s.next().await.expect("created").expect("ok").watch_id);
+    }
+    assert_eq!((gauge(port, STREAMS), gauge(port, WATCHERS)), (1, 3));
+
+    // A cancel, and a watcher cancelled because its history was compacted.
+    let cancel = etcd_proto::etcdserverpb::WatchCancelRequest { watch_id: ids[0] };
+    tx.send(WatchRequest { request_union: Some(RequestUnion::CancelRequest(cancel)) }).await.expect("send");
+    assert!(s.next().await.expect("canceled").expect("ok").canceled);
+    assert_eq!(gauge(port, WATCHERS), 2);
+    put(&url, "x", "1").await.expect("put");
+    let rev = put(&url, "x", "2").await.expect("put");
+    let c = client(&url).await.expect("client");
+    c.kv()
+        .compact(etcd_proto::etcdserverpb::CompactionRequest { revision: rev, physical: true })
+        .await
+        .expect("compact");
+    tx.send(WatchRequest { request_union: Some(RequestUnion::CreateRequest(on("x", 1))) }).await.expect("send");
+    let compacted = loop {
+        let r = s.next().await.expect("a response").expect("ok");
+        if r.compact_revision != 0 {
+            break r;
+        }
+    };
+    assert!(compacted.canceled, "{compacted:?}");
+    assert_eq!(gauge(port, WATCHERS), 2);
+
+    // The stream ends with its client: nothing of it stays counted.
+    drop((tx, s));
+    gauge_reaches(port, STREAMS, 0).await;
+    assert_eq!(gauge(port, WATCHERS), 0);
+
+    // A v2 long poll counts while it waits.
+    let poll = std::thread::spawn(move || etcd_rs_tests::http_get(port, "/v2/keys/lp?wait=true"));
+    gauge_reaches(port, V2_WATCHERS, 1).await;
+    let (status, _) = etcd_rs_tests::http(port, "PUT", "/v2/keys/lp?value=v").expect("v2 set");
+    assert_eq!(status, 201);
+    let (status, body) = poll.join().expect("poll thread").expect("long poll");
+    assert!(status == 200 && body.contains("\"action\":\"set\""), "{status} {body}");
+    assert_eq!(gauge(port, V2_WATCHERS), 0);
+}

@@ -23,7 +23,11 @@ pub async fn render(node: Node) -> Response {
     m.proposals_applied.set(raft.applied_index as i64);
     m.db_size.set(node.db_size().map_or(0, |s| s as i64));
     m.db_size_in_use.set(node.db_size_in_use() as i64);
-    m.keys.set(node.read().mvcc().key_count() as i64);
+    {
+        let state = node.read();
+        m.keys.set(state.mvcc().key_count() as i64);
+        m.store_watchers.set(state.v2().watcher_count() as i64);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.render()).into_response()
 }
 

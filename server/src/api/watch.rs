@@ -19,6 +19,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::status::status;
 use super::{Context, convert};
+use crate::metrics::metrics;
 use crate::watch::{CreateWatch, Delivery, Event, WatcherSet};
 
 /// Batches of responses queued per stream before its task waits for the client.
@@ -57,7 +58,13 @@ impl Watch for WatchService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let stream = StreamTask { ctx: self.ctx.clone(), tx, set: WatcherSet::default(), delivered: 0 };
+        let stream = StreamTask {
+            ctx: self.ctx.clone(),
+            tx,
+            set: WatcherSet::default(),
+            delivered: 0,
+            gauges: StreamGauges::open(),
+        };
         tokio::spawn(stream.run(inbound));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).flat_map(futures::stream::iter))))
     }
@@ -70,6 +77,37 @@ struct StreamTask {
     set: WatcherSet,
     /// Every event up to this revision has been sent (for progress notifications).
     delivered: i64,
+    gauges: StreamGauges,
+}
+
+/// This stream's share of `etcd_debugging_mvcc_watch_stream_total` and
+/// `etcd_debugging_mvcc_watcher_total`, taken back when the stream ends.
+struct StreamGauges {
+    watchers: i64,
+}
+
+impl StreamGauges {
+    fn open() -> Self {
+        metrics().watch_streams.inc();
+        Self { watchers: 0 }
+    }
+
+    /// Records that the stream now has `n` watchers.
+    fn set_watchers(&mut self, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        if n != self.watchers {
+            metrics().watchers.add(n - self.watchers);
+            self.watchers = n;
+        }
+    }
+}
+
+impl Drop for StreamGauges {
+    fn drop(&mut self) {
+        let m = metrics();
+        m.watchers.sub(self.watchers);
+        m.watch_streams.dec();
+    }
 }
 
 /// The client went away: the task ends.
@@ -123,6 +161,8 @@ impl StreamTask {
                 let state = self.ctx.node.read();
                 (state.mvcc().current_revision(), self.set.poll(state.mvcc()))
             };
+            // A poll cancels the watchers whose history was compacted.
+            self.gauges.set_watchers(self.set.len());
             let deliveries = match polled {
                 Ok(d) => d,
                 Err(e) => {
@@ -206,6 +246,8 @@ impl StreamTask {
                 } else {
                     self.set.create(create, current).map_err(|e| e.to_string())
                 };
+                // Counted before the client hears of it.
+                self.gauges.set_watchers(self.set.len());
                 let r = match created {
                     Ok(id) => pb::WatchResponse { created: true, ..self.response(current, id) },
                     Err(reason) => pb::WatchResponse {
@@ -219,6 +261,7 @@ impl StreamTask {
             }
             Some(RequestUnion::CancelRequest(c)) => {
                 if self.set.cancel(c.watch_id) {
+                    self.gauges.set_watchers(self.set.len());
                     let r = pb::WatchResponse { canceled: true, ..self.response(self.current(), c.watch_id) };
                     self.send(r).await?;
                 }

@@ -210,6 +210,20 @@ fn watches_see_history_and_new_events() {
 }
 
 #[test]
+fn watcher_count_leaves_out_answered_and_abandoned_watches() {
+    let mut t = t();
+    let answered = t.store.watch("/c/a", false, false, 0, t.index).expect("watch");
+    let abandoned = t.store.watch("/c/b", false, false, 0, t.index).expect("watch");
+    let _waiting = t.store.watch("/c", true, true, 0, t.index).expect("watch");
+    assert_eq!(t.store.watcher_count(), 3);
+    drop(abandoned);
+    assert_eq!(t.store.watcher_count(), 2, "a watch whose client left is not counted");
+    t.put("/c/a", "1").expect("set");
+    drop(answered);
+    assert_eq!(t.store.watcher_count(), 1, "a plain watch ends with its event; a stream stays");
+}
+
+#[test]
 fn watch_before_the_history_is_cleared() {
     let mut t = t();
     for i in 0..(HISTORY_CAPACITY + 5) {

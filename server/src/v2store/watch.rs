@@ -78,9 +78,9 @@ impl WatcherHub {
         Ok(Watch { events, index: current })
     }
 
-    /// Watchers currently waiting.
+    /// Watchers currently waiting (not those whose clients left, still to be pruned).
     pub fn count(&self) -> usize {
-        self.watchers.values().map(Vec::len).sum()
+        self.watchers.values().flatten().filter(|w| !w.tx.is_closed()).count()
     }
 
     /// Records `event` and notifies the watchers of its path and of every ancestor. A

@@ -184,6 +184,20 @@ make_file() {
   head -c "$size" /dev/zero | tr '\0' "$char" >"$SCRATCH/$name"
 }
 
+# metric_reaches NAME VALUE: wait (up to 20 s) until gauge NAME on the
+# server's /metrics reads VALUE. Not recorded. Scenarios use it instead of a
+# fixed sleep to learn that a watch they started is registered with the server
+# (etcd_debugging_mvcc_watcher_total, etcd_debugging_store_watchers), which a
+# loaded machine can delay past any sleep. On a timeout it returns 1 and the
+# scenario goes on: the transcript then shows what went wrong.
+metric_reaches() {
+  local name=$1 want=$2 deadline=$((SECONDS + 20))
+  until [[ $(curl -s --max-time 5 "http://$ENDPOINT/metrics" | sed -n "s/^$name //p") == "$want" ]]; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
 # last_stdout: stdout of the last recorded command (e.g. to reuse its output).
 last_stdout() { cat -- "$SCRATCH/.stdout"; }
 

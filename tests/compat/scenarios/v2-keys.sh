@@ -145,13 +145,13 @@ http GET "/v2/keys/hw/k?wait=true&waitIndex=$((i + 1))"
 # A long poll that waits: the response comes when the key is written.
 curl -s --max-time 20 "http://$ENDPOINT/v2/keys/live?wait=true" >"$SCRATCH/live" &
 poll=$!
-sleep 1
+metric_reaches etcd_debugging_store_watchers 1
 v2 set /live now
 wait "$poll"
 check "long poll answered: $(cat "$SCRATCH/live")"
 curl -s --max-time 20 "http://$ENDPOINT/v2/keys/livedir?wait=true&recursive=true" >"$SCRATCH/live" &
 poll=$!
-sleep 1
+metric_reaches etcd_debugging_store_watchers 1
 v2 set /livedir/_hidden x
 v2 set /livedir/sub/key y
 wait "$poll"

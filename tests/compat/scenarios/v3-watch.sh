@@ -4,12 +4,14 @@
 # 124; what it printed before is compared. Live events are written by a
 # background writer (unrecorded) while the watch runs.
 
-# later SECONDS ARGS...: run `etcdctl ARGS` quietly in the background after
-# SECONDS (to produce events while a recorded watch is running).
-later() {
-  local delay=$1
-  shift
-  (sleep "$delay"; ctl_quiet "$@" >/dev/null) &
+# when_watched ARGS...: run `etcdctl ARGS` quietly in the background as soon
+# as the recorded watch that follows is registered with the server, to produce
+# an event while it runs (a fixed delay could fire before it on a loaded
+# machine, and the watch would miss the event). Earlier watches must be gone
+# first, so that the one counted is the new one.
+when_watched() {
+  metric_reaches etcd_debugging_mvcc_watcher_total 0
+  (metric_reaches etcd_debugging_mvcc_watcher_total 1; ctl_quiet "$@" >/dev/null) &
 }
 
 section "history: key, prefix, range, --prev-kv, json"
@@ -27,11 +29,11 @@ CTL_TIMEOUT=2 ctl -w json watch foo --rev=4 --prev-kv
 CTL_TIMEOUT=2 ctl watch '' --prefix --rev=5
 
 section "live events"
-later 1 put foo live
+when_watched put foo live
 CTL_TIMEOUT=3 ctl watch foo
-later 1 put foo again
+when_watched put foo again
 CTL_TIMEOUT=3 ctl watch foo --prev-kv
-later 1 del fob
+when_watched del fob
 CTL_TIMEOUT=3 ctl -w json watch fob
 wait
 
