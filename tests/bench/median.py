@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Summarises several reports of tests/bench/all.sh: per suite and load, the
 throughput, p50 and p99 ratios (etcd-rs / etcd) of every run and their medians, and
-the memory ratios likewise. Reads the `### Summary` and `### Memory` tables that
-report.py writes; prints Markdown on stdout.
+the server CPU per operation and the memory ratios likewise. Reads the `### Summary`,
+`### CPU per operation` and `### Memory` tables that report.py writes; prints
+Markdown on stdout.
 
 Usage: median.py REPORT.md...
 """
@@ -25,13 +26,14 @@ def ratio(text):
 
 
 def parse(path):
-    """{suite: {"title": str, "loads": {load: (tput, p50, p99)}, "memory": {row: ratio}}}"""
+    """{suite: {"title": str, "loads": {load: (tput, p50, p99)}, "cpu": {load: ratio},
+    "memory": {row: ratio}}}"""
     suites, suite, table = {}, None, None
     with open(path, encoding="utf-8") as f:
         for line in f:
             m = SECTION.match(line)
             if m:
-                suite = suites.setdefault(m.group(2), {"title": m.group(1), "loads": {}, "memory": {}})
+                suite = suites.setdefault(m.group(2), {"title": m.group(1), "loads": {}, "cpu": {}, "memory": {}})
                 table = None
             elif line.startswith("### "):
                 table = line[4:].split(" ")[0].strip()
@@ -39,6 +41,8 @@ def parse(path):
                 c = cells(line)
                 if table == "Summary" and len(c) == 10 and c[0] != "Load":
                     suite["loads"][c[0]] = (ratio(c[3]), ratio(c[6]), ratio(c[9]))
+                elif table == "CPU" and len(c) == 6 and c[0] != "Load":
+                    suite["cpu"][c[0]] = ratio(c[3])
                 elif table == "Memory" and len(c) == 4 and c[0]:
                     suite["memory"][c[0]] = ratio(c[3])
     return suites
@@ -67,6 +71,13 @@ def main(paths):
                     # watch-idle: its figure (bytes per watcher) is in each run's targets.
                     continue
                 shown, med = fmt(got)
+                print(f"| {load} | {' | '.join(shown)} | {med} |")
+            print()
+        if first["cpu"]:
+            print(f"| Server CPU per op | {heads} | median |")
+            print("|---|" + "---:|" * (n + 1))
+            for load in first["cpu"]:
+                shown, med = fmt([r.get(suite, {}).get("cpu", {}).get(load) for r in runs])
                 print(f"| {load} | {' | '.join(shown)} | {med} |")
             print()
         print(f"| Memory | {heads} | median |")

@@ -101,6 +101,47 @@ def err_mark(*results):
     return " ⚠" if any(get_metric(r, ["errors"]) for r in results) else ""
 
 
+# ---- CPU -----------------------------------------------------------------------
+
+
+def cpu_per_op(row, who):
+    """Microseconds of CPU per operation of the load in results row ROW, spent by WHO
+    ("servers": every member together, or "load_tool"); None without a measurement or
+    for a load without throughput (watch-idle)."""
+    if not row or not row.get("ok"):
+        return None
+    result = row.get("result")
+    total = get_metric(result, ["total"])
+    cpu = get_metric(row, ["cpu_s", who])
+    if not total or cpu is None or not get_metric(result, TPUT):
+        return None
+    return cpu / total * 1e6
+
+
+def render_cpu(w, by, ref, sut, loads):
+    w("### CPU per operation")
+    w("")
+    w("CPU time (user + system) spent during each load, per request (per event for the "
+      "watch fan-out, per grant + put + revoke for the lease cycle): by the server, every "
+      "member together, from `/proc/PID/stat` before and after the load; and by the load "
+      "tool, which shares the machine's CPUs with the server, so that the less CPU a server "
+      "needs per request, the larger the share of the machine the load tool takes from it. "
+      "Lower is better; the ratio is etcd-rs / etcd.")
+    w("")
+    w(f"| Load | {ref['label']} server µs | {sut['label']} server µs | ratio | "
+      f"load tool µs ({ref['label']}) | load tool µs ({sut['label']}) |")
+    w("|---|---:|---:|---:|---:|---:|")
+    for load in loads:
+        ra, rb = by.get((ref["key"], load["name"])), by.get((sut["key"], load["name"]))
+        sa, sb = cpu_per_op(ra, "servers"), cpu_per_op(rb, "servers")
+        if sa is None and sb is None:
+            continue
+        ta, tb = cpu_per_op(ra, "load_tool"), cpu_per_op(rb, "load_tool")
+        w(f"| {load['name']} | {fmt_num(sa)} | {fmt_num(sb)} | {ratio(sb, sa)} | "
+          f"{fmt_num(ta)} | {fmt_num(tb)} |")
+    w("")
+
+
 # ---- memory ------------------------------------------------------------------
 
 
@@ -322,6 +363,7 @@ def render_section(meta, results, rss, status_rows):
         w("**Failed loads:** " + "; ".join(
             f"{r['server']} {r['load']} ({r.get('error') or 'no result'})" for r in failed))
         w("")
+    render_cpu(w, by, ref, sut, meta["loads"])
 
     w("### Environment")
     w("")
@@ -361,6 +403,10 @@ def render_section(meta, results, rss, status_rows):
         for label, path, f in rows:
             va, vb = get_metric(a, path), get_metric(b, path)
             w(f"| {label} | {f(va)} | {f(vb)} | {ratio(vb, va)} |")
+        for label, who in (("Server CPU per op (µs)", "servers"), ("Load tool CPU per op (µs)", "load_tool")):
+            va, vb = cpu_per_op(ra, who), cpu_per_op(rb, who)
+            if va is not None or vb is not None:
+                w(f"| {label} | {fmt_num(va)} | {fmt_num(vb)} | {ratio(vb, va)} |")
         ea, eb = get_metric(a, ["errors"]), get_metric(b, ["errors"])
         w(f"| Errors | {fmt_num(ea)} | {fmt_num(eb)} | |")
         for who, r in ((ref, ra), (sut, rb)):

@@ -21,7 +21,8 @@
 # bootstrapped with the same member names and --initial-cluster-token), and
 # gets the same sequence of loads, sent to the client URLs of all its members;
 # the resident memory of every member is sampled when idle and after the
-# loads; then the server is stopped before the other one runs so they never
+# loads, and the CPU time (user + system) of the members and of the load tool
+# around every load; then the server is stopped before the other one runs so they never
 # compete for the (few) CPUs. The report section contains throughput/latency
 # per load with the etcd-rs/etcd ratio, the memory comparison (per member:
 # average and max over the members), which targets are met, and the raw JSON.
@@ -160,6 +161,7 @@ else
 fi
 
 RESULTS=$WORK/results.jsonl
+CLK_TCK=$(getconf CLK_TCK)
 RSS=$WORK/rss.jsonl
 CLUSTER_STATUS=$WORK/cluster.jsonl
 : >"$RESULTS"
@@ -167,13 +169,15 @@ CLUSTER_STATUS=$WORK/cluster.jsonl
 : >"$CLUSTER_STATUS"
 FAILED=0
 
-# record_result SERVER LOAD RC STDOUT_FILE STDERR_FILE: validate the tool's
-# output (exactly one JSON object) and append a row to results.jsonl.
+# record_result SERVER LOAD RC STDOUT_FILE STDERR_FILE SERVER_CPU_S TOOL_CPU_S:
+# validate the tool's output (exactly one JSON object) and append a row to
+# results.jsonl, with the CPU seconds the members and the load tool spent.
 record_result() {
   python3 - "$@" >>"$RESULTS" <<'PY'
 import json, sys
-server, load, rc, out_path, err_path = sys.argv[1:6]
-row = {"server": server, "load": load, "ok": False, "error": None, "result": None}
+server, load, rc, out_path, err_path, server_cpu, tool_cpu = sys.argv[1:8]
+row = {"server": server, "load": load, "ok": False, "error": None, "result": None,
+       "cpu_s": {"servers": float(server_cpu), "load_tool": float(tool_cpu)}}
 text = open(out_path, encoding="utf-8", errors="replace").read().strip()
 err = open(err_path, encoding="utf-8", errors="replace").read().strip()
 try:
@@ -190,6 +194,36 @@ elif row["result"] is not None:
     row["ok"] = True
 print(json.dumps(row))
 PY
+}
+
+# server_cpu_ticks: user + system CPU time of every member of the current
+# server so far, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+server_cpu_ticks() {
+  local m total=0 t
+  for m in "${SRV_MEMBERS[@]}"; do
+    t=$(awk '{print $14 + $15}' "/proc/${MEMBER_PID[$m]}/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
+# run_timed OUT ERR CMD...: run CMD (stdin from /dev/null) with its stdout and
+# stderr in files; sets RUN_RC to its exit status and RUN_CPU_S to the CPU
+# time (user + system, seconds) of CMD and its children, from bash's `times`
+# in the subshell that waited for them.
+run_timed() {
+  local out=$1 err=$2 t
+  shift 2
+  t=$(
+    "$@" </dev/null >"$out" 2>"$err"
+    echo "$?"
+    times
+  )
+  RUN_RC=$(sed -n 1p <<<"$t")
+  RUN_CPU_S=$(sed -n 3p <<<"$t" | awk '{
+    s = 0
+    for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+    printf "%.3f", s }')
 }
 
 # record_failure SERVER LOAD MESSAGE: a results row for a load that could not
@@ -257,7 +291,7 @@ members_alive() {
 # cluster). A reference etcd that does not start is a harness error; an
 # etcd-rs that does not start fails every load and the report is still written.
 bench_server() {
-  local key=$1 bin=$2 load rc out err m started=0
+  local key=$1 bin=$2 load rc out err m ticks started=0
   if ((MEMBERS == 1)); then
     start_member "$key" "$bin" "$WORK/$key" && started=1
     SRV_MEMBERS=("$key")
@@ -305,18 +339,21 @@ bench_server() {
     out=$WORK/$key.$load.json
     err=$WORK/$key.$load.stderr
     log "$key: $load"
-    rc=0
-    # LOAD_ARGS values are fixed strings defined above; word splitting intended.
-    # shellcheck disable=SC2086
     # watch-idle reads one member's memory: it talks to that member only.
     endpoints=$SRV_ENDPOINTS extra=()
     if [[ $load == watch-idle ]]; then
       endpoints=127.0.0.1:${MEMBER_CPORT[${SRV_MEMBERS[0]}]}
       extra=(--server-pid "${MEMBER_PID[${SRV_MEMBERS[0]}]}")
     fi
-    timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "$endpoints" \
-      ${LOAD_ARGS[$load]} "${extra[@]}" </dev/null >"$out" 2>"$err" || rc=$?
-    record_result "$key" "$load" "$rc" "$out" "$err"
+    ticks=$(server_cpu_ticks)
+    # LOAD_ARGS values are fixed strings defined above; word splitting intended.
+    # shellcheck disable=SC2086
+    run_timed "$out" "$err" timeout "$LOAD_TIMEOUT" "$BENCH_BIN" --endpoints "$endpoints" \
+      ${LOAD_ARGS[$load]} "${extra[@]}"
+    rc=$RUN_RC
+    ticks=$(($(server_cpu_ticks) - ticks))
+    record_result "$key" "$load" "$rc" "$out" "$err" \
+      "$(awk -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')" "$RUN_CPU_S"
     if ((rc != 0)); then
       FAILED=1
       log "$key: $load failed with exit status $rc; stderr tail:"
