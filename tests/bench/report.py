@@ -424,7 +424,8 @@ def render_section(meta, results, rss, status_rows):
     w("### Memory (resident set size" + (" per member)" if members > 1 else ")"))
     w("")
     w("Sampled from `/proc/PID/status` of each server process: idle = right after startup, "
-      "after = after all loads; VmHWM = peak RSS over the process lifetime. "
+      "after = after the loads but before the idle watchers of watch-idle, which measure "
+      "their own memory; VmHWM = peak RSS over the process lifetime until then. "
       "Data dir = `du -sk` of the data directory after the loads (includes preallocated "
       "WAL/db files, so it mostly reflects allocation policy, not live data)."
       + (f" With {members} members, “average” is the mean over the members of one server "

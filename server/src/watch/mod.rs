@@ -7,10 +7,10 @@
 //! bytes, whatever the write rate; once its client reads again it catches up from the
 //! store (etcd's unsynced watchers), or learns that the history it needs was compacted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Result;
-use crate::mvcc::{KeyRange, KeyValue, MvccStore};
+use crate::mvcc::{KeyRange, KeyValue, MvccStore, Record};
 use crate::storage::Backend;
 
 /// Most revisions read from the store in one go: bounds a catching-up stream's memory.
@@ -80,6 +80,8 @@ pub enum WatchError {
 #[derive(Debug)]
 struct Watcher {
     range: KeyRange,
+    /// The next revision it needs, while it is unsynced (a synced watcher needs the
+    /// group's).
     next_rev: i64,
     no_put: bool,
     no_delete: bool,
@@ -88,11 +90,38 @@ struct Watcher {
     fragment: bool,
 }
 
-/// The watchers of one Watch stream.
+impl Watcher {
+    /// Whether `record` is an event for this watcher (its range and filters; not its
+    /// revision).
+    fn wants(&self, record: &Record) -> bool {
+        self.range.contains(&record.kv.key) && if record.tombstone { !self.no_delete } else { !self.no_put }
+    }
+
+    /// `record` as this watcher's event, with the previous value if it asked for it.
+    fn event<B: Backend>(&self, store: &MvccStore<B>, record: &Record) -> Result<Event> {
+        let prev_kv = if self.prev_kv { store.value_before(&record.kv.key, record.kv.mod_revision)? } else { None };
+        Ok(Event { deleted: record.tombstone, kv: record.kv.clone(), prev_kv })
+    }
+}
+
+/// The watchers of one Watch stream, in two groups as etcd keeps them. The synced group
+/// has seen every revision up to `synced_rev` and moves on as one, its single-key
+/// watchers indexed by key: a change costs a lookup and a visit to each range watcher,
+/// however many watchers wait on other keys. An unsynced watcher (one that starts in the
+/// past, or was created while the group lagged) reads the history from its own revision
+/// until it reaches the group's, and joins it.
 #[derive(Debug, Default)]
 pub struct WatcherSet {
     watchers: BTreeMap<i64, Watcher>,
     next_id: i64,
+    /// Every synced watcher has seen every revision up to this one.
+    synced_rev: i64,
+    /// Synced watchers of one key: (key, watch id).
+    synced_keys: BTreeSet<(Vec<u8>, i64)>,
+    /// Synced watchers of a range.
+    synced_ranges: BTreeSet<i64>,
+    /// Watchers reading the history on their own.
+    unsynced: BTreeSet<i64>,
 }
 
 impl WatcherSet {
@@ -123,12 +152,24 @@ impl WatcherSet {
                 fragment: req.fragment,
             },
         );
+        if self.group_is_empty() {
+            self.synced_rev = current;
+        }
+        if next_rev == self.synced_rev + 1 {
+            self.join(id);
+        } else {
+            self.unsynced.insert(id);
+        }
         Ok(id)
     }
 
     /// Removes a watcher; false if there was none with that id.
     pub fn cancel(&mut self, id: i64) -> bool {
-        self.watchers.remove(&id).is_some()
+        let Some(w) = self.watchers.remove(&id) else { return false };
+        if !self.unsynced.remove(&id) {
+            self.leave(id, w.range);
+        }
+        true
     }
 
     /// How many watchers.
@@ -149,12 +190,16 @@ impl WatcherSet {
     /// Watchers that asked for progress notifications and have seen everything up to
     /// `current`: a notification to them cannot run ahead of an event.
     pub fn progress_due(&self, current: i64) -> Vec<i64> {
-        self.watchers.iter().filter(|(_, w)| w.progress_notify && w.next_rev > current).map(|(id, _)| *id).collect()
+        self.watchers
+            .iter()
+            .filter(|(id, w)| w.progress_notify && self.next_rev(**id, w) > current)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Whether every watcher has seen everything up to `current`.
     pub fn synced(&self, current: i64) -> bool {
-        self.watchers.values().all(|w| w.next_rev > current)
+        self.watchers.iter().all(|(id, w)| self.next_rev(*id, w) > current)
     }
 
     /// Reads what the watchers have not seen, up to the store's current revision but at
@@ -162,55 +207,139 @@ impl WatcherSet {
     pub fn poll<B: Backend>(&mut self, store: &MvccStore<B>) -> Result<Vec<Delivery>> {
         let current = store.current_revision();
         let compacted = store.compacted_revision();
-        let mut out = Vec::new();
-        let stale: Vec<i64> = self.watchers.iter().filter(|(_, w)| w.next_rev < compacted).map(|(id, _)| *id).collect();
-        for watch_id in stale {
-            self.watchers.remove(&watch_id);
-            out.push(Delivery::Compacted { watch_id, compact_revision: compacted });
-        }
-        let Some(from) = self.watchers.values().map(|w| w.next_rev).filter(|r| *r <= current).min() else {
-            return Ok(out);
-        };
-        let to = current.min(from.saturating_add(MAX_REVISIONS_PER_POLL - 1));
+        let mut out = self.cancel_compacted(compacted);
         let mut pending: BTreeMap<i64, Vec<Event>> = BTreeMap::new();
+        if self.group_is_empty() {
+            self.synced_rev = current;
+        } else if self.synced_rev < current {
+            let to = current.min(self.synced_rev.saturating_add(MAX_REVISIONS_PER_POLL));
+            self.poll_group(store, to, &mut pending)?;
+            self.synced_rev = to;
+        }
+        self.poll_unsynced(store, current, &mut pending)?;
+        out.extend(pending.into_iter().map(|(watch_id, events)| Delivery::Events { watch_id, events }));
+        Ok(out)
+    }
+
+    /// Cancels the watchers that need history compacted away (below `compacted`).
+    fn cancel_compacted(&mut self, compacted: i64) -> Vec<Delivery> {
+        let mut stale: Vec<i64> = self
+            .unsynced
+            .iter()
+            .copied()
+            .filter(|id| self.watchers.get(id).is_some_and(|w| w.next_rev < compacted))
+            .collect();
+        if !self.group_is_empty() && self.synced_rev + 1 < compacted {
+            // A stream whose client stopped reading: the whole group fell behind.
+            stale.extend(self.watchers.keys().copied().filter(|id| !self.unsynced.contains(id)));
+        }
+        stale
+            .into_iter()
+            .filter(|id| self.cancel(*id))
+            .map(|watch_id| Delivery::Compacted { watch_id, compact_revision: compacted })
+            .collect()
+    }
+
+    /// The synced group's events from the revision after `synced_rev` to `to`.
+    fn poll_group<B: Backend>(
+        &self,
+        store: &MvccStore<B>,
+        to: i64,
+        pending: &mut BTreeMap<i64, Vec<Event>>,
+    ) -> Result<()> {
+        let mut failed = None;
+        store.changes(self.synced_rev + 1, to, &mut |record| {
+            let key = &record.kv.key;
+            let by_key = self.synced_keys.range((key.clone(), i64::MIN)..=(key.clone(), i64::MAX)).map(|(_, id)| id);
+            for id in by_key.chain(&self.synced_ranges) {
+                let Some(w) = self.watchers.get(id).filter(|w| w.wants(&record)) else { continue };
+                match w.event(store, &record) {
+                    Ok(e) => pending.entry(*id).or_default().push(e),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// The unsynced watchers' events, from the lowest revision one of them needs, in a
+    /// bounded step that stops at the group's revision; those that reach it join it.
+    fn poll_unsynced<B: Backend>(
+        &mut self,
+        store: &MvccStore<B>,
+        current: i64,
+        pending: &mut BTreeMap<i64, Vec<Event>>,
+    ) -> Result<()> {
+        let Some(from) = self.unsynced.iter().filter_map(|id| self.watchers.get(id)).map(|w| w.next_rev).min() else {
+            return Ok(());
+        };
+        // Past `synced_rev` they would skip the group's revision and never join it.
+        let to = current.min(self.synced_rev).min(from.saturating_add(MAX_REVISIONS_PER_POLL - 1));
         let mut failed = None;
         store.changes(from, to, &mut |record| {
-            let rev = record.kv.mod_revision;
-            for (id, w) in &self.watchers {
-                let wanted = w.next_rev <= rev
-                    && w.range.contains(&record.kv.key)
-                    && if record.tombstone { !w.no_delete } else { !w.no_put };
-                if !wanted {
+            for id in &self.unsynced {
+                let Some(w) = self.watchers.get(id) else { continue };
+                if w.next_rev > record.kv.mod_revision || !w.wants(&record) {
                     continue;
                 }
-                let prev_kv = if w.prev_kv {
-                    match store.value_before(&record.kv.key, rev) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            failed = Some(e);
-                            None
-                        }
-                    }
-                } else {
-                    None
-                };
-                pending.entry(*id).or_default().push(Event {
-                    deleted: record.tombstone,
-                    kv: record.kv.clone(),
-                    prev_kv,
-                });
+                match w.event(store, &record) {
+                    Ok(e) => pending.entry(*id).or_default().push(e),
+                    Err(e) => failed = Some(e),
+                }
             }
         })?;
         if let Some(e) = failed {
             return Err(e);
         }
-        for w in self.watchers.values_mut() {
+        let mut joining = Vec::new();
+        for id in &self.unsynced {
+            let Some(w) = self.watchers.get_mut(id) else { continue };
             if w.next_rev <= to {
                 w.next_rev = to + 1;
             }
+            if w.next_rev == self.synced_rev + 1 {
+                joining.push(*id);
+            }
         }
-        out.extend(pending.into_iter().map(|(watch_id, events)| Delivery::Events { watch_id, events }));
-        Ok(out)
+        for id in joining {
+            self.unsynced.remove(&id);
+            self.join(id);
+        }
+        Ok(())
+    }
+
+    /// The next revision watcher `id` needs.
+    fn next_rev(&self, id: i64, w: &Watcher) -> i64 {
+        if self.unsynced.contains(&id) { w.next_rev } else { self.synced_rev + 1 }
+    }
+
+    fn group_is_empty(&self) -> bool {
+        self.synced_keys.is_empty() && self.synced_ranges.is_empty()
+    }
+
+    /// Puts watcher `id` in the synced group.
+    fn join(&mut self, id: i64) {
+        match self.watchers.get(&id).map(|w| &w.range) {
+            Some(KeyRange::Single(key)) => {
+                self.synced_keys.insert((key.clone(), id));
+            }
+            Some(KeyRange::Span(..)) => {
+                self.synced_ranges.insert(id);
+            }
+            None => {}
+        }
+    }
+
+    /// Takes watcher `id`, watching `range`, out of the synced group.
+    fn leave(&mut self, id: i64, range: KeyRange) {
+        match range {
+            KeyRange::Single(key) => {
+                self.synced_keys.remove(&(key, id));
+            }
+            KeyRange::Span(..) => {
+                self.synced_ranges.remove(&id);
+            }
+        }
     }
 }
 

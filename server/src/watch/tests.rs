@@ -108,3 +108,67 @@ fn a_lagging_watcher_catches_up_in_bounded_steps() {
     assert_eq!((first, second), (MAX_REVISIONS_PER_POLL, 10));
     assert!(set.cancel(id) && !set.cancel(id));
 }
+
+#[test]
+fn a_watcher_created_with_history_after_the_others_caught_up_gets_it() {
+    let mut s = store();
+    let mut set = WatcherSet::default();
+    let now = set.create(CreateWatch { key: "k".into(), ..Default::default() }, 1).expect("w");
+    put(&mut s, "k", "1"); // rev 2
+    assert_eq!(events(&set.poll(&s).expect("poll"), now).len(), 1);
+    assert!(set.poll(&s).expect("poll").is_empty(), "everyone has seen rev 2");
+    let replay = set.create(CreateWatch { key: "k".into(), start_revision: 1, ..Default::default() }, 2);
+    let replay = replay.expect("w");
+    let d = set.poll(&s).expect("poll");
+    assert_eq!(events(&d, replay), [(false, "k".into(), 2, None)]);
+    assert!(events(&d, now).is_empty(), "the other watcher is not sent rev 2 again");
+}
+
+#[test]
+fn a_watcher_created_while_the_group_lags_sees_only_later_changes() {
+    let mut s = store();
+    let mut set = WatcherSet::default();
+    let a = set.create(CreateWatch { key: "a".into(), ..Default::default() }, 1).expect("w");
+    put(&mut s, "a", "1"); // rev 2
+    put(&mut s, "b", "1"); // rev 3, before the next watcher exists
+    let b = set.create(CreateWatch { key: "b".into(), ..Default::default() }, 3).expect("w");
+    let d = set.poll(&s).expect("poll");
+    assert_eq!(events(&d, a), [(false, "a".into(), 2, None)]);
+    assert!(events(&d, b).is_empty(), "rev 3 came before watcher b");
+    put(&mut s, "b", "2"); // rev 4
+    let d = set.poll(&s).expect("poll");
+    assert_eq!((events(&d, a).len(), events(&d, b)), (0, vec![(false, "b".into(), 4, None)]));
+    assert!(set.synced(4));
+}
+
+#[test]
+fn a_watcher_replaying_history_joins_live_watchers_without_gaps_or_repeats() {
+    let mut s = store();
+    let mut set = WatcherSet::default();
+    let live = set.create(CreateWatch { key: "k".into(), ..Default::default() }, 1).expect("w");
+    let idle: Vec<i64> = (0..100)
+        .map(|i| set.create(CreateWatch { key: format!("idle/{i}").into(), ..Default::default() }, 1).expect("w"))
+        .collect();
+    let n = MAX_REVISIONS_PER_POLL + 10;
+    for i in 0..n {
+        put(&mut s, "k", &i.to_string()); // revs 2..=n+1
+    }
+    let from_start = set.create(CreateWatch { key: "k".into(), start_revision: 2, ..Default::default() }, n + 1);
+    let from_start = from_start.expect("w");
+    let (mut seen_live, mut seen_replay) = (Vec::new(), Vec::new());
+    let mut more = |set: &mut WatcherSet, s: &Store| loop {
+        let d = set.poll(s).expect("poll");
+        if d.is_empty() {
+            break;
+        }
+        assert!(idle.iter().all(|id| events(&d, *id).is_empty()), "no event for watchers of other keys");
+        seen_live.extend(events(&d, live).into_iter().map(|e| e.2));
+        seen_replay.extend(events(&d, from_start).into_iter().map(|e| e.2));
+    };
+    more(&mut set, &s);
+    put(&mut s, "k", "last"); // rev n+2: both are synced now
+    more(&mut set, &s);
+    let all: Vec<i64> = (2..=n + 2).collect();
+    assert_eq!((seen_live == all, seen_replay == all), (true, true));
+    assert!(set.synced(n + 2));
+}
