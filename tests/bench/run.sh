@@ -118,6 +118,7 @@ V2_SET_ARGS="--val-size 256 --key-space-size 100000"
 declare -A LOAD_DESC=(
   [put-1]="put, 1 client / 1 connection, 8-byte keys, 256-byte values"
   [put-64]="put, 64 clients / 8 connections, 8-byte keys, 256-byte values"
+  [put-64-w]="put-64 while 100,000 idle watchers (on keys nobody writes) are open on the same connections"
   [put-256]="put, 256 clients / 16 connections, 8-byte keys, 256-byte values"
   [range-1]="linearizable range of one key, 1 client / 1 connection"
   [range-64]="linearizable range of one key, 64 clients / 8 connections"
@@ -135,6 +136,7 @@ declare -A LOAD_DESC=(
 declare -A LOAD_ARGS=(
   [put-1]="--conns 1 --clients 1 put --total $((2000 / div)) $PUT_ARGS"
   [put-64]="--conns 8 --clients 64 put --total $((20000 / div)) $PUT_ARGS"
+  [put-64-w]="--conns 8 --clients 64 put --total $((20000 / div)) $PUT_ARGS --idle-watchers $((100000 / div))"
   [put-256]="--conns 16 --clients 256 put --total $((40000 / div)) $PUT_ARGS"
   [range-1]="--conns 1 --clients 1 range $RANGE_KEY --total $((2000 / div)) --consistency l"
   [range-64]="--conns 8 --clients 64 range $RANGE_KEY --total $((20000 / div)) --consistency l"
@@ -151,7 +153,7 @@ declare -A LOAD_ARGS=(
 )
 if [[ $SUITE == single ]]; then
   LOAD_NAMES=(put-1 put-64 range-1 range-64 v2-set-1 v2-set-64 v2-get-64 v2-get-q-64
-    watch-fanout lease-cycle-64 lease-keepalive-64 watch-idle)
+    watch-fanout lease-cycle-64 lease-keepalive-64 put-64-w watch-idle)
 else
   # The cluster set: write scaling from 1 to 256 clients, and both read paths
   # (a linearizable read needs the leader's confirmation; a serializable one
@@ -341,13 +343,15 @@ bench_server() {
     log "$key: $load"
     # watch-idle reads one member's memory: it talks to that member only.
     endpoints=$SRV_ENDPOINTS extra=()
-    if [[ $load == watch-idle ]]; then
-      # The memory after the loads is sampled before the idle watchers, which
-      # measure their own: 100,000 of them would swamp both servers' after-load
-      # and peak figures. (Enough of them that what a heap already holds spare
-      # from the earlier loads is small beside what they need.)
+    # The memory after the loads is sampled before the loads with 100,000 idle
+    # watchers: they would swamp both servers' after-load and peak figures, and
+    # watch-idle measures what they cost. (That many, so that what a heap holds
+    # spare from the earlier loads is small beside what they need.)
+    if [[ ($load == watch-idle || $load == put-64-w) && $sampled == 0 ]]; then
       sample_rss "$key" after
       sampled=1
+    fi
+    if [[ $load == watch-idle ]]; then
       endpoints=127.0.0.1:${MEMBER_CPORT[${SRV_MEMBERS[0]}]}
       extra=(--server-pid "${MEMBER_PID[${SRV_MEMBERS[0]}]}")
     fi

@@ -113,6 +113,10 @@ pub struct PutArgs {
     /// Use sequential keys instead of random ones
     #[arg(long)]
     pub sequential_keys: bool,
+    /// Idle watchers (on keys nobody writes, one stream per connection) held open while
+    /// the puts run: what a put costs a server that also serves them
+    #[arg(long, default_value_t = 0)]
+    pub idle_watchers: u32,
 }
 
 /// `range` options.

@@ -86,6 +86,7 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
         }
     };
     let mut transports = Vec::with_capacity(cli.clients as usize);
+    let mut idle_watchers = None;
     if workload.is_http() {
         // HTTP/1.1 has no multiplexing: each client has its own connection, and the
         // clients are spread over the endpoints.
@@ -94,11 +95,17 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
         }
     } else {
         let conns = connect_all(&cli).await?;
+        if let BenchCommand::Put(args) = &cli.command
+            && args.idle_watchers > 0
+        {
+            idle_watchers = Some(watch::open_idle(&conns, args.idle_watchers).await?);
+        }
         for w in 0..cli.clients as usize {
             transports.push(Transport::Grpc(conns[w % conns.len()].clone()));
         }
     }
     let outcome = runner::run(transports, total, workload, rng.next_u64()).await?;
+    drop(idle_watchers);
     let report = Report::new(op, cli.endpoints.clone(), cli.conns, cli.clients, total, &outcome);
     emit(&cli, report, &outcome)
 }

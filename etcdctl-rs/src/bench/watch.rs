@@ -111,20 +111,30 @@ pub async fn fanout(conns: &[Client], args: &WatchFanoutArgs, rng: &mut Rng) -> 
     Ok(Outcome { latencies, error_counts: errors, elapsed })
 }
 
-/// Creates `watchers` idle watchers (distinct keys nobody writes) and reports how much the
-/// server's resident memory grew per watcher.
-pub async fn idle(conns: &[Client], args: &WatchIdleArgs) -> Result<(Outcome, f64), BenchError> {
-    let before = crate::memory::settled_rss_kib(args.server_pid).await?;
-    let start = Instant::now();
+/// Idle watch streams: dropping them ends the watchers.
+pub type IdleWatchers = Vec<(mpsc::Sender<WatchRequest>, tonic::Streaming<WatchResponse>)>;
+
+/// Creates `watchers` watchers on distinct keys nobody writes, one stream per connection,
+/// and waits until all are created.
+pub async fn open_idle(conns: &[Client], watchers: u32) -> Result<IdleWatchers, BenchError> {
     let streams = conns.len().max(1);
-    let mut keep = Vec::new();
-    for (s, conn) in conns.iter().take(streams).enumerate() {
-        let keys: Vec<Vec<u8>> = (0..args.watchers as usize)
+    let mut keep = Vec::with_capacity(streams);
+    for (s, conn) in conns.iter().enumerate() {
+        let keys: Vec<Vec<u8>> = (0..watchers as usize)
             .filter(|i| i % streams == s)
             .map(|i| format!("watch-idle/{i}").into_bytes())
             .collect();
         keep.push(open(conn, keys).await?);
     }
+    Ok(keep)
+}
+
+/// Creates `watchers` idle watchers (distinct keys nobody writes) and reports how much the
+/// server's resident memory grew per watcher.
+pub async fn idle(conns: &[Client], args: &WatchIdleArgs) -> Result<(Outcome, f64), BenchError> {
+    let before = crate::memory::settled_rss_kib(args.server_pid).await?;
+    let start = Instant::now();
+    let keep = open_idle(conns, args.watchers).await?;
     let elapsed = start.elapsed();
     let after = crate::memory::settled_rss_kib(args.server_pid).await?;
     drop(keep);

@@ -155,7 +155,8 @@ mod tests {
 
     #[test]
     fn sequential_put_keys() {
-        let args = PutArgs { total: 4, key_size: 8, val_size: 3, key_space_size: 2, sequential_keys: true };
+        let args =
+            PutArgs { total: 4, key_size: 8, val_size: 3, key_space_size: 2, sequential_keys: true, idle_watchers: 0 };
         let mut rng = Rng::new(1);
         let Ok(w) = Workload::put(&args, &mut rng) else {
             panic!("valid workload");
@@ -173,7 +174,14 @@ mod tests {
 
     #[test]
     fn key_size_must_fit_key_space() {
-        let args = PutArgs { total: 1, key_size: 1, val_size: 1, key_space_size: 1000, sequential_keys: false };
+        let args = PutArgs {
+            total: 1,
+            key_size: 1,
+            val_size: 1,
+            key_space_size: 1000,
+            sequential_keys: false,
+            idle_watchers: 0,
+        };
         assert!(Workload::put(&args, &mut Rng::new(1)).is_err());
     }
 }
