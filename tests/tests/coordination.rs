@@ -436,3 +436,36 @@ async fn metrics_count_watch_streams_watchers_and_v2_long_polls() {
     assert!(status == 200 && body.contains("\"action\":\"set\""), "{status} {body}");
     assert_eq!(gauge(port, V2_WATCHERS), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_replaying_a_long_stretch_without_its_key_still_gets_the_later_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = Member::start(dir.path(), "m0");
+    let url = member.url();
+    let c = client(&url).await.expect("client");
+    // 2,500 revisions of another key: more than two of the reads a stream makes of the
+    // history at a time, none of them with an event for the watcher.
+    let puts = (0..2500).map(|i| {
+        let kv = c.kv();
+        async move {
+            let mut kv = kv;
+            kv.put(PutRequest { key: b"other".to_vec(), value: i.to_string().into_bytes(), ..Default::default() }).await
+        }
+    });
+    let done: Vec<_> = futures::stream::iter(puts).buffer_unordered(32).collect().await;
+    assert!(done.iter().all(Result::is_ok), "the puts of the other key");
+    let rev = put(&url, "k", "v").await.expect("put");
+
+    let (tx, mut s) = watch(&url, vec![on("k", 1)]).await;
+    assert!(s.next().await.expect("created").expect("ok").created);
+    // No write follows: the event must come from reading on through the empty stretch.
+    let r = tokio::time::timeout(Duration::from_secs(10), s.next()).await.expect("the event, without another write");
+    let r = r.expect("item").expect("ok");
+    assert_eq!(r.events.iter().map(|e| e.kv.as_ref().map_or(0, |kv| kv.mod_revision)).collect::<Vec<_>>(), [rev]);
+    // And progress is reported only up to what was sent.
+    let request = etcd_proto::etcdserverpb::WatchProgressRequest {};
+    tx.send(WatchRequest { request_union: Some(RequestUnion::ProgressRequest(request)) }).await.expect("send");
+    let progress = tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("progress");
+    let progress = progress.expect("item").expect("ok");
+    assert_eq!((progress.watch_id, progress.header.expect("header").revision), (-1, rev));
+}

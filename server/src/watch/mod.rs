@@ -197,13 +197,15 @@ impl WatcherSet {
             .collect()
     }
 
-    /// Whether every watcher has seen everything up to `current`.
+    /// Whether every watcher has seen everything up to `current`. A poll that returns
+    /// nothing may only have read a stretch of history without events for these watchers.
     pub fn synced(&self, current: i64) -> bool {
-        self.watchers.iter().all(|(id, w)| self.next_rev(*id, w) > current)
+        (self.group_is_empty() || self.synced_rev >= current)
+            && self.unsynced.iter().filter_map(|id| self.watchers.get(id)).all(|w| w.next_rev > current)
     }
 
     /// Reads what the watchers have not seen, up to the store's current revision but at
-    /// most [`MAX_REVISIONS_PER_POLL`] revisions: call again until it returns nothing.
+    /// most [`MAX_REVISIONS_PER_POLL`] revisions: call again until [`WatcherSet::synced`].
     pub fn poll<B: Backend>(&mut self, store: &MvccStore<B>) -> Result<Vec<Delivery>> {
         let current = store.current_revision();
         let compacted = store.compacted_revision();

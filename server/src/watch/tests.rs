@@ -172,3 +172,22 @@ fn a_watcher_replaying_history_joins_live_watchers_without_gaps_or_repeats() {
     assert_eq!((seen_live == all, seen_replay == all), (true, true));
     assert!(set.synced(n + 2));
 }
+
+#[test]
+fn an_empty_stretch_of_history_is_not_taken_for_caught_up() {
+    let mut s = store();
+    let n = 2 * MAX_REVISIONS_PER_POLL + 500;
+    for i in 0..n {
+        put(&mut s, "x", &i.to_string()); // revs 2..=n+1
+    }
+    put(&mut s, "k", "v"); // rev n+2
+    let mut set = WatcherSet::default();
+    let w = set.create(CreateWatch { key: "k".into(), start_revision: 1, ..Default::default() }, n + 2).expect("w");
+    assert!(set.poll(&s).expect("poll").is_empty(), "the first stretch has nothing for k");
+    assert!(!set.synced(n + 2), "but the watcher has not seen rev {}", n + 2);
+    let mut got = Vec::new();
+    while !set.synced(n + 2) {
+        got.extend(events(&set.poll(&s).expect("poll"), w));
+    }
+    assert_eq!(got, [(false, "k".into(), n + 2, None)]);
+}
