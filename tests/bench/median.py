@@ -55,6 +55,21 @@ def fmt(values):
     return shown, median
 
 
+def table(metric, heads, n, rows, values):
+    """Prints one table: for each name in ROWS, VALUES(name) (one ratio per run) and
+    their median. Rows without any value are left out: watch-idle has no throughput or
+    latency (its figure, bytes per watcher, is in each run's targets)."""
+    print(f"| {metric} | {heads} | median |")
+    print("|---|" + "---:|" * (n + 1))
+    for row in rows:
+        got = values(row)
+        if all(v is None for v in got):
+            continue
+        shown, med = fmt(got)
+        print(f"| {row} | {' | '.join(shown)} | {med} |")
+    print()
+
+
 def main(paths):
     runs = [parse(p) for p in paths]
     n = len(runs)
@@ -62,30 +77,18 @@ def main(paths):
     print(f"Ratios are etcd-rs / etcd, each measured in the same run; {n} runs of `tests/bench/all.sh` in a row.\n")
     for suite, first in runs[0].items():
         print(f"### {first['title']} (suite `{suite}`)\n")
+
+        def of(part, i=None):
+            def values(name):
+                got = [r.get(suite, {}).get(part, {}).get(name) for r in runs]
+                return got if i is None else [None if v is None else v[i] for v in got]
+            return values
+
         for i, metric in enumerate(["Throughput", "Latency p50", "Latency p99"]):
-            print(f"| {metric} | {heads} | median |")
-            print("|---|" + "---:|" * (n + 1))
-            for load in first["loads"]:
-                got = [r.get(suite, {}).get("loads", {}).get(load, (None, None, None))[i] for r in runs]
-                if all(v is None for v in got):
-                    # watch-idle: its figure (bytes per watcher) is in each run's targets.
-                    continue
-                shown, med = fmt(got)
-                print(f"| {load} | {' | '.join(shown)} | {med} |")
-            print()
+            table(metric, heads, n, first["loads"], of("loads", i))
         if first["cpu"]:
-            print(f"| Server CPU per op | {heads} | median |")
-            print("|---|" + "---:|" * (n + 1))
-            for load in first["cpu"]:
-                shown, med = fmt([r.get(suite, {}).get("cpu", {}).get(load) for r in runs])
-                print(f"| {load} | {' | '.join(shown)} | {med} |")
-            print()
-        print(f"| Memory | {heads} | median |")
-        print("|---|" + "---:|" * (n + 1))
-        for row in first["memory"]:
-            shown, med = fmt([r.get(suite, {}).get("memory", {}).get(row) for r in runs])
-            print(f"| {row} | {' | '.join(shown)} | {med} |")
-        print()
+            table("Server CPU per op", heads, n, first["cpu"], of("cpu"))
+        table("Memory", heads, n, first["memory"], of("memory"))
 
 
 if __name__ == "__main__":
