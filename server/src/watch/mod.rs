@@ -1,11 +1,12 @@
 //! v3 watchers, plain Rust: what one Watch stream is watching and the events each of its
 //! watchers has not seen yet.
 //!
-//! Watchers pull: each remembers the next revision it needs and reads the history from the
-//! store when the store moves past it. Writers never wait for watchers and nothing is
-//! buffered per watcher between reads, so a watcher that is not read from costs a few
-//! bytes, whatever the write rate; once its client reads again it catches up from the
-//! store (etcd's unsynced watchers), or learns that the history it needs was compacted.
+//! Watchers pull: a stream's watchers read the history from the store when the store moves
+//! past what they have seen (the synced group as one, each unsynced watcher on its own).
+//! Writers never wait for watchers and nothing is buffered per watcher between reads, so
+//! a watcher that is not read from costs a few bytes, whatever the write rate; once its
+//! client reads again its group catches up from the store, or learns that the history it
+//! needs was compacted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -134,11 +135,12 @@ impl WatcherSet {
             req.watch_id
         } else {
             while self.watchers.contains_key(&self.next_id) {
-                self.next_id += 1;
+                self.next_id = self.next_id.wrapping_add(1);
             }
             self.next_id
         };
-        self.next_id = self.next_id.max(id + 1);
+        // Wrapping: a client may choose i64::MAX, which leaves the next server id as it is.
+        self.next_id = self.next_id.max(id.wrapping_add(1));
         let next_rev = if req.start_revision > 0 { req.start_revision } else { current + 1 };
         self.watchers.insert(
             id,

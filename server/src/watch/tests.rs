@@ -191,3 +191,11 @@ fn an_empty_stretch_of_history_is_not_taken_for_caught_up() {
     }
     assert_eq!(got, [(false, "k".into(), n + 2, None)]);
 }
+
+#[test]
+fn a_client_chosen_id_of_i64_max_is_accepted() {
+    let mut set = WatcherSet::default();
+    assert_eq!(set.create(CreateWatch { key: "a".into(), watch_id: i64::MAX, ..Default::default() }, 1), Ok(i64::MAX));
+    assert_eq!(set.create(CreateWatch { key: "b".into(), ..Default::default() }, 1), Ok(0));
+    assert!(set.cancel(i64::MAX) && set.cancel(0));
+}
