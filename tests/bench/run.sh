@@ -21,9 +21,10 @@
 # bootstrapped with the same member names and --initial-cluster-token), and
 # gets the same sequence of loads, sent to the client URLs of all its members;
 # the resident memory of every member is sampled when idle and after the
-# loads (before those that open 100,000 watchers), and the CPU time (user + system) of the members and of the load tool
-# around every load; then the server is stopped before the other one runs so they never
-# compete for the (few) CPUs. The report section contains throughput/latency
+# loads (before those that open 100,000 watchers), and the CPU time (user +
+# system) of the members and of the load tool around every load; then the
+# server is stopped before the other one runs so they never compete for the
+# (few) CPUs. The report section contains throughput/latency
 # per load with the etcd-rs/etcd ratio, the memory comparison (per member:
 # average and max over the members), which targets are met, and the raw JSON.
 #

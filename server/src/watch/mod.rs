@@ -9,6 +9,7 @@
 //! needs was compacted.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use crate::error::Result;
 use crate::mvcc::{KeyRange, KeyValue, MvccStore, Record};
@@ -254,7 +255,12 @@ impl WatcherSet {
         let mut failed = None;
         store.changes(self.synced_rev + 1, to, &mut |record| {
             let key = &record.kv.key;
-            let by_key = self.synced_keys.range((key.clone(), i64::MIN)..=(key.clone(), i64::MAX)).map(|(_, id)| id);
+            // One copy of the key per record for the lower bound; the run ends at the key.
+            let by_key = self
+                .synced_keys
+                .range((Bound::Included((key.clone(), i64::MIN)), Bound::Unbounded))
+                .take_while(|(k, _)| k == key)
+                .map(|(_, id)| id);
             for id in by_key.chain(&self.synced_ranges) {
                 let Some(w) = self.watchers.get(id).filter(|w| w.wants(&record)) else { continue };
                 match w.event(store, &record) {
