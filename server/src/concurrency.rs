@@ -11,6 +11,11 @@ use crate::mvcc::{
 };
 use crate::node::Node;
 
+/// The TTL, in seconds, of the lease a Lock or Campaign without one gets: etcd's servers
+/// open a client session for it (`concurrency.NewSession`, default TTL 60) and leave it
+/// to expire, so the key goes 60 s after, unless unlocked or resigned earlier.
+pub const SESSION_TTL: i64 = 60;
+
 /// The key a lease holds under `prefix` (`prefix` ends with `/`).
 pub fn key_for(prefix: &[u8], lease: i64) -> Vec<u8> {
     let mut k = prefix.to_vec();
@@ -37,9 +42,45 @@ fn get(node: &Node, key: &[u8]) -> Result<Option<KeyValue>> {
     Ok(node.read().mvcc().range(&req)?.kvs.into_iter().next())
 }
 
-/// Creates `key` with `value` and `lease` unless it exists, and returns it as it is now.
-/// With `overwrite`, an existing key gets `value` too (a campaign proclaims its value).
-pub async fn claim(node: &Node, key: &[u8], value: &[u8], lease: i64, overwrite: bool) -> Result<KeyValue> {
+/// A contender's key while it waits for its turn. Dropped before [`Contender::won`] (the
+/// client went away, or the wait failed), it deletes the key if it is still the one it
+/// created, as etcd's `Mutex.Lock` and `Election.Campaign` clean up after a cancelled
+/// wait: otherwise the key would hold up everyone behind it until its lease ends.
+pub struct Contender {
+    node: Node,
+    key: Vec<u8>,
+    /// The key's create revision: its place in the queue.
+    pub create_revision: i64,
+    won: bool,
+}
+
+impl Contender {
+    /// Keeps the key: its turn came.
+    pub fn won(mut self) {
+        self.won = true;
+    }
+}
+
+impl Drop for Contender {
+    fn drop(&mut self) {
+        if self.won {
+            return;
+        }
+        // Only inside the runtime; a runtime shutting down takes the member with it.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (node, key, revision) = (self.node.clone(), std::mem::take(&mut self.key), self.create_revision);
+        runtime.spawn(async move {
+            if let Err(e) = release(&node, &key, Some(revision)).await {
+                tracing::warn!(error = %e, "removing the key of a cancelled lock or campaign");
+            }
+        });
+    }
+}
+
+/// Creates `key` with `value` and `lease` unless it exists, and returns it as a
+/// contender. With `overwrite`, an existing key gets `value` too (a campaign proclaims
+/// its value).
+pub async fn claim(node: &Node, key: &[u8], value: &[u8], lease: i64, overwrite: bool) -> Result<Contender> {
     let put = PutRequest { key: key.to_vec(), value: value.to_vec(), lease, ..Default::default() };
     let created = txn(
         node,
@@ -58,7 +99,8 @@ pub async fn claim(node: &Node, key: &[u8], value: &[u8], lease: i64, overwrite:
     if !created && overwrite && get(node, key)?.is_some_and(|kv| kv.value != value) {
         txn(node, TxnRequest { success: vec![RequestOp::Put(put)], ..Default::default() }).await?;
     }
-    get(node, key)?.ok_or(Error::SessionExpired)
+    let kv = get(node, key)?.ok_or(Error::SessionExpired)?;
+    Ok(Contender { node: node.clone(), key: key.to_vec(), create_revision: kv.create_revision, won: false })
 }
 
 /// The first contender under `prefix` (lowest create revision), read linearizably.
@@ -97,20 +139,23 @@ pub async fn wait_turn(node: &Node, prefix: &[u8], key: &[u8], revision: i64) ->
     }
 }
 
-/// Deletes `key` if it was created at `revision` (a leader resigning, or an unlock when
-/// `revision` is 0: then unconditionally). Returns the store revision after.
-pub async fn release(node: &Node, key: &[u8], revision: i64) -> Result<i64> {
+/// Deletes `key`: if it was created at `created` (a leader resigning: etcd compares the
+/// create revision, so a revision of 0 deletes nothing that exists), or unconditionally
+/// with `None` (an unlock). Returns the store revision after.
+pub async fn release(node: &Node, key: &[u8], created: Option<i64>) -> Result<i64> {
+    if key.is_empty() {
+        return Err(Error::KeyNotProvided);
+    }
     let delete = RequestOp::DeleteRange(DeleteRangeRequest { key: key.to_vec(), ..Default::default() });
-    let compare = if revision == 0 {
-        Vec::new()
-    } else {
-        vec![Compare {
+    let compare = created
+        .map(|revision| Compare {
             result: CompareResult::Equal,
             target: CompareTarget::Create(revision),
             key: key.to_vec(),
             range_end: Vec::new(),
-        }]
-    };
+        })
+        .into_iter()
+        .collect();
     txn(node, TxnRequest { compare, success: vec![delete], failure: Vec::new() }).await?;
     Ok(node.read().mvcc().current_revision())
 }

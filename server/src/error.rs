@@ -116,6 +116,10 @@ pub enum Error {
     /// The storage engine failed; the request may not have been applied.
     #[error("{0}")]
     Storage(String),
+    /// A range's sort order or target is none of the enum's values (etcd 3.5's check;
+    /// 3.4 crashes on an unknown target). Last, as errors cross between members.
+    #[error("etcdserver: invalid sort option")]
+    InvalidSortOption,
 }
 
 impl From<StorageError> for Error {

@@ -20,8 +20,8 @@ use tonic::service::Routes;
 
 use crate::alarm::{Alarm, AlarmKind};
 use crate::api::{
-    self, ClusterService, Context, ElectionService, KvService, LeaseService, LockService, MaintenanceService, V2Api,
-    WatchService,
+    self, ClusterService, Context, ElectionService, KvService, LeaseIds, LeaseService, LockService, MaintenanceService,
+    V2Api, WatchService,
 };
 use crate::command::Command;
 use crate::compactor::{AutoCompaction, Compactor};
@@ -125,6 +125,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         watch_progress_interval: config.watch_progress_notify_interval,
         min_lease_ttl: i64::try_from((config.election_timeout_ms * 3 / 2).div_ceil(1000)).unwrap_or(i64::MAX),
         quota: Arc::new(Quota::new(config.quota_backend_bytes)),
+        lease_ids: Arc::new(LeaseIds::new(node.id())),
     };
     let v2 = config.enable_v2.then(|| V2Api::new(node.clone(), stop_rx.clone(), config.name.clone()));
     let client_router = client_router(ctx, v2, config.max_request_bytes + GRPC_OVERHEAD_BYTES);

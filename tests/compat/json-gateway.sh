@@ -6,7 +6,7 @@
 # must be identical.
 #
 # Covered: kv range/put/deleterange/txn/compaction, watch (a bounded stream
-# with events produced meanwhile), lease grant/revoke/keepalive/timetolive/
+# with events produced meanwhile; client and server watch ids), lease grant/revoke/keepalive/timetolive/
 # leases (and 3.4's /v3/kv/lease/... aliases), cluster member list,
 # maintenance status, and errors: malformed JSON, compacted and future
 # revisions, missing and duplicate leases, duplicate txn keys, wrong method,
@@ -142,6 +142,8 @@ cases() {
   # --- Watch (before compaction: start from an old revision too)
   watch watch-events 3 '{"create_request":{"key":"d2s=","prev_kv":true}}' watch_events
   watch watch-history 2 '{"create_request":{"key":"d2s=","start_revision":"2"}}'
+  # A client's own id leaves the server's counter alone: 5, then 0 and 1.
+  watch watch-ids 2 '{"create_request":{"key":"YQ==","watch_id":5}}{"create_request":{"key":"Yg=="}}{"create_request":{"key":"Yw=="}}'
   watch watch-prefix-filters 2 '{"create_request":{"key":"AA==","range_end":"AA==","start_revision":"10","filters":["NODELETE"]}}'
   # --- Compaction
   req compact /v3/kv/compaction '{"revision":"5","physical":true}'

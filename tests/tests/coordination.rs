@@ -10,7 +10,7 @@ use etcd_proto::etcdserverpb::{
     LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, PutRequest, RangeRequest, WatchCreateRequest,
     WatchRequest, WatchResponse,
 };
-use etcd_proto::v3electionpb::{CampaignRequest, LeaderRequest};
+use etcd_proto::v3electionpb::{CampaignRequest, LeaderKey, LeaderRequest, ResignRequest};
 use etcd_proto::v3lockpb::{LockRequest, UnlockRequest};
 use etcd_rs_tests::Member;
 use etcd_rs_tests::cluster::Cluster;
@@ -302,6 +302,49 @@ async fn lock_and_election_services_interoperate_with_etcdctl() {
     assert!(text.contains("rs-leader"), "etcdctl elect -l printed {text:?}");
     let leader = c.election().leader(LeaderRequest { name: b"E".to_vec() }).await.expect("leader").into_inner();
     assert_eq!(leader.kv.expect("kv").key, won.leader.expect("leader key").key);
+}
+
+/// As etcd's servers: a Lock or Campaign without a lease gets a session lease of its own
+/// (60 s), so two such lockers never share a key and both hold the lock; a waiter whose
+/// client goes away takes its key out of the queue; Unlock needs a key; Resign deletes
+/// only the key created at the given revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockers_without_a_lease_exclude_each_other_and_cancelled_waiters_leave_the_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = Member::start(dir.path(), "m0");
+    let c = client(&member.url()).await.expect("client");
+    let lock = |name: &str| LockRequest { name: name.as_bytes().to_vec(), lease: 0 };
+    let queue = |c: etcd_rs_client::Client| async move {
+        let req = RangeRequest { key: b"N/".to_vec(), range_end: b"N0".to_vec(), ..Default::default() };
+        c.kv().range(req).await.expect("range").into_inner().kvs.into_iter().map(|kv| kv.key).collect::<Vec<_>>()
+    };
+
+    let first = c.lock().lock(lock("N")).await.expect("lock").into_inner().key;
+    let lease = i64::from_str_radix(std::str::from_utf8(&first[2..]).expect("hex"), 16).expect("lease id");
+    assert!(first.starts_with(b"N/") && lease != 0, "key {:?}", String::from_utf8_lossy(&first));
+    let ttl = c.lease().lease_time_to_live(LeaseTimeToLiveRequest { id: lease, keys: true }).await.expect("ttl");
+    let ttl = ttl.into_inner();
+    assert_eq!((ttl.granted_ttl, ttl.keys), (60, vec![first.clone()]));
+
+    // A second locker without a lease waits; its client gives up.
+    let waiting = tokio::time::timeout(Duration::from_secs(1), c.lock().lock(lock("N"))).await;
+    assert!(waiting.is_err(), "a second locker got the held lock: {waiting:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue(c.clone()).await != vec![first.clone()] {
+        assert!(Instant::now() < deadline, "the cancelled waiter's key stayed: {:?}", queue(c.clone()).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // So the next locker gets the lock as soon as the first lets go.
+    c.lock().unlock(UnlockRequest { key: first }).await.expect("unlock");
+    let next = tokio::time::timeout(Duration::from_secs(5), c.lock().lock(lock("N"))).await;
+    let next = next.expect("the lock is free").expect("lock").into_inner().key;
+
+    let empty = c.lock().unlock(UnlockRequest { key: Vec::new() }).await.expect_err("no key");
+    assert_eq!(empty.message(), "etcdserver: key is not provided");
+    let leader = LeaderKey { name: b"N".to_vec(), key: next.clone(), rev: 0, lease: 0 };
+    c.election().resign(ResignRequest { leader: Some(leader) }).await.expect("resign");
+    assert_eq!(queue(c.clone()).await, vec![next], "a resign at revision 0 deleted the key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

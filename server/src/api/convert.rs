@@ -7,6 +7,7 @@ use etcd_proto::etcdserverpb::{request_op, response_op};
 use etcd_proto::mvccpb;
 
 use crate::alarm::{Alarm, AlarmKind};
+use crate::error::Error;
 use crate::mvcc;
 
 /// Sets only the revision, as etcd does for responses nested in a txn.
@@ -14,15 +15,17 @@ fn rev_header(revision: i64) -> Option<pb::ResponseHeader> {
     Some(pb::ResponseHeader { revision, ..Default::default() })
 }
 
-/// Range request.
-pub fn range_request(r: pb::RangeRequest) -> mvcc::RangeRequest {
-    mvcc::RangeRequest {
-        sort_order: match PbOrder::try_from(r.sort_order).unwrap_or(PbOrder::None) {
+/// Range request; an unknown sort order or target is etcd's "invalid sort option".
+pub fn range_request(r: pb::RangeRequest) -> Result<mvcc::RangeRequest, Error> {
+    let order = PbOrder::try_from(r.sort_order).map_err(|_| Error::InvalidSortOption)?;
+    let target = PbSortTarget::try_from(r.sort_target).map_err(|_| Error::InvalidSortOption)?;
+    Ok(mvcc::RangeRequest {
+        sort_order: match order {
             PbOrder::None => mvcc::SortOrder::None,
             PbOrder::Ascend => mvcc::SortOrder::Ascend,
             PbOrder::Descend => mvcc::SortOrder::Descend,
         },
-        sort_target: match PbSortTarget::try_from(r.sort_target).unwrap_or(PbSortTarget::Key) {
+        sort_target: match target {
             PbSortTarget::Key => mvcc::SortTarget::Key,
             PbSortTarget::Version => mvcc::SortTarget::Version,
             PbSortTarget::Create => mvcc::SortTarget::Create,
@@ -40,7 +43,7 @@ pub fn range_request(r: pb::RangeRequest) -> mvcc::RangeRequest {
         max_mod_revision: r.max_mod_revision,
         min_create_revision: r.min_create_revision,
         max_create_revision: r.max_create_revision,
-    }
+    })
 }
 
 /// Put request.
@@ -60,13 +63,13 @@ pub fn delete_request(r: pb::DeleteRangeRequest) -> mvcc::DeleteRangeRequest {
     mvcc::DeleteRangeRequest { key: r.key, range_end: r.range_end, prev_kv: r.prev_kv }
 }
 
-/// Txn request.
-pub fn txn_request(r: pb::TxnRequest) -> mvcc::TxnRequest {
-    mvcc::TxnRequest {
+/// Txn request; fails as its ranges do.
+pub fn txn_request(r: pb::TxnRequest) -> Result<mvcc::TxnRequest, Error> {
+    Ok(mvcc::TxnRequest {
         compare: r.compare.into_iter().map(compare).collect(),
-        success: r.success.into_iter().map(request_op).collect(),
-        failure: r.failure.into_iter().map(request_op).collect(),
-    }
+        success: r.success.into_iter().map(request_op).collect::<Result<_, _>>()?,
+        failure: r.failure.into_iter().map(request_op).collect::<Result<_, _>>()?,
+    })
 }
 
 fn compare(c: pb::Compare) -> mvcc::Compare {
@@ -103,14 +106,14 @@ fn compare(c: pb::Compare) -> mvcc::Compare {
     mvcc::Compare { result, target, key: c.key, range_end: c.range_end }
 }
 
-fn request_op(op: pb::RequestOp) -> mvcc::RequestOp {
-    match op.request {
-        Some(request_op::Request::RequestRange(r)) => mvcc::RequestOp::Range(range_request(r)),
+fn request_op(op: pb::RequestOp) -> Result<mvcc::RequestOp, Error> {
+    Ok(match op.request {
+        Some(request_op::Request::RequestRange(r)) => mvcc::RequestOp::Range(range_request(r)?),
         Some(request_op::Request::RequestPut(r)) => mvcc::RequestOp::Put(put_request(r)),
         Some(request_op::Request::RequestDeleteRange(r)) => mvcc::RequestOp::DeleteRange(delete_request(r)),
-        Some(request_op::Request::RequestTxn(r)) => mvcc::RequestOp::Txn(txn_request(r)),
+        Some(request_op::Request::RequestTxn(r)) => mvcc::RequestOp::Txn(txn_request(r)?),
         None => mvcc::RequestOp::Empty,
-    }
+    })
 }
 
 /// A key-value.

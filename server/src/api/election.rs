@@ -43,11 +43,13 @@ impl Election for ElectionService {
         let req = request.into_inner();
         let node = &self.ctx.node;
         node.refuse_if_learner().map_err(status)?;
+        let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
-        let key = concurrency::key_for(&prefix, req.lease);
-        let mine = concurrency::claim(node, &key, &req.value, req.lease, true).await.map_err(status)?;
+        let key = concurrency::key_for(&prefix, lease);
+        let mine = concurrency::claim(node, &key, &req.value, lease, true).await.map_err(status)?;
         concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
-        let leader = pb::LeaderKey { name: req.name, key, rev: mine.create_revision, lease: req.lease };
+        let leader = pb::LeaderKey { name: req.name, key, rev: mine.create_revision, lease };
+        mine.won();
         Ok(Response::new(pb::CampaignResponse { header: self.header(), leader: Some(leader) }))
     }
 
@@ -103,7 +105,7 @@ impl Election for ElectionService {
 
     async fn resign(&self, request: Request<pb::ResignRequest>) -> Result<Response<pb::ResignResponse>, Status> {
         let l = leader_key(request.into_inner().leader)?;
-        let revision = concurrency::release(&self.ctx.node, &l.key, l.rev).await.map_err(status)?;
+        let revision = concurrency::release(&self.ctx.node, &l.key, Some(l.rev)).await.map_err(status)?;
         Ok(Response::new(pb::ResignResponse { header: Some(self.ctx.header(revision)) }))
     }
 }

@@ -37,7 +37,7 @@ impl KvService {
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, request: Request<pb::RangeRequest>) -> Result<Response<pb::RangeResponse>, Status> {
-        let req = convert::range_request(request.into_inner());
+        let req = convert::range_request(request.into_inner()).map_err(status)?;
         check::range(&req).map_err(status)?;
         if !req.serializable {
             self.ctx.node.refuse_if_learner().map_err(status)?;
@@ -57,7 +57,7 @@ impl Kv for KvService {
         &self,
         request: Request<pb::RangeRequest>,
     ) -> Result<Response<Self::RangeStreamStream>, Status> {
-        let req = convert::range_request(request.into_inner());
+        let req = convert::range_request(request.into_inner()).map_err(status)?;
         check::range(&req).map_err(status)?;
         if !req.serializable {
             self.ctx.node.refuse_if_learner().map_err(status)?;
@@ -133,7 +133,7 @@ impl Kv for KvService {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
         self.check_size(&req)?;
-        let req = convert::txn_request(req);
+        let req = convert::txn_request(req).map_err(status)?;
         check::txn(&req, self.ctx.max_txn_ops).map_err(status)?;
         match self.ctx.propose(Command::Txn(req)).await? {
             CommandResponse::Txn(r) => {

@@ -2,8 +2,6 @@
 //! time-to-live questions go to the leader, which alone keeps lease clocks.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use etcd_proto::etcdserverpb as pb;
 use etcd_proto::etcdserverpb::lease_server::Lease;
@@ -15,44 +13,20 @@ use tonic::{Request, Response, Status, Streaming};
 use super::status::status;
 use super::{Context, mismatch};
 use crate::command::{Command, CommandResponse};
-use crate::error::Error;
 use crate::node::Proposal;
 
-/// etcd's largest lease TTL (`lease.MaxLeaseTTL`), in seconds.
-const MAX_LEASE_TTL: i64 = 9_000_000_000;
 /// Keep-alive responses queued per stream.
 const KEEPALIVE_QUEUE: usize = 16;
-
-/// Server-chosen lease ids, as etcd's `idutil.Generator` makes them: the member id's low
-/// 16 bits, then a counter that starts at the current time in milliseconds.
-struct IdGenerator {
-    prefix: u64,
-    suffix: AtomicU64,
-}
-
-impl IdGenerator {
-    fn new(member_id: u64) -> Self {
-        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        Self { prefix: (member_id & 0xffff) << 48, suffix: AtomicU64::new((ms & 0xff_ffff_ffff) << 8) }
-    }
-
-    fn next(&self) -> i64 {
-        let suffix = self.suffix.fetch_add(1, Ordering::Relaxed) + 1;
-        ((self.prefix | (suffix & 0xffff_ffff_ffff)) & (i64::MAX as u64)) as i64
-    }
-}
 
 /// The Lease service.
 pub struct LeaseService {
     ctx: Context,
-    ids: IdGenerator,
 }
 
 impl LeaseService {
     /// A service over `ctx`.
     pub fn new(ctx: Context) -> Self {
-        let ids = IdGenerator::new(ctx.node.id());
-        Self { ctx, ids }
+        Self { ctx }
     }
 
     fn current(&self) -> i64 {
@@ -76,21 +50,13 @@ impl Lease for LeaseService {
     ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
-        if req.ttl > MAX_LEASE_TTL {
-            return Err(status(Error::LeaseTtlTooLarge));
-        }
-        let id = if req.id != 0 { req.id } else { self.ids.next() };
-        // As etcd, a TTL below what survives an election is raised to it.
-        let ttl = req.ttl.max(self.ctx.min_lease_ttl);
-        match self.ctx.propose(Command::LeaseGrant { id, ttl }).await? {
-            CommandResponse::Lease { revision } => Ok(Response::new(pb::LeaseGrantResponse {
-                header: Some(self.ctx.header(revision)),
-                id,
-                ttl,
-                error: String::new(),
-            })),
-            _ => Err(mismatch()),
-        }
+        let granted = self.ctx.grant_lease(req.id, req.ttl).await?;
+        Ok(Response::new(pb::LeaseGrantResponse {
+            header: Some(self.ctx.header(granted.revision)),
+            id: granted.id,
+            ttl: granted.ttl,
+            error: String::new(),
+        }))
     }
 
     async fn lease_revoke(
@@ -161,18 +127,5 @@ impl Lease for LeaseService {
         let leases = self.ctx.node.leases_by_expiry().into_iter().map(|id| pb::LeaseStatus { id }).collect();
         let header = Some(self.ctx.header(self.ctx.node.read().mvcc().current_revision()));
         Ok(Response::new(pb::LeaseLeasesResponse { header, leases }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IdGenerator;
-
-    #[test]
-    fn ids_are_positive_unique_and_carry_the_member() {
-        let g = IdGenerator::new(0x8e9e_05c5_2164_694d);
-        let (a, b) = (g.next(), g.next());
-        assert!(a > 0 && b == a + 1);
-        assert_eq!((a as u64) >> 48, 0x694d);
     }
 }

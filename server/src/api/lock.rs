@@ -26,17 +26,19 @@ impl Lock for LockService {
         let req = request.into_inner();
         let node = &self.ctx.node;
         node.refuse_if_learner().map_err(status)?;
+        let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
-        let key = concurrency::key_for(&prefix, req.lease);
-        let mine = concurrency::claim(node, &key, b"", req.lease, false).await.map_err(status)?;
+        let key = concurrency::key_for(&prefix, lease);
+        let mine = concurrency::claim(node, &key, b"", lease, false).await.map_err(status)?;
         concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
+        mine.won();
         let revision = node.read().mvcc().current_revision();
         Ok(Response::new(pb::LockResponse { header: Some(self.ctx.header(revision)), key }))
     }
 
     async fn unlock(&self, request: Request<pb::UnlockRequest>) -> Result<Response<pb::UnlockResponse>, Status> {
         let key = request.into_inner().key;
-        let revision = concurrency::release(&self.ctx.node, &key, 0).await.map_err(status)?;
+        let revision = concurrency::release(&self.ctx.node, &key, None).await.map_err(status)?;
         Ok(Response::new(pb::UnlockResponse { header: Some(self.ctx.header(revision)) }))
     }
 }

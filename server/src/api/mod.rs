@@ -10,6 +10,7 @@ mod gateway;
 mod http;
 mod kv;
 mod lease;
+mod lease_ids;
 mod lock;
 mod maintenance;
 mod metrics;
@@ -26,6 +27,7 @@ pub use gateway::router as gateway_router;
 pub use http::router as http_router;
 pub use kv::KvService;
 pub use lease::LeaseService;
+pub use lease_ids::LeaseIds;
 pub use lock::LockService;
 pub use maintenance::MaintenanceService;
 pub use metrics::GrpcCountLayer;
@@ -53,6 +55,8 @@ pub struct Context {
     pub min_lease_ttl: i64,
     /// `quota-backend-bytes`.
     pub quota: std::sync::Arc<crate::quota::Quota>,
+    /// Ids for leases the server picks.
+    pub lease_ids: std::sync::Arc<LeaseIds>,
 }
 
 /// A command answered with a response of the wrong kind: a bug, reported, not a panic.

@@ -14,6 +14,7 @@ pub fn code(e: &Error) -> Code {
         | Error::TooManyOps
         | Error::DuplicateKey
         | Error::RequestTooLarge
+        | Error::InvalidSortOption
         | Error::InvalidPeerUrls => Code::InvalidArgument,
         Error::PeerUrlExists
         | Error::MemberIdExists

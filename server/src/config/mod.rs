@@ -323,7 +323,17 @@ fn duration(key: &str, value: &str) -> Result<std::time::Duration, ConfigError> 
     if total <= 0.0 {
         return Err(bad());
     }
-    Ok(std::time::Duration::from_secs_f64(total))
+    go_duration(total).ok_or_else(bad)
+}
+
+/// `seconds` as a duration, if Go's `time.Duration` (int64 nanoseconds, about 292 years)
+/// holds it, as etcd's flags must.
+fn go_duration(seconds: f64) -> Option<std::time::Duration> {
+    const GO_MAX_SECONDS: f64 = i64::MAX as f64 / 1e9;
+    if !(seconds.is_finite() && seconds <= GO_MAX_SECONDS) {
+        return None;
+    }
+    std::time::Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// etcd's reading of the auto-compaction flags: in periodic mode the retention is a Go
@@ -339,12 +349,14 @@ fn auto_compaction(mode: &str, retention: &str) -> Result<Option<AutoCompaction>
         }
         _ => {
             if let Ok(hours) = retention.parse::<f64>() {
-                if !(hours >= 0.0 && hours.is_finite()) {
-                    return Err(invalid(key, format!("\"{retention}\" is not a duration")));
+                let not_duration = || invalid(key, format!("\"{retention}\" is not a duration"));
+                if hours.is_nan() || hours < 0.0 {
+                    return Err(not_duration());
                 }
-                return Ok(
-                    (hours > 0.0).then(|| AutoCompaction::Periodic(std::time::Duration::from_secs_f64(hours * 3600.0)))
-                );
+                if hours == 0.0 {
+                    return Ok(None);
+                }
+                return go_duration(hours * 3600.0).map(|d| Some(AutoCompaction::Periodic(d))).ok_or_else(not_duration);
             }
             Ok(Some(AutoCompaction::Periodic(duration(key, retention)?)))
         }

@@ -76,6 +76,9 @@ fn quota_and_auto_compaction_read_as_etcd() {
     assert_eq!(periodic("30m").expect("duration"), Some(AutoCompaction::Periodic(Duration::from_secs(1800))));
     assert_eq!(periodic("0").expect("off"), None);
     assert!(periodic("soon").is_err());
+    // Beyond what Go's time.Duration holds: an error naming the key, not a panic.
+    assert!(periodic("1e300").expect_err("too long").to_string().contains("auto-compaction-retention"));
+    assert!(periodic("inf").is_err() && periodic("NaN").is_err());
     let revision = cfg(&[("auto-compaction-mode", "revision"), ("auto-compaction-retention", "1000")]);
     assert_eq!(revision.expect("revisions").auto_compaction, Some(AutoCompaction::Revision(1000)));
     assert!(cfg(&[("auto-compaction-mode", "hourly")]).is_err());
@@ -91,6 +94,8 @@ fn watch_progress_interval_takes_go_durations() {
     assert_eq!(at("2000000000").expect("ns").as_secs(), 2);
     assert!(at("soon").expect_err("bad").to_string().contains(key));
     assert!(at("0s").is_err());
+    assert!(at("6000000000000000h").expect_err("too long").to_string().contains(key));
+    assert_eq!(at("2562047h").expect("under Go's limit").as_secs(), 2_562_047 * 3600);
 }
 
 #[test]

@@ -28,8 +28,9 @@ pub fn delete_range(r: &DeleteRangeRequest) -> Result<()> {
     non_empty(&r.key)
 }
 
-/// Checks a txn: key presence, the op budget (`max_ops` per branch, nested txns
-/// included), and that no branch writes a key twice.
+/// Checks a txn: key presence, the op budget (`max_ops` per branch; a nested txn gets
+/// `max_ops` less the most ops of any of its parent's lists), and that no branch writes a
+/// key twice.
 pub fn txn(t: &TxnRequest, max_ops: usize) -> Result<()> {
     txn_ops(t, max_ops)?;
     intervals(&t.success)?;
@@ -38,9 +39,12 @@ pub fn txn(t: &TxnRequest, max_ops: usize) -> Result<()> {
 }
 
 fn txn_ops(t: &TxnRequest, max_ops: usize) -> Result<()> {
-    if [t.compare.len(), t.success.len(), t.failure.len()].into_iter().max().unwrap_or(0) > max_ops {
+    let ops = [t.compare.len(), t.success.len(), t.failure.len()].into_iter().max().unwrap_or(0);
+    if ops > max_ops {
         return Err(Error::TooManyOps);
     }
+    // As etcd's checkTxnRequest: a nested txn gets what its parent left of the budget.
+    let inner_budget = max_ops - ops;
     for c in &t.compare {
         non_empty(&c.key)?;
     }
@@ -49,7 +53,7 @@ fn txn_ops(t: &TxnRequest, max_ops: usize) -> Result<()> {
             RequestOp::Range(r) => range(r)?,
             RequestOp::Put(p) => put(p)?,
             RequestOp::DeleteRange(d) => delete_range(d)?,
-            RequestOp::Txn(inner) => txn_ops(inner, max_ops)?,
+            RequestOp::Txn(inner) => txn_ops(inner, inner_budget)?,
             RequestOp::Empty => return Err(Error::KeyNotFound),
         }
     }
@@ -124,6 +128,19 @@ mod tests {
         assert_eq!(txn(&ok, 128), Ok(()));
         let over = txn_of((0..129).map(|i| put_op(&format!("k{i}"))).collect(), vec![]);
         assert_eq!(txn(&over, 128), Err(Error::TooManyOps));
+    }
+
+    #[test]
+    fn a_nested_txn_gets_what_its_parent_left_of_the_budget() {
+        let puts = |n: usize, tag: &str| (0..n).map(|i| put_op(&format!("{tag}{i}"))).collect::<Vec<_>>();
+        // The parent's longest list has 3 ops (its failure branch), so 5 ops remain.
+        let nest = |inner: usize| {
+            let mut success = vec![RequestOp::Txn(txn_of(puts(inner, "in"), vec![]))];
+            success.extend(puts(1, "out"));
+            txn_of(success, puts(3, "else"))
+        };
+        assert_eq!(txn(&nest(5), 8), Ok(()));
+        assert_eq!(txn(&nest(6), 8), Err(Error::TooManyOps));
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub struct WatcherSet {
 impl WatcherSet {
     /// Adds a watcher; `current` is the store's revision now.
     pub fn create(&mut self, req: CreateWatch, current: i64) -> Result<i64, WatchError> {
+        // As etcd's watch stream: a client's own id leaves the server's counter alone, and
+        // the server's ids skip those in use (after a client picks 5: 0, 1, ..., 4, 6).
         let id = if req.watch_id != 0 {
             if self.watchers.contains_key(&req.watch_id) {
                 return Err(WatchError::DuplicateId);
@@ -138,10 +140,10 @@ impl WatcherSet {
             while self.watchers.contains_key(&self.next_id) {
                 self.next_id = self.next_id.wrapping_add(1);
             }
-            self.next_id
+            let id = self.next_id;
+            self.next_id = id.wrapping_add(1);
+            id
         };
-        // Wrapping: a client may choose i64::MAX, which leaves the next server id as it is.
-        self.next_id = self.next_id.max(id.wrapping_add(1));
         let next_rev = if req.start_revision > 0 { req.start_revision } else { current + 1 };
         self.watchers.insert(
             id,

@@ -199,3 +199,16 @@ fn a_client_chosen_id_of_i64_max_is_accepted() {
     assert_eq!(set.create(CreateWatch { key: "b".into(), ..Default::default() }, 1), Ok(0));
     assert!(set.cancel(i64::MAX) && set.cancel(0));
 }
+
+/// etcd 3.4 answers creates of ids 5, auto, auto with 5, 0, 1 (its `/v3/watch` gateway).
+#[test]
+fn server_ids_skip_client_ids_without_jumping_past_them() {
+    let mut set = WatcherSet::default();
+    let create =
+        |set: &mut WatcherSet, watch_id| set.create(CreateWatch { key: "a".into(), watch_id, ..Default::default() }, 1);
+    assert_eq!(create(&mut set, 2), Ok(2));
+    assert_eq!(create(&mut set, 0), Ok(0));
+    assert_eq!(create(&mut set, 0), Ok(1));
+    assert_eq!(create(&mut set, 0), Ok(3), "2 is the client's");
+    assert_eq!(create(&mut set, 1), Err(WatchError::DuplicateId));
+}

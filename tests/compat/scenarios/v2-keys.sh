@@ -125,6 +125,8 @@ http GET '/v2/keys/h?waitIndex=x'
 http PUT '/v2/keys/h/e?prevIndex=-1' -d value=x
 http PUT '/v2/keys/h/e?prevValue=' -d value=x
 http PUT '/v2/keys/h/e' -d value=x -d ttl=abc
+http PUT '/v2/keys/h/e?ttl=%2B5' -d value=x
+http GET '/v2/keys/h?wait=true&waitIndex=%2B1'
 http PUT '/v2/keys/h/e?prevExist=perhaps' -d value=x
 http PUT '/v2/keys/h/e?wait=true' -d value=x
 http PUT '/v2/keys/h/e?refresh=true' -d value=x -d ttl=5

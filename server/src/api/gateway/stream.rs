@@ -124,6 +124,11 @@ impl<T: Message + Default> Decoder for ProtoDecoder<T> {
     }
 }
 
+/// The longest JSON request a stream takes, as axum's default body limit bounds the
+/// unary calls: an unfinished value is held (and scanned again as more arrives) only
+/// up to this size, so an endless one cannot grow memory without bound.
+const MAX_REQUEST_JSON: usize = 2 * 1024 * 1024;
+
 /// Reads JSON values one by one from a body as it arrives.
 struct BodyReader {
     data: BodyDataStream,
@@ -144,11 +149,47 @@ impl BodyReader {
                 Scan::Empty => return Ok(None),
                 Scan::Truncated => return Err(Status::invalid_argument("unexpected EOF")),
                 Scan::Error(m) => return Err(Status::invalid_argument(m)),
+                Scan::NeedMore if self.buf.len() > MAX_REQUEST_JSON => {
+                    return Err(Status::resource_exhausted(format!(
+                        "a request in the body is longer than {MAX_REQUEST_JSON} bytes"
+                    )));
+                }
                 Scan::NeedMore => match self.data.next().await {
                     Some(Ok(chunk)) => self.buf.extend_from_slice(&chunk),
                     Some(Err(_)) | None => self.done = true,
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etcd_proto::etcdserverpb::LeaseKeepAliveRequest;
+
+    fn reader(chunks: Vec<Bytes>) -> BodyReader {
+        let body = Body::from_stream(stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));
+        BodyReader { data: body.into_data_stream(), buf: Vec::new(), done: false }
+    }
+
+    #[tokio::test]
+    async fn values_split_across_chunks_are_read_one_by_one() {
+        let mut r = reader(vec![Bytes::from(r#"{"ID":"1"} {"I"#), Bytes::from(r#"D":"2"}"#)]);
+        assert_eq!(r.next::<LeaseKeepAliveRequest>().await.ok().flatten().map(|m| m.id), Some(1));
+        assert_eq!(r.next::<LeaseKeepAliveRequest>().await.ok().flatten().map(|m| m.id), Some(2));
+        assert!(matches!(r.next::<LeaseKeepAliveRequest>().await, Ok(None)));
+    }
+
+    #[tokio::test]
+    async fn an_endless_value_is_refused_once_past_the_limit() {
+        // A string that never ends, 64 KiB at a time: held only up to the limit.
+        let chunk = Bytes::from(vec![b'A'; 64 * 1024]);
+        let mut chunks = vec![Bytes::from(r#"{"ID":""#)];
+        chunks.extend(std::iter::repeat_n(chunk, MAX_REQUEST_JSON / (64 * 1024) + 2));
+        let mut r = reader(chunks);
+        let err = r.next::<LeaseKeepAliveRequest>().await.expect_err("too long");
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert!(r.buf.len() <= MAX_REQUEST_JSON + 64 * 1024, "held {} bytes", r.buf.len());
     }
 }

@@ -103,7 +103,7 @@ impl Form {
     fn number(&self, name: &str, code: Code) -> Result<u64, V2Error> {
         match self.value(name) {
             None => Ok(0),
-            Some(v) => v.parse().map_err(|_| V2Error::request(code, format!("invalid value for \"{name}\""))),
+            Some(v) => parse_uint(v).ok_or_else(|| V2Error::request(code, format!("invalid value for \"{name}\""))),
         }
     }
 
@@ -128,7 +128,7 @@ impl Form {
         let no_value_on_success = self.flag("noValueOnSuccess")?;
         let ttl = match self.value("ttl") {
             Some(v) if !v.is_empty() => {
-                Some(v.parse().map_err(|_| V2Error::request(Code::TtlNaN, "invalid value for \"ttl\""))?)
+                Some(parse_uint(v).ok_or_else(|| V2Error::request(Code::TtlNaN, "invalid value for \"ttl\""))?)
             }
             _ => None,
         };
@@ -165,6 +165,12 @@ impl Form {
     }
 }
 
+/// A decimal number as Go's `strconv.ParseUint(v, 10, 64)` reads it: Rust's parser also
+/// takes a leading `+`, which etcd refuses.
+fn parse_uint(v: &str) -> Option<u64> {
+    if v.starts_with('+') { None } else { v.parse().ok() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +201,9 @@ mod tests {
         assert_eq!(err(req(Some(Method::Put), "wait=true", "")).0, 209);
         assert_eq!(err(req(Some(Method::Put), "prevValue=", "")), (201, "\"prevValue\" cannot be empty".into()));
         assert_eq!(err(req(Some(Method::Put), "ttl=abc", "")), (202, "invalid value for \"ttl\"".into()));
+        // Go's ParseUint takes no sign; etcd 3.4 answers both 202 and 203 so.
+        assert_eq!(err(req(Some(Method::Put), "ttl=%2B5", "")).0, 202);
+        assert_eq!(err(req(None, "wait=true&waitIndex=%2B1", "")).0, 203);
         assert_eq!(err(req(Some(Method::Put), "prevExist=maybe", "")), (209, "invalid value for prevExist".into()));
         assert_eq!(err(req(Some(Method::Put), "refresh=true", "ttl=5&value=x")).0, 211);
         assert_eq!(err(req(Some(Method::Put), "refresh=true", "value=")), (212, "No TTL value set".into()));
