@@ -307,7 +307,8 @@ async fn lock_and_election_services_interoperate_with_etcdctl() {
 /// As etcd's servers: a Lock or Campaign without a lease gets a session lease of its own
 /// (60 s), so two such lockers never share a key and both hold the lock; a waiter whose
 /// client goes away takes its key out of the queue; Unlock needs a key; Resign deletes
-/// only the key created at the given revision.
+/// only the key created at the given revision; a campaign's value meets the request
+/// size limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockers_without_a_lease_exclude_each_other_and_cancelled_waiters_leave_the_queue() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -345,6 +346,11 @@ async fn lockers_without_a_lease_exclude_each_other_and_cancelled_waiters_leave_
     let leader = LeaderKey { name: b"N".to_vec(), key: next.clone(), rev: 0, lease: 0 };
     c.election().resign(ResignRequest { leader: Some(leader) }).await.expect("resign");
     assert_eq!(queue(c.clone()).await, vec![next], "a resign at revision 0 deleted the key");
+
+    // Their puts meet the request size limit, as etcd's do.
+    let big = CampaignRequest { name: b"B".to_vec(), lease: 0, value: vec![b'x'; 1_600_000] };
+    let err = c.election().campaign(big).await.expect_err("too large");
+    assert_eq!(err.message(), "etcdserver: request is too large");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

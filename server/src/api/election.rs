@@ -43,6 +43,7 @@ impl Election for ElectionService {
         let req = request.into_inner();
         let node = &self.ctx.node;
         node.refuse_if_learner().map_err(status)?;
+        self.ctx.check_size(&req)?;
         let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
         let key = concurrency::key_for(&prefix, lease);
@@ -55,6 +56,7 @@ impl Election for ElectionService {
 
     async fn proclaim(&self, request: Request<pb::ProclaimRequest>) -> Result<Response<pb::ProclaimResponse>, Status> {
         let req = request.into_inner();
+        self.ctx.check_size(&req)?;
         let l = leader_key(req.leader)?;
         let revision =
             concurrency::proclaim(&self.ctx.node, &l.key, l.rev, l.lease, &req.value).await.map_err(status)?;

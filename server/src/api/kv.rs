@@ -11,7 +11,6 @@ use tonic::{Request, Response, Status};
 use super::status::status;
 use super::{Context, convert, mismatch};
 use crate::command::{Command, CommandResponse};
-use crate::error::Error;
 use crate::mvcc::{self, check};
 
 /// The KV service.
@@ -23,14 +22,6 @@ impl KvService {
     /// A service over `ctx`.
     pub fn new(ctx: Context) -> Self {
         Self { ctx }
-    }
-
-    /// Rejects oversized writes before they reach the log, as etcd does.
-    fn check_size(&self, req: &impl Message) -> Result<(), Status> {
-        if req.encoded_len() > self.ctx.max_request_bytes {
-            return Err(status(Error::RequestTooLarge));
-        }
-        Ok(())
     }
 }
 
@@ -99,7 +90,7 @@ impl Kv for KvService {
     async fn put(&self, request: Request<pb::PutRequest>) -> Result<Response<pb::PutResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
-        self.check_size(&req)?;
+        self.ctx.check_size(&req)?;
         let req = convert::put_request(req);
         check::put(&req).map_err(status)?;
         match self.ctx.propose(Command::Put(req)).await? {
@@ -117,7 +108,7 @@ impl Kv for KvService {
     ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
-        self.check_size(&req)?;
+        self.ctx.check_size(&req)?;
         let req = convert::delete_request(req);
         check::delete_range(&req).map_err(status)?;
         match self.ctx.propose(Command::DeleteRange(req)).await? {
@@ -132,7 +123,7 @@ impl Kv for KvService {
     async fn txn(&self, request: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
-        self.check_size(&req)?;
+        self.ctx.check_size(&req)?;
         let req = convert::txn_request(req).map_err(status)?;
         check::txn(&req, self.ctx.max_txn_ops).map_err(status)?;
         match self.ctx.propose(Command::Txn(req)).await? {

@@ -26,6 +26,7 @@ impl Lock for LockService {
         let req = request.into_inner();
         let node = &self.ctx.node;
         node.refuse_if_learner().map_err(status)?;
+        self.ctx.check_size(&req)?;
         let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
         let key = concurrency::key_for(&prefix, lease);

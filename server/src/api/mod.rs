@@ -80,6 +80,15 @@ impl Context {
         node.propose(cmd).await.map_err(status::status)
     }
 
+    /// Rejects oversized writes before they reach the log, as etcd does for every
+    /// request it proposes (KV writes, and the puts of Lock and Campaign/Proclaim).
+    pub fn check_size(&self, req: &impl prost::Message) -> Result<(), tonic::Status> {
+        if req.encoded_len() > self.max_request_bytes {
+            return Err(status::status(Error::RequestTooLarge));
+        }
+        Ok(())
+    }
+
     /// A response header at `revision`.
     pub fn header(&self, revision: i64) -> ResponseHeader {
         ResponseHeader {
