@@ -26,11 +26,13 @@ pub mod etcdserverpb {
 /// `v3lockpb`: the Lock service.
 pub mod v3lockpb {
     tonic::include_proto!("v3lockpb");
+    include!(concat!(env!("OUT_DIR"), "/v3lockpb.serde.rs"));
 }
 
 /// `v3electionpb`: the Election service.
 pub mod v3electionpb {
     tonic::include_proto!("v3electionpb");
+    include!(concat!(env!("OUT_DIR"), "/v3electionpb.serde.rs"));
 }
 
 /// `etcdrspb`: etcd-rs's internal peer protocol (Raft messages, forwarding).

@@ -15,8 +15,12 @@ fn rev_header(revision: i64) -> Option<pb::ResponseHeader> {
     Some(pb::ResponseHeader { revision, ..Default::default() })
 }
 
-/// Range request; an unknown sort order or target is etcd's "invalid sort option".
+/// Range request; an unknown sort order or target is etcd's "invalid sort option",
+/// checked after the key as etcd 3.5's `checkRangeRequest` does.
 pub fn range_request(r: pb::RangeRequest) -> Result<mvcc::RangeRequest, Error> {
+    if r.key.is_empty() {
+        return Err(Error::KeyNotProvided);
+    }
     let order = PbOrder::try_from(r.sort_order).map_err(|_| Error::InvalidSortOption)?;
     let target = PbSortTarget::try_from(r.sort_target).map_err(|_| Error::InvalidSortOption)?;
     Ok(mvcc::RangeRequest {
@@ -190,4 +194,33 @@ pub fn alarm_member(a: &Alarm) -> pb::AlarmMember {
         AlarmKind::Corrupt => pb::AlarmType::Corrupt,
     };
     pb::AlarmMember { member_id: a.member, alarm: alarm as i32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_sort_options_are_refused_after_the_key() {
+        let range = |key: &str, sort_order, sort_target| {
+            range_request(pb::RangeRequest { key: key.into(), sort_order, sort_target, ..Default::default() })
+        };
+        assert!(range("k", 2, 4).is_ok());
+        assert_eq!(range("k", 99, 0).err(), Some(Error::InvalidSortOption));
+        assert_eq!(range("k", 0, 99).err(), Some(Error::InvalidSortOption));
+        assert_eq!(range("", 0, 99).err(), Some(Error::KeyNotProvided));
+        let op = |sort_target| pb::RequestOp {
+            request: Some(request_op::Request::RequestRange(pb::RangeRequest {
+                key: b"k".to_vec(),
+                sort_target,
+                ..Default::default()
+            })),
+        };
+        let nested = pb::TxnRequest { failure: vec![op(99)], ..Default::default() };
+        let txn = pb::TxnRequest {
+            success: vec![op(0), pb::RequestOp { request: Some(request_op::Request::RequestTxn(nested)) }],
+            ..Default::default()
+        };
+        assert_eq!(txn_request(txn).err(), Some(Error::InvalidSortOption));
+    }
 }

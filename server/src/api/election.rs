@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::status::status;
+use super::status::{status, through_client};
 use super::{Context, convert};
 use crate::concurrency;
 use crate::error::Error;
@@ -37,12 +37,9 @@ fn leader_key(leader: Option<pb::LeaderKey>) -> Result<pb::LeaderKey, Status> {
     leader.ok_or_else(|| status(Error::MissingLeaderKey))
 }
 
-#[tonic::async_trait]
-impl Election for ElectionService {
-    async fn campaign(&self, request: Request<pb::CampaignRequest>) -> Result<Response<pb::CampaignResponse>, Status> {
-        let req = request.into_inner();
+impl ElectionService {
+    async fn run_campaign(&self, req: pb::CampaignRequest) -> Result<pb::CampaignResponse, Status> {
         let node = &self.ctx.node;
-        node.refuse_if_learner().map_err(status)?;
         self.ctx.check_size(&req)?;
         let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
@@ -51,22 +48,33 @@ impl Election for ElectionService {
         concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
         let leader = pb::LeaderKey { name: req.name, key, rev: mine.create_revision, lease };
         mine.won();
-        Ok(Response::new(pb::CampaignResponse { header: self.header(), leader: Some(leader) }))
+        Ok(pb::CampaignResponse { header: self.header(), leader: Some(leader) })
     }
 
-    async fn proclaim(&self, request: Request<pb::ProclaimRequest>) -> Result<Response<pb::ProclaimResponse>, Status> {
-        let req = request.into_inner();
+    async fn run_proclaim(&self, req: pb::ProclaimRequest) -> Result<pb::ProclaimResponse, Status> {
         self.ctx.check_size(&req)?;
         let l = leader_key(req.leader)?;
         let revision =
             concurrency::proclaim(&self.ctx.node, &l.key, l.rev, l.lease, &req.value).await.map_err(status)?;
-        Ok(Response::new(pb::ProclaimResponse { header: Some(self.ctx.header(revision)) }))
+        Ok(pb::ProclaimResponse { header: Some(self.ctx.header(revision)) })
+    }
+}
+
+#[tonic::async_trait]
+impl Election for ElectionService {
+    async fn campaign(&self, request: Request<pb::CampaignRequest>) -> Result<Response<pb::CampaignResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        self.run_campaign(request.into_inner()).await.map(Response::new).map_err(through_client)
+    }
+
+    async fn proclaim(&self, request: Request<pb::ProclaimRequest>) -> Result<Response<pb::ProclaimResponse>, Status> {
+        self.run_proclaim(request.into_inner()).await.map(Response::new).map_err(through_client)
     }
 
     async fn leader(&self, request: Request<pb::LeaderRequest>) -> Result<Response<pb::LeaderResponse>, Status> {
         let prefix = concurrency::prefix(&request.into_inner().name);
-        let kv = concurrency::owner(&self.ctx.node, &prefix).await.map_err(status)?;
-        let kv = kv.ok_or_else(|| status(Error::ElectionNoLeader))?;
+        let kv = concurrency::owner(&self.ctx.node, &prefix).await.map_err(|e| through_client(status(e)))?;
+        let kv = kv.ok_or_else(|| through_client(status(Error::ElectionNoLeader)))?;
         Ok(Response::new(pb::LeaderResponse { header: self.header(), kv: Some(convert::key_value(kv)) }))
     }
 
@@ -92,7 +100,7 @@ impl Election for ElectionService {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tx.send(Err(status(e))).await.ok();
+                        tx.send(Err(through_client(status(e)))).await.ok();
                         return;
                     }
                 }
@@ -106,8 +114,9 @@ impl Election for ElectionService {
     }
 
     async fn resign(&self, request: Request<pb::ResignRequest>) -> Result<Response<pb::ResignResponse>, Status> {
-        let l = leader_key(request.into_inner().leader)?;
-        let revision = concurrency::release(&self.ctx.node, &l.key, Some(l.rev)).await.map_err(status)?;
+        let l = leader_key(request.into_inner().leader).map_err(through_client)?;
+        let revision =
+            concurrency::release(&self.ctx.node, &l.key, Some(l.rev)).await.map_err(|e| through_client(status(e)))?;
         Ok(Response::new(pb::ResignResponse { header: Some(self.ctx.header(revision)) }))
     }
 }

@@ -5,7 +5,7 @@ use etcd_proto::v3lockpb::lock_server::Lock;
 use tonic::{Request, Response, Status};
 
 use super::Context;
-use super::status::status;
+use super::status::{status, through_client};
 use crate::concurrency;
 
 /// The Lock service.
@@ -20,12 +20,9 @@ impl LockService {
     }
 }
 
-#[tonic::async_trait]
-impl Lock for LockService {
-    async fn lock(&self, request: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
-        let req = request.into_inner();
+impl LockService {
+    async fn hold(&self, req: pb::LockRequest) -> Result<pb::LockResponse, Status> {
         let node = &self.ctx.node;
-        node.refuse_if_learner().map_err(status)?;
         self.ctx.check_size(&req)?;
         let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
@@ -34,12 +31,20 @@ impl Lock for LockService {
         concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
         mine.won();
         let revision = node.read().mvcc().current_revision();
-        Ok(Response::new(pb::LockResponse { header: Some(self.ctx.header(revision)), key }))
+        Ok(pb::LockResponse { header: Some(self.ctx.header(revision)), key })
+    }
+}
+
+#[tonic::async_trait]
+impl Lock for LockService {
+    async fn lock(&self, request: Request<pb::LockRequest>) -> Result<Response<pb::LockResponse>, Status> {
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        self.hold(request.into_inner()).await.map(Response::new).map_err(through_client)
     }
 
     async fn unlock(&self, request: Request<pb::UnlockRequest>) -> Result<Response<pb::UnlockResponse>, Status> {
         let key = request.into_inner().key;
-        let revision = concurrency::release(&self.ctx.node, &key, None).await.map_err(status)?;
+        let revision = concurrency::release(&self.ctx.node, &key, None).await.map_err(|e| through_client(status(e)))?;
         Ok(Response::new(pb::UnlockResponse { header: Some(self.ctx.header(revision)) }))
     }
 }

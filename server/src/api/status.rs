@@ -49,6 +49,15 @@ pub fn status(e: Error) -> Status {
     Status::new(code(&e), e.to_string())
 }
 
+/// The status etcd's Lock and Election services answer a failure with. They run their
+/// recipes over etcd's own client, which turns every error into a plain Go error, so
+/// gRPC sends code Unknown and only the message tells what went wrong (etcd 3.4's
+/// gateway: `{"error":"etcdserver: key is not provided",...,"code":2}` for an Unlock
+/// without a key). Only the learner check, which runs before them, keeps its code.
+pub fn through_client(s: Status) -> Status {
+    Status::new(Code::Unknown, s.message())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

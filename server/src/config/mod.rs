@@ -298,8 +298,9 @@ fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<String, ConfigErro
 /// without pause.
 fn duration(key: &str, value: &str) -> Result<std::time::Duration, ConfigError> {
     let bad = || invalid(key, format!("\"{value}\" is not a duration such as 10m, 30s or 500ms"));
-    if let Ok(ns) = value.parse::<u64>() {
-        return if ns == 0 { Err(bad()) } else { Ok(std::time::Duration::from_nanos(ns)) };
+    // Go's time.Duration is an int64 of nanoseconds.
+    if let Ok(ns) = value.parse::<i64>() {
+        return u64::try_from(ns).ok().filter(|&ns| ns > 0).map(std::time::Duration::from_nanos).ok_or_else(bad);
     }
     let mut total = 0f64;
     let mut rest = value;
@@ -330,7 +331,8 @@ fn duration(key: &str, value: &str) -> Result<std::time::Duration, ConfigError> 
 /// holds it, as etcd's flags must.
 fn go_duration(seconds: f64) -> Option<std::time::Duration> {
     const GO_MAX_SECONDS: f64 = i64::MAX as f64 / 1e9;
-    if !(seconds.is_finite() && seconds <= GO_MAX_SECONDS) {
+    // `i64::MAX as f64` rounds up to 2^63, one past the largest duration.
+    if !(seconds.is_finite() && seconds < GO_MAX_SECONDS) {
         return None;
     }
     std::time::Duration::try_from_secs_f64(seconds).ok()

@@ -96,6 +96,8 @@ fn watch_progress_interval_takes_go_durations() {
     assert!(at("0s").is_err());
     assert!(at("6000000000000000h").expect_err("too long").to_string().contains(key));
     assert_eq!(at("2562047h").expect("under Go's limit").as_secs(), 2_562_047 * 3600);
+    assert!(at("9223372036854775808").is_err(), "nanoseconds past i64::MAX");
+    assert_eq!(at("9223372036854775807").expect("i64::MAX ns").as_secs(), 9_223_372_036);
 }
 
 #[test]

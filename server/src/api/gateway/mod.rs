@@ -25,8 +25,12 @@ use etcd_proto::etcdserverpb::kv_server::Kv;
 use etcd_proto::etcdserverpb::lease_server::Lease;
 use etcd_proto::etcdserverpb::maintenance_server::Maintenance;
 use etcd_proto::etcdserverpb::watch_server::Watch;
+use etcd_proto::v3electionpb::election_server::Election;
+use etcd_proto::v3lockpb::lock_server::Lock;
 
-use super::{ClusterService, Context, KvService, LeaseService, MaintenanceService, WatchService};
+use super::{
+    ClusterService, Context, ElectionService, KvService, LeaseService, LockService, MaintenanceService, WatchService,
+};
 use stream::OnBodyEnd;
 
 /// A `POST` route calling unary method `$method` of the service in `$svc` (an `Arc`).
@@ -51,12 +55,25 @@ macro_rules! bidi {
     }};
 }
 
+/// A `POST` route calling server-streaming method `$method` of the service in `$svc`.
+macro_rules! server_streaming {
+    ($svc:expr, $method:ident) => {{
+        let svc = $svc.clone();
+        post_only(post(move |body: Bytes| {
+            let svc = svc.clone();
+            async move { stream::call_server_streaming(body, |r| async move { svc.$method(r).await }).await }
+        }))
+    }};
+}
+
 /// The gateway's routes, to merge into the client router.
 pub fn router(ctx: Context) -> Router {
     let kv = Arc::new(KvService::new(ctx.clone()));
     let watch = Arc::new(WatchService::new(ctx.clone()));
     let lease = Arc::new(LeaseService::new(ctx.clone()));
     let cluster = Arc::new(ClusterService::new(ctx.clone()));
+    let lock = Arc::new(LockService::new(ctx.clone()));
+    let election = Arc::new(ElectionService::new(ctx.clone()));
     let maintenance = Arc::new(MaintenanceService::new(ctx));
     Router::new()
         .route("/v3/kv/range", unary!(kv, range))
@@ -75,6 +92,13 @@ pub fn router(ctx: Context) -> Router {
         .route("/v3/kv/lease/leases", unary!(lease, lease_leases))
         .route("/v3/cluster/member/list", unary!(cluster, member_list))
         .route("/v3/maintenance/status", unary!(maintenance, status))
+        .route("/v3/lock/lock", unary!(lock, lock))
+        .route("/v3/lock/unlock", unary!(lock, unlock))
+        .route("/v3/election/campaign", unary!(election, campaign))
+        .route("/v3/election/proclaim", unary!(election, proclaim))
+        .route("/v3/election/leader", unary!(election, leader))
+        .route("/v3/election/observe", server_streaming!(election, observe))
+        .route("/v3/election/resign", unary!(election, resign))
         .route("/v3/{*rest}", any(|| async { go_http_error(StatusCode::NOT_FOUND) }))
 }
 

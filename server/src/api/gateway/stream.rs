@@ -1,5 +1,6 @@
-//! Bidirectional streams (Watch, LeaseKeepAlive): the request body is a sequence of JSON
-//! request objects, the answer a sequence of `{"result":{...}}` lines.
+//! Streaming calls. Bidirectional ones (Watch, LeaseKeepAlive) take a sequence of JSON
+//! request objects as the body; server-streaming ones (Election's Observe) one. The answer
+//! is a sequence of `{"result":{...}}` lines.
 //!
 //! As grpc-gateway: the first request is decoded before the call starts (a bad one is
 //! an HTTP 500 with code 2, as Go passes the decoder's error on unwrapped); later ones
@@ -22,7 +23,7 @@ use tonic::{Code, Request, Status};
 
 use super::codec::{self, decode_value};
 use super::error;
-use super::syntax::{Scan, scan};
+use super::syntax::{Scan, Scanner};
 use super::unary::with_json_headers;
 
 /// A stream of responses as the services return them.
@@ -50,7 +51,8 @@ where
     Resp: Serialize + Send + 'static,
     Fut: Future<Output = Result<tonic::Response<Responses<Resp>>, Status>>,
 {
-    let mut reader = BodyReader { data: body.into_data_stream(), buf: Vec::new(), done: false };
+    let mut reader =
+        BodyReader { data: body.into_data_stream(), buf: Vec::new(), done: false, scanner: Scanner::default() };
     let first = match reader.next::<Req>().await {
         Ok(first) => first,
         Err(s) => return error::response(&Status::new(Code::Unknown, s.message())),
@@ -62,7 +64,27 @@ where
         OnBodyEnd::HoldOpen => requests.map(frame).chain(stream::pending()).boxed(),
     };
     let inbound = Streaming::new_request(ProtoDecoder::<Req>(PhantomData), Body::from_stream(frames), None, None);
-    let mut responses = match call(Request::new(inbound)).await {
+    render(call(Request::new(inbound)).await).await
+}
+
+/// Runs a server-streaming call (Election's Observe): one JSON request in, a stream of
+/// result lines out.
+pub async fn call_server_streaming<Req, Resp, Fut>(body: Bytes, call: impl FnOnce(Request<Req>) -> Fut) -> Response
+where
+    Req: DeserializeOwned + Default,
+    Resp: Serialize + Send + 'static,
+    Fut: Future<Output = Result<tonic::Response<Responses<Resp>>, Status>>,
+{
+    match codec::decode::<Req>(&body) {
+        Ok(req) => render(call(Request::new(req)).await).await,
+        Err(s) => error::response(&s),
+    }
+}
+
+/// A stream's answer: the error's HTTP status if it failed before its first response,
+/// else a line per response, up to and including an error line.
+async fn render<Resp: Serialize + Send + 'static>(call: Result<tonic::Response<Responses<Resp>>, Status>) -> Response {
+    let mut responses = match call {
         Ok(r) => r.into_inner(),
         Err(s) => return failed_before_answer(&s),
     };
@@ -125,8 +147,8 @@ impl<T: Message + Default> Decoder for ProtoDecoder<T> {
 }
 
 /// The longest JSON request a stream takes, as axum's default body limit bounds the
-/// unary calls: an unfinished value is held (and scanned again as more arrives) only
-/// up to this size, so an endless one cannot grow memory without bound.
+/// unary calls: an unfinished value is held only up to this size, so an endless one
+/// cannot grow memory without bound. (Its bytes are scanned once, as they arrive.)
 const MAX_REQUEST_JSON: usize = 2 * 1024 * 1024;
 
 /// Reads JSON values one by one from a body as it arrives.
@@ -134,16 +156,19 @@ struct BodyReader {
     data: BodyDataStream,
     buf: Vec<u8>,
     done: bool,
+    /// The scan of the value at the start of `buf`, resumed as bytes arrive.
+    scanner: Scanner,
 }
 
 impl BodyReader {
     /// The next request; `None` once the body ended with only whitespace left.
     async fn next<T: DeserializeOwned + Default>(&mut self) -> Result<Option<T>, Status> {
         loop {
-            match scan(&self.buf, self.done) {
+            match self.scanner.scan(&self.buf, self.done) {
                 Scan::Value(end) => {
                     let msg = decode_value(&self.buf[..end]);
                     self.buf.drain(..end);
+                    self.scanner = Scanner::default();
                     return msg.map(Some);
                 }
                 Scan::Empty => return Ok(None),
@@ -170,7 +195,7 @@ mod tests {
 
     fn reader(chunks: Vec<Bytes>) -> BodyReader {
         let body = Body::from_stream(stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));
-        BodyReader { data: body.into_data_stream(), buf: Vec::new(), done: false }
+        BodyReader { data: body.into_data_stream(), buf: Vec::new(), done: false, scanner: Scanner::default() }
     }
 
     #[tokio::test]

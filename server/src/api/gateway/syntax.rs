@@ -80,183 +80,210 @@ fn invalid(c: u8, context: &str) -> Scan {
 
 /// Scans the first JSON value of `buf`; `eof` tells whether more input may follow.
 pub fn scan(buf: &[u8], eof: bool) -> Scan {
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut state = State::BeginValue;
-    let mut started = false;
-    for (i, &c) in buf.iter().enumerate() {
-        // A byte may be looked at again by the state it leads to (numbers end on the
-        // byte after them), hence the inner loop.
-        let mut again = true;
-        while again {
-            again = false;
-            match state {
-                State::BeginValue | State::BeginValueOrEmpty => {
-                    if is_space(c) {
-                        break;
-                    }
-                    if state == State::BeginValueOrEmpty && c == b']' {
-                        stack.pop();
-                        state = State::EndValue;
-                        if stack.is_empty() {
-                            return Scan::Value(i + 1);
+    Scanner::default().scan(buf, eof)
+}
+
+/// A scan that resumes where it stopped: after [`Scan::NeedMore`], call [`Scanner::scan`]
+/// again with the same bytes and more after them, and only the new bytes are read. So a
+/// value arriving in many small pieces costs its length once, not once per piece. Any
+/// other answer ends the scan; the next value needs a new scanner.
+pub struct Scanner {
+    stack: Vec<Frame>,
+    state: State,
+    started: bool,
+    /// Bytes of the buffer already read.
+    pos: usize,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self { stack: Vec::new(), state: State::BeginValue, started: false, pos: 0 }
+    }
+}
+
+impl Scanner {
+    /// Scans on from where the last call stopped; `eof` tells whether more input may
+    /// follow `buf`.
+    pub fn scan(&mut self, buf: &[u8], eof: bool) -> Scan {
+        let mut stack = std::mem::take(&mut self.stack);
+        let mut state = self.state;
+        let mut started = self.started;
+        for (i, &c) in buf.iter().enumerate().skip(self.pos) {
+            // A byte may be looked at again by the state it leads to (numbers end on the
+            // byte after them), hence the inner loop.
+            let mut again = true;
+            while again {
+                again = false;
+                match state {
+                    State::BeginValue | State::BeginValueOrEmpty => {
+                        if is_space(c) {
+                            break;
                         }
-                        break;
-                    }
-                    started = true;
-                    state = match c {
-                        b'{' => {
-                            stack.push(Frame::ObjectKey);
-                            State::BeginStringOrEmpty
-                        }
-                        b'[' => {
-                            stack.push(Frame::Array);
-                            State::BeginValueOrEmpty
-                        }
-                        b'"' => State::InString,
-                        b'-' => State::Neg,
-                        b'0' => State::Zero,
-                        b'1'..=b'9' => State::Digits,
-                        b't' => State::Literal(b"rue", "true"),
-                        b'f' => State::Literal(b"alse", "false"),
-                        b'n' => State::Literal(b"ull", "null"),
-                        _ => return invalid(c, "looking for beginning of value"),
-                    };
-                }
-                State::BeginStringOrEmpty | State::BeginString => {
-                    if is_space(c) {
-                        break;
-                    }
-                    if state == State::BeginStringOrEmpty && c == b'}' {
-                        stack.pop();
-                        state = State::EndValue;
-                        if stack.is_empty() {
-                            return Scan::Value(i + 1);
-                        }
-                        break;
-                    }
-                    if c != b'"' {
-                        return invalid(c, "looking for beginning of object key string");
-                    }
-                    state = State::InString;
-                }
-                State::EndValue => {
-                    let Some(top) = stack.last_mut() else {
-                        // Only numbers get here at the top: they end on the next byte.
-                        return Scan::Value(i);
-                    };
-                    if is_space(c) {
-                        break;
-                    }
-                    match (*top, c) {
-                        (Frame::ObjectKey, b':') => {
-                            *top = Frame::ObjectValue;
-                            state = State::BeginValue;
-                        }
-                        (Frame::ObjectKey, _) => return invalid(c, "after object key"),
-                        (Frame::ObjectValue, b',') => {
-                            *top = Frame::ObjectKey;
-                            state = State::BeginString;
-                        }
-                        (Frame::ObjectValue, b'}') | (Frame::Array, b']') => {
+                        if state == State::BeginValueOrEmpty && c == b']' {
                             stack.pop();
+                            state = State::EndValue;
+                            if stack.is_empty() {
+                                return Scan::Value(i + 1);
+                            }
+                            break;
+                        }
+                        started = true;
+                        state = match c {
+                            b'{' => {
+                                stack.push(Frame::ObjectKey);
+                                State::BeginStringOrEmpty
+                            }
+                            b'[' => {
+                                stack.push(Frame::Array);
+                                State::BeginValueOrEmpty
+                            }
+                            b'"' => State::InString,
+                            b'-' => State::Neg,
+                            b'0' => State::Zero,
+                            b'1'..=b'9' => State::Digits,
+                            b't' => State::Literal(b"rue", "true"),
+                            b'f' => State::Literal(b"alse", "false"),
+                            b'n' => State::Literal(b"ull", "null"),
+                            _ => return invalid(c, "looking for beginning of value"),
+                        };
+                    }
+                    State::BeginStringOrEmpty | State::BeginString => {
+                        if is_space(c) {
+                            break;
+                        }
+                        if state == State::BeginStringOrEmpty && c == b'}' {
+                            stack.pop();
+                            state = State::EndValue;
+                            if stack.is_empty() {
+                                return Scan::Value(i + 1);
+                            }
+                            break;
+                        }
+                        if c != b'"' {
+                            return invalid(c, "looking for beginning of object key string");
+                        }
+                        state = State::InString;
+                    }
+                    State::EndValue => {
+                        let Some(top) = stack.last_mut() else {
+                            // Only numbers get here at the top: they end on the next byte.
+                            return Scan::Value(i);
+                        };
+                        if is_space(c) {
+                            break;
+                        }
+                        match (*top, c) {
+                            (Frame::ObjectKey, b':') => {
+                                *top = Frame::ObjectValue;
+                                state = State::BeginValue;
+                            }
+                            (Frame::ObjectKey, _) => return invalid(c, "after object key"),
+                            (Frame::ObjectValue, b',') => {
+                                *top = Frame::ObjectKey;
+                                state = State::BeginString;
+                            }
+                            (Frame::ObjectValue, b'}') | (Frame::Array, b']') => {
+                                stack.pop();
+                                if stack.is_empty() {
+                                    return Scan::Value(i + 1);
+                                }
+                            }
+                            (Frame::ObjectValue, _) => return invalid(c, "after object key:value pair"),
+                            (Frame::Array, b',') => state = State::BeginValue,
+                            (Frame::Array, _) => return invalid(c, "after array element"),
+                        }
+                    }
+                    State::InString => match c {
+                        b'"' => {
+                            state = State::EndValue;
                             if stack.is_empty() {
                                 return Scan::Value(i + 1);
                             }
                         }
-                        (Frame::ObjectValue, _) => return invalid(c, "after object key:value pair"),
-                        (Frame::Array, b',') => state = State::BeginValue,
-                        (Frame::Array, _) => return invalid(c, "after array element"),
+                        b'\\' => state = State::InStringEsc,
+                        0x00..=0x1f => return invalid(c, "in string literal"),
+                        _ => {}
+                    },
+                    State::InStringEsc => match c {
+                        b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => state = State::InString,
+                        b'u' => state = State::InStringEscU(4),
+                        _ => return invalid(c, "in string escape code"),
+                    },
+                    State::InStringEscU(left) => {
+                        if !c.is_ascii_hexdigit() {
+                            return invalid(c, "in \\u hexadecimal character escape");
+                        }
+                        state = if left == 1 { State::InString } else { State::InStringEscU(left - 1) };
                     }
-                }
-                State::InString => match c {
-                    b'"' => {
-                        state = State::EndValue;
-                        if stack.is_empty() {
-                            return Scan::Value(i + 1);
+                    State::Neg => match c {
+                        b'0' => state = State::Zero,
+                        b'1'..=b'9' => state = State::Digits,
+                        _ => return invalid(c, "in numeric literal"),
+                    },
+                    State::Digits if c.is_ascii_digit() => {}
+                    State::Digits | State::Zero => match c {
+                        b'.' => state = State::Dot,
+                        b'e' | b'E' => state = State::Exp,
+                        _ => {
+                            state = State::EndValue;
+                            again = true;
+                        }
+                    },
+                    State::Dot => {
+                        if !c.is_ascii_digit() {
+                            return invalid(c, "after decimal point in numeric literal");
+                        }
+                        state = State::DotDigits;
+                    }
+                    State::DotDigits => match c {
+                        b'0'..=b'9' => {}
+                        b'e' | b'E' => state = State::Exp,
+                        _ => {
+                            state = State::EndValue;
+                            again = true;
+                        }
+                    },
+                    State::Exp | State::ExpSign => {
+                        if state == State::Exp && (c == b'+' || c == b'-') {
+                            state = State::ExpSign;
+                        } else if c.is_ascii_digit() {
+                            state = State::ExpDigits;
+                        } else {
+                            return invalid(c, "in exponent of numeric literal");
                         }
                     }
-                    b'\\' => state = State::InStringEsc,
-                    0x00..=0x1f => return invalid(c, "in string literal"),
-                    _ => {}
-                },
-                State::InStringEsc => match c {
-                    b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => state = State::InString,
-                    b'u' => state = State::InStringEscU(4),
-                    _ => return invalid(c, "in string escape code"),
-                },
-                State::InStringEscU(left) => {
-                    if !c.is_ascii_hexdigit() {
-                        return invalid(c, "in \\u hexadecimal character escape");
+                    State::ExpDigits => {
+                        if !c.is_ascii_digit() {
+                            state = State::EndValue;
+                            again = true;
+                        }
                     }
-                    state = if left == 1 { State::InString } else { State::InStringEscU(left - 1) };
-                }
-                State::Neg => match c {
-                    b'0' => state = State::Zero,
-                    b'1'..=b'9' => state = State::Digits,
-                    _ => return invalid(c, "in numeric literal"),
-                },
-                State::Digits if c.is_ascii_digit() => {}
-                State::Digits | State::Zero => match c {
-                    b'.' => state = State::Dot,
-                    b'e' | b'E' => state = State::Exp,
-                    _ => {
-                        state = State::EndValue;
-                        again = true;
-                    }
-                },
-                State::Dot => {
-                    if !c.is_ascii_digit() {
-                        return invalid(c, "after decimal point in numeric literal");
-                    }
-                    state = State::DotDigits;
-                }
-                State::DotDigits => match c {
-                    b'0'..=b'9' => {}
-                    b'e' | b'E' => state = State::Exp,
-                    _ => {
-                        state = State::EndValue;
-                        again = true;
-                    }
-                },
-                State::Exp | State::ExpSign => {
-                    if state == State::Exp && (c == b'+' || c == b'-') {
-                        state = State::ExpSign;
-                    } else if c.is_ascii_digit() {
-                        state = State::ExpDigits;
-                    } else {
-                        return invalid(c, "in exponent of numeric literal");
-                    }
-                }
-                State::ExpDigits => {
-                    if !c.is_ascii_digit() {
-                        state = State::EndValue;
-                        again = true;
-                    }
-                }
-                State::Literal(rest, word) => {
-                    if c != rest[0] {
-                        let context = format!("in literal {word} (expecting {})", quote_char(rest[0]));
-                        return invalid(c, &context);
-                    }
-                    state = if rest.len() == 1 { State::EndValue } else { State::Literal(&rest[1..], word) };
-                    if rest.len() == 1 && stack.is_empty() {
-                        return Scan::Value(i + 1);
+                    State::Literal(rest, word) => {
+                        if c != rest[0] {
+                            let context = format!("in literal {word} (expecting {})", quote_char(rest[0]));
+                            return invalid(c, &context);
+                        }
+                        state = if rest.len() == 1 { State::EndValue } else { State::Literal(&rest[1..], word) };
+                        if rest.len() == 1 && stack.is_empty() {
+                            return Scan::Value(i + 1);
+                        }
                     }
                 }
             }
         }
-    }
-    if !eof {
-        return Scan::NeedMore;
-    }
-    // A top-level number ends with the input; anything else open is cut short.
-    let number_end = matches!(state, State::Zero | State::Digits | State::DotDigits | State::ExpDigits);
-    if stack.is_empty() && number_end {
-        Scan::Value(buf.len())
-    } else if started {
-        Scan::Truncated
-    } else {
-        Scan::Empty
+        if !eof {
+            *self = Scanner { stack, state, started, pos: buf.len() };
+            return Scan::NeedMore;
+        }
+        // A top-level number ends with the input; anything else open is cut short.
+        let number_end = matches!(state, State::Zero | State::Digits | State::DotDigits | State::ExpDigits);
+        if stack.is_empty() && number_end {
+            Scan::Value(buf.len())
+        } else if started {
+            Scan::Truncated
+        } else {
+            Scan::Empty
+        }
     }
 }
 
@@ -281,6 +308,28 @@ mod tests {
         assert_eq!(scan(b" \n", true), Scan::Empty);
         assert_eq!(scan(br#"{"a":"#, true), Scan::Truncated);
         assert_eq!(scan(br#"{"a":"#, false), Scan::NeedMore);
+    }
+
+    #[test]
+    fn a_scan_resumes_where_it_stopped() {
+        let text = br#" {"a":[1,"x\"y",true],"b":12} {"#;
+        let whole = scan(text, false);
+        assert_eq!(whole, Scan::Value(text.len() - 2));
+        // Fed a byte at a time, each byte is read once, and the answer is the same.
+        let mut s = Scanner::default();
+        let mut answer = Scan::NeedMore;
+        for n in 1..=text.len() {
+            answer = s.scan(&text[..n], false);
+            if answer != Scan::NeedMore {
+                break;
+            }
+            assert_eq!(s.pos, n);
+        }
+        assert_eq!(answer, whole);
+        // A number split by the end of input, then the end.
+        let mut s = Scanner::default();
+        assert_eq!(s.scan(b"12", false), Scan::NeedMore);
+        assert_eq!(s.scan(b"12", true), Scan::Value(2));
     }
 
     #[test]

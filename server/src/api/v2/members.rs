@@ -66,6 +66,11 @@ fn change_error(e: Error, id: &str) -> Response {
     }
 }
 
+/// A member id in a path, hex as etcd's `types.IDFromString` reads it.
+fn member_id(id: &str) -> Option<u64> {
+    super::params::parse_uint(id, 16)
+}
+
 async fn submit(api: &V2Api, proposal: Proposal) -> Result<(), Error> {
     api.node.submit(proposal).await??;
     Ok(())
@@ -114,11 +119,11 @@ pub async fn one(
                 None => message(StatusCode::SERVICE_UNAVAILABLE, "During election"),
             }
         }
-        (Method::DELETE | Method::PUT, _) if u64::from_str_radix(&id, 16).is_err() => {
+        (Method::DELETE | Method::PUT, _) if member_id(&id).is_none() => {
             message(StatusCode::NOT_FOUND, format!("No such member: {id}"))
         }
         (Method::DELETE, _) => {
-            let member = u64::from_str_radix(&id, 16).unwrap_or_default();
+            let member = member_id(&id).unwrap_or_default();
             match submit(&api, Proposal::RemoveMember { id: member }).await {
                 Ok(()) => StatusCode::NO_CONTENT.into_response(),
                 Err(e) => change_error(e, &id),
@@ -127,7 +132,7 @@ pub async fn one(
         (Method::PUT, _) => match peer_urls(&headers, &body) {
             Err((status, text)) => message(status, text),
             Ok(urls) => {
-                let member = u64::from_str_radix(&id, 16).unwrap_or_default();
+                let member = member_id(&id).unwrap_or_default();
                 match submit(&api, Proposal::UpdateMember { id: member, peer_urls: urls }).await {
                     Ok(()) => StatusCode::NO_CONTENT.into_response(),
                     Err(e) => change_error(e, &id),
@@ -145,4 +150,16 @@ pub async fn machines(State(api): State<Arc<V2Api>>) -> Response {
     urls.sort();
     // Go sniffs the type of a body written without one.
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], urls.join(", ")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::member_id;
+
+    #[test]
+    fn member_ids_are_hex_without_a_sign() {
+        assert_eq!(member_id("8e9e05c52164694d"), Some(0x8e9e_05c5_2164_694d));
+        assert_eq!(member_id("+8e9e05c52164694d"), None);
+        assert_eq!(member_id("xyz"), None);
+    }
 }

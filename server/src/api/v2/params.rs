@@ -103,7 +103,7 @@ impl Form {
     fn number(&self, name: &str, code: Code) -> Result<u64, V2Error> {
         match self.value(name) {
             None => Ok(0),
-            Some(v) => parse_uint(v).ok_or_else(|| V2Error::request(code, format!("invalid value for \"{name}\""))),
+            Some(v) => parse_uint(v, 10).ok_or_else(|| V2Error::request(code, format!("invalid value for \"{name}\""))),
         }
     }
 
@@ -128,7 +128,7 @@ impl Form {
         let no_value_on_success = self.flag("noValueOnSuccess")?;
         let ttl = match self.value("ttl") {
             Some(v) if !v.is_empty() => {
-                Some(parse_uint(v).ok_or_else(|| V2Error::request(Code::TtlNaN, "invalid value for \"ttl\""))?)
+                Some(parse_uint(v, 10).ok_or_else(|| V2Error::request(Code::TtlNaN, "invalid value for \"ttl\""))?)
             }
             _ => None,
         };
@@ -165,10 +165,10 @@ impl Form {
     }
 }
 
-/// A decimal number as Go's `strconv.ParseUint(v, 10, 64)` reads it: Rust's parser also
-/// takes a leading `+`, which etcd refuses.
-fn parse_uint(v: &str) -> Option<u64> {
-    if v.starts_with('+') { None } else { v.parse().ok() }
+/// A number as Go's `strconv.ParseUint(v, radix, 64)` reads it: Rust's parser also takes
+/// a leading `+`, which etcd refuses.
+pub(super) fn parse_uint(v: &str, radix: u32) -> Option<u64> {
+    if v.starts_with('+') { None } else { u64::from_str_radix(v, radix).ok() }
 }
 
 #[cfg(test)]
