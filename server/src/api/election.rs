@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::status::{status, through_client};
+use super::status::{status, through_client, through_client_error};
 use super::{Context, convert};
 use crate::concurrency;
 use crate::error::Error;
@@ -73,8 +73,8 @@ impl Election for ElectionService {
 
     async fn leader(&self, request: Request<pb::LeaderRequest>) -> Result<Response<pb::LeaderResponse>, Status> {
         let prefix = concurrency::prefix(&request.into_inner().name);
-        let kv = concurrency::owner(&self.ctx.node, &prefix).await.map_err(|e| through_client(status(e)))?;
-        let kv = kv.ok_or_else(|| through_client(status(Error::ElectionNoLeader)))?;
+        let kv = concurrency::owner(&self.ctx.node, &prefix).await.map_err(through_client_error)?;
+        let kv = kv.ok_or_else(|| through_client_error(Error::ElectionNoLeader))?;
         Ok(Response::new(pb::LeaderResponse { header: self.header(), kv: Some(convert::key_value(kv)) }))
     }
 
@@ -100,7 +100,7 @@ impl Election for ElectionService {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tx.send(Err(through_client(status(e)))).await.ok();
+                        tx.send(Err(through_client_error(e))).await.ok();
                         return;
                     }
                 }
@@ -115,8 +115,7 @@ impl Election for ElectionService {
 
     async fn resign(&self, request: Request<pb::ResignRequest>) -> Result<Response<pb::ResignResponse>, Status> {
         let l = leader_key(request.into_inner().leader).map_err(through_client)?;
-        let revision =
-            concurrency::release(&self.ctx.node, &l.key, Some(l.rev)).await.map_err(|e| through_client(status(e)))?;
+        let revision = concurrency::release(&self.ctx.node, &l.key, Some(l.rev)).await.map_err(through_client_error)?;
         Ok(Response::new(pb::ResignResponse { header: Some(self.ctx.header(revision)) }))
     }
 }

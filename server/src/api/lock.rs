@@ -5,7 +5,7 @@ use etcd_proto::v3lockpb::lock_server::Lock;
 use tonic::{Request, Response, Status};
 
 use super::Context;
-use super::status::{status, through_client};
+use super::status::{status, through_client, through_client_error};
 use crate::concurrency;
 
 /// The Lock service.
@@ -44,7 +44,7 @@ impl Lock for LockService {
 
     async fn unlock(&self, request: Request<pb::UnlockRequest>) -> Result<Response<pb::UnlockResponse>, Status> {
         let key = request.into_inner().key;
-        let revision = concurrency::release(&self.ctx.node, &key, None).await.map_err(|e| through_client(status(e)))?;
+        let revision = concurrency::release(&self.ctx.node, &key, None).await.map_err(through_client_error)?;
         Ok(Response::new(pb::UnlockResponse { header: Some(self.ctx.header(revision)) }))
     }
 }

@@ -58,6 +58,11 @@ pub fn through_client(s: Status) -> Status {
     Status::new(Code::Unknown, s.message())
 }
 
+/// [`through_client`] for an error of ours.
+pub fn through_client_error(e: Error) -> Status {
+    Status::new(Code::Unknown, e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,8 +51,7 @@ where
     Resp: Serialize + Send + 'static,
     Fut: Future<Output = Result<tonic::Response<Responses<Resp>>, Status>>,
 {
-    let mut reader =
-        BodyReader { data: body.into_data_stream(), buf: Vec::new(), done: false, scanner: Scanner::default() };
+    let mut reader = BodyReader::new(body);
     let first = match reader.next::<Req>().await {
         Ok(first) => first,
         Err(s) => return error::response(&Status::new(Code::Unknown, s.message())),
@@ -161,6 +160,10 @@ struct BodyReader {
 }
 
 impl BodyReader {
+    fn new(body: Body) -> Self {
+        Self { data: body.into_data_stream(), buf: Vec::new(), done: false, scanner: Scanner::default() }
+    }
+
     /// The next request; `None` once the body ended with only whitespace left.
     async fn next<T: DeserializeOwned + Default>(&mut self) -> Result<Option<T>, Status> {
         loop {
@@ -194,8 +197,7 @@ mod tests {
     use etcd_proto::etcdserverpb::LeaseKeepAliveRequest;
 
     fn reader(chunks: Vec<Bytes>) -> BodyReader {
-        let body = Body::from_stream(stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));
-        BodyReader { data: body.into_data_stream(), buf: Vec::new(), done: false, scanner: Scanner::default() }
+        BodyReader::new(Body::from_stream(stream::iter(chunks.into_iter().map(Ok::<_, Infallible>))))
     }
 
     #[tokio::test]
