@@ -16,7 +16,8 @@
 # Masked: cluster_id, member_id, raft_term, member and generated lease IDs
 # (long ones; the test's own lease IDs are compared), URLs with ports, the
 # status fields version/dbSize/dbSizeInUse/raftIndex/raftTerm/
-# raftAppliedIndex/leader, and a live lease's remaining TTL.
+# raftAppliedIndex/leader, a live lease's remaining TTL, hashes, and the
+# snapshot's bytes.
 #
 # Usage: tests/compat/json-gateway.sh [--etcd-rs PATH] [--keep]
 #   (`--etcd-rs /usr/bin/etcd` compares etcd with itself: the self-test.)
@@ -100,6 +101,21 @@ stream() {
   echo "curl exit $rc"
 }
 
+# first_line NAME PATH BODY: a streaming call of which only the first response
+# line and the HTTP status are recorded (a snapshot's chunks differ in number).
+first_line() {
+  NCASES=$((NCASES + 1))
+  printf '### %s\nPOST %s %s (first line)\n' "$1" "$2" "$3"
+  curl -sS --max-time 10 -X POST --data-binary "$3" -w '\n-> %{http_code} %{content_type}\n' "$BASE$2" |
+    sed -n '1p;/^-> /p'
+}
+
+# learner_id: the ID of the cluster's learner, read from the member list.
+learner_id() {
+  curl -sS --max-time 10 -X POST "$BASE/v3/cluster/member/list" |
+    python3 -c 'import json, sys; print(next(m["ID"] for m in json.load(sys.stdin)["members"] if m.get("isLearner")))'
+}
+
 # shellcheck disable=SC2317  # called through watch's ACTION argument
 watch_events() {
   req put /v3/kv/put '{"key":"d2s=","value":"MQ=="}'
@@ -126,6 +142,8 @@ cases() {
   req range-count-only /v3/kv/range '{"key":"YQ==","range_end":"ZA==","count_only":true}'
   req range-keys-only /v3/kv/range '{"key":"YQ==","range_end":"ZA==","keys_only":true,"serializable":true}'
   req range-revision /v3/kv/range '{"key":"Zm9v","revision":"2"}'
+  req range-bad-sort-order /v3/kv/range '{"key":"YQ==","sort_order":"UP"}'
+  req range-bad-sort-target /v3/kv/range '{"key":"YQ==","sort_target":"NAME"}'
   req range-future-revision /v3/kv/range '{"key":"Zm9v","revision":"1000"}'
   req range-unknown-field /v3/kv/range '{"key":"Zm9v","no_such_field":[1,2]}'
   req range-empty-body /v3/kv/range
@@ -145,6 +163,8 @@ cases() {
   req txn-mod-less /v3/kv/txn '{"compare":[{"key":"YQ==","result":"LESS","target":"MOD","mod_revision":1000}],"success":[{"request_txn":{"success":[{"request_range":{"key":"YQ==","count_only":true}}]}}]}'
   req txn-duplicate-key /v3/kv/txn '{"success":[{"request_put":{"key":"YQ=="}},{"request_put":{"key":"YQ=="}}]}'
   req txn-empty /v3/kv/txn '{}'
+  req txn-bad-target /v3/kv/txn '{"compare":[{"key":"YQ==","target":"SIZE"}]}'
+  req txn-bad-result /v3/kv/txn '{"compare":[{"key":"YQ==","result":"BIG"}]}'
   # --- DeleteRange
   req delete-missing /v3/kv/deleterange '{"key":"bm9uZQ=="}'
   req delete-range-prev /v3/kv/deleterange '{"key":"YQ==","range_end":"Yw==","prev_kv":true}'
@@ -202,6 +222,32 @@ cases() {
   # --- Cluster and maintenance
   req member-list /v3/cluster/member/list '{}'
   req status /v3/maintenance/status '{}'
+  req member-add-no-urls /v3/cluster/member/add '{}'
+  req member-add-learner /v3/cluster/member/add '{"peerURLs":["http://127.0.0.1:1"],"isLearner":true}'
+  local learner
+  learner=$(learner_id)
+  req member-promote-behind /v3/cluster/member/promote "{\"ID\":\"$learner\"}"
+  req member-list-with-learner /v3/cluster/member/list
+  req member-remove /v3/cluster/member/remove "{\"ID\":\"$learner\"}"
+  req member-remove-again /v3/cluster/member/remove "{\"ID\":\"$learner\"}"
+  req member-update-missing /v3/cluster/member/update '{"ID":"5","peerURLs":["http://127.0.0.1:2"]}'
+  req member-promote-missing /v3/cluster/member/promote '{"ID":"5"}'
+  req alarm-get /v3/maintenance/alarm '{"action":"GET"}'
+  req alarm-deactivate-inactive /v3/maintenance/alarm '{"action":"DEACTIVATE","alarm":"NOSPACE"}'
+  req alarm-bad-action /v3/maintenance/alarm '{"action":"BOGUS"}'
+  req alarm-bad-type /v3/maintenance/alarm '{"action":"GET","alarm":"FULL"}'
+  req defragment /v3/maintenance/defragment '{}'
+  req hash /v3/maintenance/hash '{}'
+  req hash-is-not-hashkv /v3/maintenance/hash '{"revision":"1000"}'
+  req transfer-leadership-no-target /v3/maintenance/transfer-leadership '{}'
+  req transfer-leadership-missing /v3/maintenance/transfer-leadership '{"targetID":"5"}'
+  first_line snapshot /v3/maintenance/snapshot '{}'
+  # --- etcd 3.4's older prefix
+  req v3beta-put /v3beta/kv/put '{"key":"YmV0YQ==","value":"MQ=="}'
+  req v3beta-range /v3beta/kv/range '{"key":"YmV0YQ=="}'
+  req v3beta-lease-leases /v3beta/lease/leases
+  req v3beta-unknown-path /v3beta/kv/nope '{}'
+  req v3alpha-put /v3alpha/kv/put '{"key":"YmV0YQ==","value":"MQ=="}'
   # --- Routing
   get get-range /v3/kv/range
   req unknown-path /v3/kv/nope '{}'
@@ -215,10 +261,30 @@ mask() {
     -e 's/"version":"[0-9]+\.[^"]*"/"version":"<version>"/g' \
     -e 's/"ID":"[0-9]{6,}"/"ID":"<id>"/g' \
     -e 's#http://127\.0\.0\.1:[0-9]+#<url>#g' \
-    -e 's/"TTL":"[0-9]+","grantedTTL"/"TTL":"<remaining>","grantedTTL"/g'
+    -e 's/"TTL":"[0-9]+","grantedTTL"/"TTL":"<remaining>","grantedTTL"/g' \
+    -e 's/"hash":[0-9]+/"hash":<hash>/g' \
+    -e 's/"remaining_bytes":"[0-9]+",//g' \
+    -e 's/"blob":"[^"]*"/"blob":"<blob>"/g'
 }
 
-# KNOWN_DIFFS: none left; LeaseLeases lists by expiry on both (the TTLs above
+# by_id: member lists in a fixed order. Both servers list members by ID, and the
+# IDs are random and masked, so the order they come in says nothing.
+by_id() {
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    if line.startswith("{") and "\"members\":[" in line:
+        msg = json.loads(line)
+        msg["members"].sort(key=lambda m: json.dumps(m))
+        line = json.dumps(msg, separators=(",", ":"), ensure_ascii=False) + "\n"
+    sys.stdout.write(line)
+'
+}
+
+# KNOWN_DIFFS: etcd 3.4 drops a learner's flag when its peer URLs are updated
+# (MemberUpdate replaces the member's raft attributes whole), so the learner is
+# listed as a voter and can no longer be promoted; etcd-rs keeps the flag. Only
+# the update of a missing member is compared here. None other left; LeaseLeases lists by expiry on both (the TTLs above
 # also make the order by id agree, as a follower of etcd-rs lists by id).
 
 run_side() {
@@ -230,7 +296,7 @@ run_side() {
   log "running the requests against $side ($(basename "$bin"))"
   cases >"$WORK/$side.raw" 2>&1
   stop_member "$side"
-  mask <"$WORK/$side.raw" >"$WORK/$side.txt"
+  mask <"$WORK/$side.raw" | by_id >"$WORK/$side.txt"
 }
 
 run_side ref "$REF_ETCD_BIN"

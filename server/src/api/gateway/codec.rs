@@ -28,7 +28,7 @@ pub fn decode<T: DeserializeOwned + Default>(buf: &[u8]) -> Result<T, Status> {
 pub fn decode_value<T: DeserializeOwned + Default>(value: &[u8]) -> Result<T, Status> {
     let first = value.iter().copied().find(|c| !c.is_ascii_whitespace());
     let kind = match first {
-        Some(b'{') => return serde_json::from_slice(value).map_err(|e| Status::invalid_argument(e.to_string())),
+        Some(b'{') => return serde_json::from_slice(value).map_err(|e| Status::invalid_argument(go_message(e))),
         Some(b'n') => return Ok(T::default()),
         Some(b'[') => "array",
         Some(b'"') => "string",
@@ -39,6 +39,34 @@ pub fn decode_value<T: DeserializeOwned + Default>(value: &[u8]) -> Result<T, St
     Err(Status::invalid_argument(format!(
         "json: cannot unmarshal {kind} into Go value of type map[string]json.RawMessage"
     )))
+}
+
+/// The Go type of each enum a request can hold, by its value names in declaration
+/// order (which serde lists when a value is unknown).
+const ENUMS: &[(&[&str], &str)] = &[
+    (&["NONE", "ASCEND", "DESCEND"], "etcdserverpb.RangeRequest_SortOrder"),
+    (&["KEY", "VERSION", "CREATE", "MOD", "VALUE"], "etcdserverpb.RangeRequest_SortTarget"),
+    (&["EQUAL", "GREATER", "LESS", "NOT_EQUAL"], "etcdserverpb.Compare_CompareResult"),
+    (&["VERSION", "CREATE", "MOD", "VALUE", "LEASE"], "etcdserverpb.Compare_CompareTarget"),
+    (&["NOPUT", "NODELETE"], "etcdserverpb.WatchCreateRequest_FilterType"),
+    (&["GET", "ACTIVATE", "DEACTIVATE"], "etcdserverpb.AlarmRequest_AlarmAction"),
+    (&["NONE", "NOSPACE", "CORRUPT"], "etcdserverpb.AlarmType"),
+];
+
+/// What jsonpb says where serde says `e`: for an unknown enum value name, jsonpb's
+/// `unknown value "X" for enum <Go type>`; otherwise serde's own words.
+fn go_message(e: serde_json::Error) -> String {
+    let text = e.to_string();
+    // serde: "unknown variant `X`, expected `A` or `B`" (or "expected one of `A`, `B`, `C`"),
+    // then serde_json's " at line L column C".
+    let unknown = text.strip_prefix("unknown variant `").and_then(|rest| rest.split_once("`, expected "));
+    let Some((value, expected)) = unknown else { return text };
+    let expected = expected.rsplit_once(" at line ").map_or(expected, |(list, _)| list);
+    let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match ENUMS.iter().find(|(known, _)| *known == names.as_slice()) {
+        Some((_, go_type)) => format!("unknown value {} for enum {go_type}", quote(value)),
+        None => text,
+    }
 }
 
 /// A message as the gateway renders it.
@@ -71,7 +99,9 @@ fn go_escape(s: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etcd_proto::etcdserverpb::{RangeRequest, RangeResponse, ResponseHeader, range_request::SortOrder};
+    use etcd_proto::etcdserverpb::{
+        AlarmRequest, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, WatchRequest, range_request::SortOrder,
+    };
     use etcd_proto::mvccpb::{Event, KeyValue, event::EventType};
 
     #[test]
@@ -103,5 +133,26 @@ mod tests {
         let e = decode::<RangeRequest>(b"[]").expect_err("array");
         assert_eq!(e.message(), "json: cannot unmarshal array into Go value of type map[string]json.RawMessage");
         assert_eq!(decode::<RangeRequest>(b"{\"key\":").expect_err("cut").message(), "unexpected EOF");
+    }
+
+    #[test]
+    fn unknown_enum_values_are_named_as_jsonpb_names_them() {
+        let e = decode::<RangeRequest>(br#"{"sort_order":"UP"}"#).expect_err("unknown order");
+        assert_eq!(e.message(), r#"unknown value "UP" for enum etcdserverpb.RangeRequest_SortOrder"#);
+        let e = decode::<RangeRequest>(br#"{"sort_target":"NAME"}"#).expect_err("unknown target");
+        assert_eq!(e.message(), r#"unknown value "NAME" for enum etcdserverpb.RangeRequest_SortTarget"#);
+        let e = decode::<TxnRequest>(br#"{"compare":[{"target":"SIZE"}]}"#).expect_err("unknown compare target");
+        assert_eq!(e.message(), r#"unknown value "SIZE" for enum etcdserverpb.Compare_CompareTarget"#);
+        let e = decode::<TxnRequest>(br#"{"compare":[{"result":"BIG"}]}"#).expect_err("unknown compare result");
+        assert_eq!(e.message(), r#"unknown value "BIG" for enum etcdserverpb.Compare_CompareResult"#);
+        let e = decode::<WatchRequest>(br#"{"create_request":{"filters":["NOPUT","X"]}}"#).expect_err("filter");
+        assert_eq!(e.message(), r#"unknown value "X" for enum etcdserverpb.WatchCreateRequest_FilterType"#);
+        let e = decode::<AlarmRequest>(br#"{"action":"BOGUS"}"#).expect_err("unknown action");
+        assert_eq!(e.message(), r#"unknown value "BOGUS" for enum etcdserverpb.AlarmRequest_AlarmAction"#);
+        let e = decode::<AlarmRequest>(br#"{"alarm":"FULL"}"#).expect_err("unknown alarm");
+        assert_eq!(e.message(), r#"unknown value "FULL" for enum etcdserverpb.AlarmType"#);
+        // Other type errors keep serde's words.
+        let e = decode::<RangeRequest>(br#"{"keys_only":"yes"}"#).expect_err("not a bool");
+        assert!(e.message().starts_with("invalid type: string"), "{}", e.message());
     }
 }

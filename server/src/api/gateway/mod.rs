@@ -1,4 +1,4 @@
-//! etcd's HTTP/JSON gateway under `/v3/` on the client port, as etcd 3.4 serves it with
+//! etcd's HTTP/JSON gateway under `/v3/` (and `/v3beta/`) on the client port, as etcd 3.4 serves it with
 //! grpc-gateway, for clients that only speak HTTP: `POST /v3/kv/range` with
 //! `{"key":"Zm9v"}` answers what the KV service's Range does, in JSON.
 //!
@@ -66,8 +66,17 @@ macro_rules! server_streaming {
     }};
 }
 
-/// The gateway's routes, to merge into the client router.
+/// The gateway's routes, to merge into the client router: each under `/v3/` and, as
+/// etcd 3.4 still serves them for 3.3's clients, under `/v3beta/`.
 pub fn router(ctx: Context) -> Router {
+    let routes = routes(ctx);
+    Router::new().nest("/v3", routes.clone()).nest("/v3beta", routes)
+}
+
+/// The routes below a version prefix, with grpc-gateway's path for each method. Where
+/// two methods share a path (Hash and HashKV at `/maintenance/hash`), etcd's gateway
+/// calls the one registered last, which is Hash.
+fn routes(ctx: Context) -> Router {
     let kv = Arc::new(KvService::new(ctx.clone()));
     let watch = Arc::new(WatchService::new(ctx.clone()));
     let lease = Arc::new(LeaseService::new(ctx.clone()));
@@ -76,30 +85,39 @@ pub fn router(ctx: Context) -> Router {
     let election = Arc::new(ElectionService::new(ctx.clone()));
     let maintenance = Arc::new(MaintenanceService::new(ctx));
     Router::new()
-        .route("/v3/kv/range", unary!(kv, range))
-        .route("/v3/kv/put", unary!(kv, put))
-        .route("/v3/kv/deleterange", unary!(kv, delete_range))
-        .route("/v3/kv/txn", unary!(kv, txn))
-        .route("/v3/kv/compaction", unary!(kv, compact))
-        .route("/v3/watch", bidi!(watch, watch, OnBodyEnd::HoldOpen))
-        .route("/v3/lease/grant", unary!(lease, lease_grant))
-        .route("/v3/lease/revoke", unary!(lease, lease_revoke))
-        .route("/v3/kv/lease/revoke", unary!(lease, lease_revoke))
-        .route("/v3/lease/keepalive", bidi!(lease, lease_keep_alive, OnBodyEnd::Close))
-        .route("/v3/lease/timetolive", unary!(lease, lease_time_to_live))
-        .route("/v3/kv/lease/timetolive", unary!(lease, lease_time_to_live))
-        .route("/v3/lease/leases", unary!(lease, lease_leases))
-        .route("/v3/kv/lease/leases", unary!(lease, lease_leases))
-        .route("/v3/cluster/member/list", unary!(cluster, member_list))
-        .route("/v3/maintenance/status", unary!(maintenance, status))
-        .route("/v3/lock/lock", unary!(lock, lock))
-        .route("/v3/lock/unlock", unary!(lock, unlock))
-        .route("/v3/election/campaign", unary!(election, campaign))
-        .route("/v3/election/proclaim", unary!(election, proclaim))
-        .route("/v3/election/leader", unary!(election, leader))
-        .route("/v3/election/observe", server_streaming!(election, observe))
-        .route("/v3/election/resign", unary!(election, resign))
-        .route("/v3/{*rest}", any(|| async { go_http_error(StatusCode::NOT_FOUND) }))
+        .route("/kv/range", unary!(kv, range))
+        .route("/kv/put", unary!(kv, put))
+        .route("/kv/deleterange", unary!(kv, delete_range))
+        .route("/kv/txn", unary!(kv, txn))
+        .route("/kv/compaction", unary!(kv, compact))
+        .route("/watch", bidi!(watch, watch, OnBodyEnd::HoldOpen))
+        .route("/lease/grant", unary!(lease, lease_grant))
+        .route("/lease/revoke", unary!(lease, lease_revoke))
+        .route("/kv/lease/revoke", unary!(lease, lease_revoke))
+        .route("/lease/keepalive", bidi!(lease, lease_keep_alive, OnBodyEnd::Close))
+        .route("/lease/timetolive", unary!(lease, lease_time_to_live))
+        .route("/kv/lease/timetolive", unary!(lease, lease_time_to_live))
+        .route("/lease/leases", unary!(lease, lease_leases))
+        .route("/kv/lease/leases", unary!(lease, lease_leases))
+        .route("/cluster/member/add", unary!(cluster, member_add))
+        .route("/cluster/member/remove", unary!(cluster, member_remove))
+        .route("/cluster/member/update", unary!(cluster, member_update))
+        .route("/cluster/member/list", unary!(cluster, member_list))
+        .route("/cluster/member/promote", unary!(cluster, member_promote))
+        .route("/maintenance/alarm", unary!(maintenance, alarm))
+        .route("/maintenance/status", unary!(maintenance, status))
+        .route("/maintenance/defragment", unary!(maintenance, defragment))
+        .route("/maintenance/hash", unary!(maintenance, hash))
+        .route("/maintenance/snapshot", server_streaming!(maintenance, snapshot))
+        .route("/maintenance/transfer-leadership", unary!(maintenance, move_leader))
+        .route("/lock/lock", unary!(lock, lock))
+        .route("/lock/unlock", unary!(lock, unlock))
+        .route("/election/campaign", unary!(election, campaign))
+        .route("/election/proclaim", unary!(election, proclaim))
+        .route("/election/leader", unary!(election, leader))
+        .route("/election/observe", server_streaming!(election, observe))
+        .route("/election/resign", unary!(election, resign))
+        .route("/{*rest}", any(|| async { go_http_error(StatusCode::NOT_FOUND) }))
 }
 
 /// Other methods on a gateway path get grpc-gateway's 405.
