@@ -20,6 +20,9 @@ pub enum Error {
     /// `ignore_lease` with a lease.
     #[error("etcdserver: lease is provided")]
     LeaseProvided,
+    /// This member's applies trail its commits too far to take more proposals.
+    #[error("etcdserver: too many requests")]
+    TooManyRequests,
     /// More operations in one txn branch than `max-txn-ops`.
     #[error("etcdserver: too many operations in txn request")]
     TooManyOps,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use etcd_proto::etcdserverpb::watch_client::WatchClient;
 use etcd_proto::etcdserverpb::watch_request::RequestUnion;
 use etcd_proto::etcdserverpb::{
     LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, PutRequest, RangeRequest, WatchCreateRequest,
@@ -412,6 +413,20 @@ async fn progress_notifications_and_fragmented_responses() {
     assert!(pieces.len() >= 2, "2.1 MB in one response: {pieces:?}");
     assert_eq!(pieces.last(), Some(&false));
     assert!(pieces[..pieces.len() - 1].iter().all(|f| *f), "{pieces:?}");
+
+    // A request over the gRPC server's limit (max-request-bytes + 512 KiB) ends the
+    // stream with grpc-go's status, as etcd's does. (Sent by a client without etcd's own
+    // 2 MiB limit on what it sends, which etcd-rs-client keeps too.)
+    let oversized = WatchRequest { request_union: Some(RequestUnion::CreateRequest(on(&"k".repeat(3_000_000), 0))) };
+    let size = prost::Message::encoded_len(&oversized);
+    let channel = tonic::transport::Endpoint::from_shared(url.clone()).expect("url").connect().await.expect("connect");
+    let (tx, rx) = mpsc::channel(1);
+    let mut s = WatchClient::new(channel).watch(ReceiverStream::new(rx)).await.expect("watch").into_inner();
+    tx.send(oversized).await.expect("send");
+    let end = tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("an answer").expect("item");
+    let e = end.expect_err("an oversized request");
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+    assert_eq!(e.message(), format!("grpc: received message larger than max ({size} vs. 2097152)"));
 }
 
 /// The value of gauge `name` on the member's `/metrics`.

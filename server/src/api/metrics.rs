@@ -32,7 +32,8 @@ pub async fn render(node: Node) -> Response {
 }
 
 /// Counts gRPC calls as go-grpc-prometheus does: started, and handled with the status
-/// code. The code is read from the response headers (where tonic puts it for calls that
+/// code. Being the one place every gRPC response passes, it also puts a status tonic
+/// answered in its headers into grpc-go's words ([`super::status::headers_as_grpc_go`]). The code is read from the response headers (where tonic puts it for calls that
 /// fail before answering); a call that answers is counted OK, since its final status
 /// travels in trailers this layer does not wait for. Other requests pass through as
 /// they are: a middleware that boxed every request cost the v2 API a tenth of its CPU.
@@ -75,7 +76,8 @@ where
         m.grpc_started.with_label_values(&[kind, &service, &method]).inc();
         let response = self.inner.call(request);
         Either::Right(Box::pin(async move {
-            let response = response.await?;
+            let mut response = response.await?;
+            super::status::headers_as_grpc_go(response.headers_mut());
             let code = response
                 .headers()
                 .get("grpc-status")

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::status::status;
+use super::status::{as_grpc_go, status};
 use super::{Context, convert};
 use crate::metrics::metrics;
 use crate::watch::{CreateWatch, Delivery, Event, WatcherSet};
@@ -125,8 +125,14 @@ impl StreamTask {
             let outcome = tokio::select! {
                 msg = inbound.message() => match msg {
                     Ok(Some(req)) => self.handle(req).await,
-                    // Client half-closed or the stream broke.
-                    Ok(None) | Err(_) => Err(Gone),
+                    // Client half-closed.
+                    Ok(None) => Err(Gone),
+                    // A request that could not be read ends the call with its status, as
+                    // etcd's (if the stream broke, nobody hears it).
+                    Err(s) => {
+                        self.send_batch(vec![Err(as_grpc_go(s))]).await.ok();
+                        Err(Gone)
+                    }
                 },
                 changed = revisions.changed() => changed.map_err(|_| Gone),
                 _ = progress.tick() => self.notify_progress().await,

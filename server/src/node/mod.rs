@@ -34,6 +34,10 @@ use crate::storage::{Defragmented, SledBackend};
 /// How long a request may wait for a leader, a commit or a read index (etcd's default
 /// request timeout is 5 s plus two election timeouts).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
+/// How far this member's applies may trail its commits before it refuses new commands
+/// (etcd's `maxGapBetweenApplyAndCommitIndex`): the backlog holds memory and delays
+/// every reply, and more proposals only lengthen it.
+const MAX_APPLY_BACKLOG: u64 = 5000;
 /// Pause between attempts while there is no usable leader.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -84,6 +88,20 @@ pub enum Proposal {
         /// The lease.
         id: i64,
     },
+}
+
+/// Whether `proposal` is one etcd refuses while applies trail commits: every v3 command
+/// (its internal Raft requests), but not v2 writes, membership changes or lease renewals,
+/// which etcd proposes by other paths.
+fn refused_for_backlog(proposal: &Proposal) -> bool {
+    matches!(proposal, Proposal::Command(cmd) if !matches!(cmd, Command::V2(_) | Command::V2Expire { .. }))
+}
+
+/// `TooManyRequests` if more than [`MAX_APPLY_BACKLOG`] committed entries wait to be
+/// applied.
+fn check_backlog(committed: Option<u64>, applied: Option<u64>) -> Result<()> {
+    let backlog = committed.unwrap_or(0).saturating_sub(applied.unwrap_or(0));
+    if backlog > MAX_APPLY_BACKLOG { Err(Error::TooManyRequests) } else { Ok(()) }
 }
 
 /// Counts a proposal in `etcd_server_proposals_pending` while it lives (also when the
@@ -407,6 +425,11 @@ impl Node {
     /// effect, so the client can read its own write here. Retries only where the proposal
     /// certainly did not take effect; otherwise it never sends it twice.
     pub async fn submit(&self, proposal: Proposal) -> Result<Reply> {
+        if refused_for_backlog(&proposal) {
+            let m = self.raft.metrics();
+            let m = m.borrow_watched();
+            check_backlog(m.local_committed.as_ref().map(|l| l.index), m.last_applied.as_ref().map(|l| l.index))?;
+        }
         let _pending = PendingProposal::new();
         let outcome = self.submit_once(proposal).await;
         // A command the state machine rejected was committed all the same; only proposals
@@ -499,5 +522,31 @@ impl Node {
             .await
             .map(|_| ())
             .map_err(|_| Error::Timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mvcc::PutRequest;
+
+    #[test]
+    fn commands_are_refused_once_applies_trail_commits_by_more_than_5000() {
+        assert!(check_backlog(None, None).is_ok());
+        assert!(check_backlog(Some(5000), None).is_ok());
+        assert!(check_backlog(Some(10_000), Some(5000)).is_ok());
+        assert!(matches!(check_backlog(Some(10_001), Some(5000)), Err(Error::TooManyRequests)));
+        assert!(matches!(check_backlog(Some(5001), None), Err(Error::TooManyRequests)));
+        // A snapshot can put applied ahead of what this member saw committed.
+        assert!(check_backlog(Some(10), Some(20)).is_ok());
+    }
+
+    #[test]
+    fn only_v3_commands_are_held_back_as_etcd_holds_back_its_raft_requests() {
+        assert!(refused_for_backlog(&Proposal::Command(Command::Put(PutRequest::default()))));
+        assert!(refused_for_backlog(&Proposal::Command(Command::LeaseRevoke { id: 1 })));
+        assert!(!refused_for_backlog(&Proposal::Command(Command::V2Expire { path: "/a".into(), now: 1 })));
+        assert!(!refused_for_backlog(&Proposal::LeaseRenew { ids: vec![1] }));
+        assert!(!refused_for_backlog(&Proposal::RemoveMember { id: 1 }));
     }
 }

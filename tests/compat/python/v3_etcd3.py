@@ -177,6 +177,25 @@ def main(port):
         check("txn: duplicate key in one txn is rejected (InvalidArgument)",
               e.code() == grpc.StatusCode.INVALID_ARGUMENT, (e.code(), e.details()))
 
+    # Request size: etcd's own limit (max-request-bytes, 1.5 MiB) on a put, and its gRPC
+    # server's (2 MiB) on any message, which grpc-go reports in its own words.
+    try:
+        c.put("/e3/big", "x" * 1_600_000)
+        check("put: 1.6 MB is refused", False)
+    except grpc.RpcError as e:
+        check("put: 1.6 MB is refused as too large (InvalidArgument)",
+              (e.code(), e.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: request is too large"),
+              (e.code(), e.details()))
+    try:
+        c.put("/e3/big", "x" * 3_000_000)
+        check("put: 3 MB is refused", False)
+    except grpc.RpcError as e:
+        check("put: 3 MB is refused by the gRPC server (ResourceExhausted, grpc-go's message)",
+              e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+              and e.details().startswith("grpc: received message larger than max (300")
+              and e.details().endswith(" vs. 2097152)"), (e.code(), e.details()))
+    check("put: nothing of the refused puts was stored", c.get("/e3/big")[0] is None)
+
     # Watch a key: events from a background writer arrive in order.
     events, done = [], threading.Event()
     it, cancel = c.watch("/e3/w")
