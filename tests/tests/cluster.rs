@@ -139,6 +139,28 @@ async fn a_follower_far_behind_catches_up_from_a_snapshot() {
 }
 
 /// Paths of the files under `dir` whose names start with `prefix`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_by_large_entries_catches_up_from_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    let leader = cluster.leader().await;
+    let follower = (leader + 1) % 3;
+    cluster.members[follower].kill9();
+    // 50 values of 1.4 MB (just under the request limit): 70 MB of log to send, more than
+    // a peer takes in one message (64 MiB), so the leader must cut it into several.
+    let value = |i: usize| format!("{i:02}{}", "x".repeat(1_400_000));
+    for i in 0..50 {
+        put_eventually(&urls[leader], &format!("big/{i:02}"), &value(i)).await;
+    }
+    cluster.members[follower].restart();
+    wait_local_count(&urls[follower], "big/", 50).await;
+    let r = get_prefix(&urls[follower], "big/", true).await.expect("local read");
+    for (i, kv) in r.kvs.iter().enumerate() {
+        assert!(kv.value == value(i).as_bytes(), "big/{i:02} arrived whole");
+    }
+}
+
 fn files_named(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -28,6 +28,11 @@ const VOTE: &[u8] = b"raft.vote";
 const COMMITTED: &[u8] = b"raft.committed";
 const LAST_PURGED: &[u8] = b"raft.last_purged";
 
+/// The most bytes of stored entries one replication message carries, unless its first
+/// entry alone is larger. Well under the peer message limit (`MAX_PEER_MESSAGE`), which
+/// also holds the largest single entry (a 10 MiB v2 value).
+const REPLICATION_BYTES: usize = 4 * 1024 * 1024;
+
 /// The log store; clones share the backend, its flusher and its purger.
 pub struct LogStore<B> {
     backend: Arc<B>,
@@ -129,11 +134,10 @@ fn bound_key(b: Bound<&u64>) -> Bound<Vec<u8>> {
     }
 }
 
-impl<B: Backend> RaftLogReader<TypeConfig> for LogStore<B> {
-    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
-        &mut self,
-        range: RB,
-    ) -> Result<Vec<Entry>, io::Error> {
+impl<B: Backend> LogStore<B> {
+    /// The stored entries in `range`, in order, up to the first that would take the
+    /// encoded total past `budget` bytes (the first entry is always taken).
+    fn read_entries<RB: RangeBounds<u64>>(&self, range: RB, budget: usize) -> Result<Vec<Entry>, io::Error> {
         // Purged entries that are not removed yet are not there.
         let first_kept = self.first_kept.load(Ordering::Acquire);
         let start = match range.start_bound() {
@@ -143,16 +147,23 @@ impl<B: Backend> RaftLogReader<TypeConfig> for LogStore<B> {
         };
         let bounds = (start, bound_key(range.end_bound()));
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         let mut err = None;
         self.backend
-            .scan(Tree::Log, bounds, &mut |_, v| match decode::<Entry>(v) {
-                Ok(e) => {
-                    out.push(e);
-                    Ok(true)
+            .scan(Tree::Log, bounds, &mut |_, v| {
+                bytes = bytes.saturating_add(v.len());
+                if bytes > budget && !out.is_empty() {
+                    return Ok(false);
                 }
-                Err(e) => {
-                    err = Some(e);
-                    Ok(false)
+                match decode::<Entry>(v) {
+                    Ok(e) => {
+                        out.push(e);
+                        Ok(true)
+                    }
+                    Err(e) => {
+                        err = Some(e);
+                        Ok(false)
+                    }
                 }
             })
             .map_err(io::Error::other)?;
@@ -160,6 +171,23 @@ impl<B: Backend> RaftLogReader<TypeConfig> for LogStore<B> {
             Some(e) => Err(e),
             None => Ok(out),
         }
+    }
+}
+
+impl<B: Backend> RaftLogReader<TypeConfig> for LogStore<B> {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        self.read_entries(range, usize::MAX)
+    }
+
+    /// What replication sends a follower in one message: at most [`REPLICATION_BYTES`] of
+    /// entries (or one larger entry), as etcd caps its append messages by size (1 MiB).
+    /// By count alone, a follower behind by many large entries was sent more than a peer
+    /// message may hold, refused it, and was sent it again, forever.
+    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, io::Error> {
+        self.read_entries(start..end, REPLICATION_BYTES)
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
@@ -237,5 +265,44 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
         self.first_kept.fetch_max(log_id.index().saturating_add(1), Ordering::AcqRel);
         self.purger.purge(log_id.index());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Command;
+    use crate::mvcc::PutRequest;
+    use crate::storage::SledBackend;
+
+    /// A put of `size` bytes at `index`, stored as an append stores it.
+    fn store_put(log: &LogStore<SledBackend>, index: u64, size: usize) {
+        let cmd = Command::Put(PutRequest { key: b"k".to_vec(), value: vec![b'x'; size], ..Default::default() });
+        let entry = Entry::new_normal(LogId::new_term_index(1, index), cmd);
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::Log, index_key(index), encode(&entry).expect("encode"));
+        log.backend.write(batch).expect("write");
+    }
+
+    #[tokio::test]
+    async fn replication_reads_stop_at_the_byte_budget_but_always_take_one_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = LogStore::new(Arc::new(SledBackend::open(dir.path()).expect("open"))).expect("log store");
+        // Ten entries of 1 MB, then one larger than the whole budget, then small ones.
+        for i in 1..=10 {
+            store_put(&log, i, 1_000_000);
+        }
+        store_put(&log, 11, REPLICATION_BYTES + 1);
+        for i in 12..=20 {
+            store_put(&log, i, 100);
+        }
+        let index = |entries: Vec<Entry>| entries.iter().map(|e| e.log_id.index).collect::<Vec<_>>();
+        let first = index(log.limited_get_log_entries(1, 21).await.expect("read"));
+        assert_eq!(first, vec![1, 2, 3, 4], "4 MiB holds four entries of 1 MB");
+        assert_eq!(index(log.limited_get_log_entries(10, 21).await.expect("read")), vec![10]);
+        assert_eq!(index(log.limited_get_log_entries(11, 21).await.expect("read")), vec![11], "one entry at least");
+        assert_eq!(index(log.limited_get_log_entries(12, 21).await.expect("read")), (12..=20).collect::<Vec<_>>());
+        // Other readers get the whole range.
+        assert_eq!(log.try_get_log_entries(1..21).await.expect("read").len(), 20);
     }
 }

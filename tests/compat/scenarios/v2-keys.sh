@@ -134,6 +134,15 @@ http PUT '/v2/keys/h/e?refresh=true' -d value=
 http PUT '/v2/keys/h/e?a=%zz' -d value=x
 http PATCH /v2/keys/h/e
 
+section "raw HTTP: body size (Go's ParseForm reads at most 10 MiB of a form)"
+make_file v2big.txt 3000000                  # a 3 MB value: above gRPC's limits, fine for v2
+make_file v2huge.txt 11000000                # an 11 MB form: refused
+http PUT '/v2/keys/h/big?noValueOnSuccess=true' -H 'Expect:' --data-urlencode value@v2big.txt
+check "stored value length: $(curl -s "http://$ENDPOINT/v2/keys/h/big" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["node"]["value"]))')"
+http PUT /v2/keys/h/huge -H 'Expect:' --data-urlencode value@v2huge.txt
+http GET /v2/keys/h/huge
+curl -s -o /dev/null -X DELETE "http://$ENDPOINT/v2/keys/h/big"   # its prevNode holds the value
+
 section "raw HTTP: watches"
 i=$(v2_index)
 http PUT /v2/keys/hw/k -d value=1

@@ -8,6 +8,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 
 use super::params::{Form, KeyRequest};
 use super::{V2Api, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM, json, now_ms};
@@ -66,7 +67,7 @@ pub async fn keys(
     method: HttpMethod,
     uri: Uri,
     FormContent(form_content): FormContent,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let write = match method {
         HttpMethod::GET | HttpMethod::HEAD => None,
@@ -78,12 +79,31 @@ pub async fn keys(
     let form_body = form_content && matches!(write, Some(Method::Put | Method::Post));
     let key = uri.path().strip_prefix("/v2/keys").unwrap_or_default();
     let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
-    let request = Form::parse(uri.query(), form_body.then_some(&body[..])).and_then(|f| f.key_request(&key, write));
+    let body = if form_body { read_form(body).await.map(Some) } else { Ok(None) };
+    let request = body.and_then(|b| Form::parse(uri.query(), b.as_deref())).and_then(|f| f.key_request(&key, write));
     let response = match request {
         Ok(r) => serve(&api, r).await.unwrap_or_else(|e| error_response(&e)),
         Err(e) => error_response(&e),
     };
     api.stamp(response)
+}
+
+/// The most of a form body Go's `ParseForm` reads (its `maxFormSize`).
+const MAX_FORM: usize = 10 << 20;
+
+/// A form body, read as Go's `ParseForm` reads it: one over [`MAX_FORM`] is refused
+/// with Go's words, as etcd passes them on (error 210).
+async fn read_form(body: Body) -> Result<Bytes, V2Error> {
+    let mut chunks = body.into_data_stream();
+    let mut form = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| V2Error::request(Code::InvalidForm, e.to_string()))?;
+        if form.len() + chunk.len() > MAX_FORM {
+            return Err(V2Error::request(Code::InvalidForm, "http: POST too large"));
+        }
+        form.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(form))
 }
 
 /// The Raft round trips are boxed: a request's future is as large as its largest branch,
