@@ -10,20 +10,50 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{Executed, Node, Proposal};
 use crate::raft::peer::PeerError;
+use crate::raft::types::encoded_len;
 
 /// Batches on their way to the leader at once.
 const BATCHES_IN_FLIGHT: usize = 4;
 /// Most proposals in one batch.
 const MAX_BATCH: usize = 512;
+/// Most bytes of proposals in one batch, unless its first is larger: a batch travels as
+/// one peer message, which may not exceed `MAX_PEER_MESSAGE` (64 MiB), and 64 clients'
+/// puts of 1.5 MiB queued behind busy batches would.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// A proposal waiting to be forwarded.
 pub(super) struct Forward {
     /// The member it goes to.
     leader: u64,
     proposal: Proposal,
+    /// Its encoded size.
+    bytes: usize,
     /// When its caller gives up.
     deadline: Instant,
     reply: oneshot::Sender<Result<Executed, PeerError>>,
+}
+
+/// A batch of `first` and whatever queued up behind it (while every slot was busy), by
+/// leader, as far as it fits in [`MAX_BATCH`] proposals and [`MAX_BATCH_BYTES`]; and the
+/// proposal taken off the queue that did not fit, which starts the next batch.
+fn gather(
+    first: Forward,
+    queue: &mut mpsc::UnboundedReceiver<Forward>,
+) -> (BTreeMap<u64, Vec<Forward>>, Option<Forward>) {
+    let mut by_leader: BTreeMap<u64, Vec<Forward>> = BTreeMap::new();
+    let (mut taken, mut bytes) = (1, first.bytes);
+    by_leader.entry(first.leader).or_default().push(first);
+    while taken < MAX_BATCH
+        && let Ok(f) = queue.try_recv()
+    {
+        if bytes.saturating_add(f.bytes) > MAX_BATCH_BYTES {
+            return (by_leader, Some(f));
+        }
+        bytes += f.bytes;
+        by_leader.entry(f.leader).or_default().push(f);
+        taken += 1;
+    }
+    (by_leader, None)
 }
 
 impl Node {
@@ -36,25 +66,27 @@ impl Node {
     ) -> Result<Executed, PeerError> {
         let (reply, outcome) = oneshot::channel();
         let stopped = || PeerError::NotConnected("this member is stopping".into());
-        self.forwards.send(Forward { leader, proposal, deadline, reply }).map_err(|_| stopped())?;
+        let bytes = encoded_len(&proposal);
+        self.forwards.send(Forward { leader, proposal, bytes, deadline, reply }).map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 
     /// Sends what [`Node::forward`] queues, in batches, until the member stops.
     pub(super) async fn forward_batches(self, mut queue: mpsc::UnboundedReceiver<Forward>) {
         let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
-        while let Some(first) = queue.recv().await {
+        // A proposal taken off the queue that did not fit in the batch before.
+        let mut left_over = None;
+        loop {
+            let first = match left_over.take() {
+                Some(f) => f,
+                None => match queue.recv().await {
+                    Some(f) => f,
+                    None => return,
+                },
+            };
             let Ok(slot) = slots.clone().acquire_owned().await else { return };
-            // Whatever queued up while every slot was busy goes along.
-            let mut by_leader: BTreeMap<u64, Vec<Forward>> = BTreeMap::new();
-            let mut taken = 1;
-            by_leader.entry(first.leader).or_default().push(first);
-            while taken < MAX_BATCH
-                && let Ok(f) = queue.try_recv()
-            {
-                by_leader.entry(f.leader).or_default().push(f);
-                taken += 1;
-            }
+            let (by_leader, rest) = gather(first, &mut queue);
+            left_over = rest;
             let node = self.clone();
             tokio::spawn(async move {
                 // Several leaders only while leadership changes hands.
@@ -101,5 +133,56 @@ impl Node {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Command;
+    use crate::mvcc::PutRequest;
+
+    fn forward(leader: u64, value_bytes: usize) -> Forward {
+        let put = PutRequest { key: b"k".to_vec(), value: vec![0; value_bytes], ..Default::default() };
+        let proposal = Proposal::Command(Command::Put(put));
+        let (reply, _) = oneshot::channel();
+        Forward { leader, bytes: encoded_len(&proposal), proposal, deadline: Instant::now(), reply }
+    }
+
+    fn sizes(batch: &BTreeMap<u64, Vec<Forward>>) -> Vec<(u64, usize)> {
+        batch.iter().flat_map(|(l, fs)| fs.iter().map(|f| (*l, f.bytes / 1_000_000))).collect()
+    }
+
+    #[test]
+    fn batches_stay_under_the_byte_budget_and_carry_the_rest_over() {
+        let (tx, mut queue) = mpsc::unbounded_channel();
+        for _ in 0..9 {
+            tx.send(forward(1, 1_000_000)).ok();
+        }
+        // Four of 1 MB fit in 4 MiB; the fifth starts the next batch.
+        let (batch, rest) = gather(forward(1, 1_000_000), &mut queue);
+        assert_eq!(sizes(&batch), vec![(1, 1); 4]);
+        let (batch, rest) = gather(rest.expect("carried over"), &mut queue);
+        assert_eq!(sizes(&batch), vec![(1, 1); 4]);
+        let (batch, rest) = gather(rest.expect("carried over"), &mut queue);
+        assert_eq!((sizes(&batch), rest.is_none()), (vec![(1, 1); 2], true));
+        // One proposal over the budget goes alone; small ones for two leaders share a batch.
+        tx.send(forward(2, 10)).ok();
+        tx.send(forward(1, 10)).ok();
+        let (batch, rest) = gather(forward(1, 5_000_000), &mut queue);
+        assert_eq!(sizes(&batch), vec![(1, 5)]);
+        let (batch, rest) = gather(rest.expect("carried over"), &mut queue);
+        assert_eq!((sizes(&batch), rest.is_none()), (vec![(1, 0), (2, 0)], true));
+    }
+
+    #[test]
+    fn batches_hold_at_most_max_batch_proposals() {
+        let (tx, mut queue) = mpsc::unbounded_channel();
+        for _ in 0..MAX_BATCH + 5 {
+            tx.send(forward(1, 0)).ok();
+        }
+        let (batch, rest) = gather(forward(1, 0), &mut queue);
+        assert_eq!((batch[&1].len(), rest.is_none()), (MAX_BATCH, true));
+        assert_eq!(queue.len(), 6);
     }
 }

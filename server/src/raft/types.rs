@@ -48,6 +48,11 @@ pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, std::io::Error> {
     bincode::serde::encode_to_vec(v, bincode::config::standard()).map_err(std::io::Error::other)
 }
 
+/// The length of [`encode`]'s output, found without keeping it.
+pub fn encoded_len<T: Serialize>(v: &T) -> usize {
+    bincode::serde::encode_into_std_write(v, &mut std::io::sink(), bincode::config::standard()).unwrap_or(usize::MAX)
+}
+
 /// [`encode`], writing to `out` as it goes (for values too large to hold encoded).
 pub fn encode_into<T: Serialize>(v: &T, mut out: &mut dyn std::io::Write) -> Result<(), std::io::Error> {
     bincode::serde::encode_into_std_write(v, &mut out, bincode::config::standard())
