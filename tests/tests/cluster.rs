@@ -138,7 +138,6 @@ async fn a_follower_far_behind_catches_up_from_a_snapshot() {
     }
 }
 
-/// Paths of the files under `dir` whose names start with `prefix`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_behind_by_large_entries_catches_up_from_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -161,6 +160,7 @@ async fn a_follower_behind_by_large_entries_catches_up_from_the_log() {
     }
 }
 
+/// Paths of the files under `dir` whose names start with `prefix`.
 fn files_named(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use etcd_proto::etcdserverpb::watch_client::WatchClient;
 use etcd_proto::etcdserverpb::watch_request::RequestUnion;
 use etcd_proto::etcdserverpb::{
-    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, PutRequest, RangeRequest, WatchCreateRequest,
-    WatchRequest, WatchResponse,
+    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, PutRequest, RangeRequest,
+    WatchCreateRequest, WatchRequest, WatchResponse,
 };
 use etcd_proto::v3electionpb::{CampaignRequest, LeaderKey, LeaderRequest, ResignRequest};
 use etcd_proto::v3lockpb::{LockRequest, UnlockRequest};
@@ -427,6 +427,35 @@ async fn progress_notifications_and_fragmented_responses() {
     let e = end.expect_err("an oversized request");
     assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
     assert_eq!(e.message(), format!("grpc: received message larger than max ({size} vs. 2097152)"));
+
+    // A keep-alive stream alike: its request has one small field, so the oversized one
+    // carries an unknown field as padding (which a request within the limit may carry).
+    let fat = |pad: usize| FatKeepAlive { id: 1, pad: vec![0; pad] };
+    let size = prost::Message::encoded_len(&fat(3_000_000));
+    let (tx, rx) = mpsc::channel(2);
+    tx.send(fat(10)).await.expect("queue");
+    tx.send(fat(3_000_000)).await.expect("queue");
+    let channel = tonic::transport::Endpoint::from_shared(url.clone()).expect("url").connect().await.expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/etcdserverpb.Lease/LeaseKeepAlive");
+    let codec = tonic_prost::ProstCodec::<FatKeepAlive, LeaseKeepAliveResponse>::default();
+    let mut s =
+        grpc.streaming(tonic::Request::new(ReceiverStream::new(rx)), path, codec).await.expect("call").into_inner();
+    let first = s.message().await.expect("an answer").expect("one");
+    assert_eq!((first.id, first.ttl), (1, 0), "the padded request within the limit is read (no lease 1)");
+    let e = s.message().await.expect_err("an oversized request");
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+    assert_eq!(e.message(), format!("grpc: received message larger than max ({size} vs. 2097152)"));
+}
+
+/// A `LeaseKeepAliveRequest` with an unknown field the server skips.
+#[derive(Clone, PartialEq, prost::Message)]
+struct FatKeepAlive {
+    #[prost(int64, tag = "1")]
+    id: i64,
+    #[prost(bytes = "vec", tag = "15")]
+    pad: Vec<u8>,
 }
 
 /// The value of gauge `name` on the member's `/metrics`.

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::status::status;
+use super::status::{as_grpc_go, status};
 use super::{Context, mismatch};
 use crate::command::{Command, CommandResponse};
 use crate::node::Proposal;
@@ -85,7 +85,17 @@ impl Lease for LeaseService {
         let (tx, rx) = mpsc::channel(KEEPALIVE_QUEUE);
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
-            while let Ok(Some(req)) = inbound.message().await {
+            loop {
+                let req = match inbound.message().await {
+                    Ok(Some(req)) => req,
+                    Ok(None) => return,
+                    // A request that could not be read ends the call with its status, as
+                    // etcd's (if the stream broke, nobody hears it).
+                    Err(s) => {
+                        tx.send(Err(as_grpc_go(s))).await.ok();
+                        return;
+                    }
+                };
                 // An unknown (expired, revoked) lease answers TTL 0, as etcd's.
                 let reply = ctx.node.renew_lease(req.id).await.map_err(status).map(|ttl| {
                     let current = ctx.node.read().mvcc().current_revision();

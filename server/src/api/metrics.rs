@@ -32,10 +32,11 @@ pub async fn render(node: Node) -> Response {
 }
 
 /// Counts gRPC calls as go-grpc-prometheus does: started, and handled with the status
-/// code. Being the one place every gRPC response passes, it also puts a status tonic
-/// answered in its headers into grpc-go's words ([`super::status::headers_as_grpc_go`]). The code is read from the response headers (where tonic puts it for calls that
+/// code. The code is read from the response headers (where tonic puts it for calls that
 /// fail before answering); a call that answers is counted OK, since its final status
-/// travels in trailers this layer does not wait for. Other requests pass through as
+/// travels in trailers this layer does not wait for. Being the one place every gRPC
+/// response passes, it also puts such a status into grpc-go's words where tonic's differ
+/// ([`super::status::headers_as_grpc_go`]). Other requests pass through as
 /// they are: a middleware that boxed every request cost the v2 API a tenth of its CPU.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcCountLayer;
@@ -77,17 +78,24 @@ where
         let response = self.inner.call(request);
         Either::Right(Box::pin(async move {
             let mut response = response.await?;
-            super::status::headers_as_grpc_go(response.headers_mut());
-            let code = response
-                .headers()
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i32>().ok())
-                .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+            let mut code = header_code(response.headers());
+            if code == tonic::Code::OutOfRange {
+                super::status::headers_as_grpc_go(response.headers_mut());
+                code = header_code(response.headers());
+            }
             m.grpc_handled.with_label_values(&[kind, &service, &method, grpc_code_name(code)]).inc();
             Ok(response)
         }))
     }
+}
+
+/// The code in a response's `grpc-status` header; OK without one.
+fn header_code(headers: &HeaderMap) -> tonic::Code {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map_or(tonic::Code::Ok, tonic::Code::from_i32)
 }
 
 /// `(service, method)` of a gRPC request (`/etcdserverpb.KV/Range`).

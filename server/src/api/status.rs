@@ -80,10 +80,6 @@ pub fn as_grpc_go(s: Status) -> Status {
 /// [`as_grpc_go`] for a status carried in response headers, where tonic puts the status
 /// of a call that failed before it answered (a unary request it could not decode).
 pub fn headers_as_grpc_go(headers: &mut HeaderMap) {
-    // Only tonic's code for the case is worth decoding the message for.
-    if headers.get("grpc-status").is_none_or(|c| c.as_bytes() != b"11") {
-        return;
-    }
     if let Some(s) = Status::from_header_map(headers).filter(|s| oversized(s).is_some()) {
         // The rewritten status only holds ASCII, which a header always takes.
         as_grpc_go(s).add_header(headers).ok();

@@ -26,8 +26,6 @@ pub(super) struct Forward {
     /// The member it goes to.
     leader: u64,
     proposal: Proposal,
-    /// Its encoded size.
-    bytes: usize,
     /// When its caller gives up.
     deadline: Instant,
     reply: oneshot::Sender<Result<Executed, PeerError>>,
@@ -35,25 +33,32 @@ pub(super) struct Forward {
 
 /// A batch of `first` and whatever queued up behind it (while every slot was busy), by
 /// leader, as far as it fits in [`MAX_BATCH`] proposals and [`MAX_BATCH_BYTES`]; and the
-/// proposal taken off the queue that did not fit, which starts the next batch.
+/// proposal taken off the queue that did not fit, which starts the next batch. Sizes are
+/// only worked out once a second proposal comes: a lone one goes whatever its size.
 fn gather(
     first: Forward,
     queue: &mut mpsc::UnboundedReceiver<Forward>,
 ) -> (BTreeMap<u64, Vec<Forward>>, Option<Forward>) {
-    let mut by_leader: BTreeMap<u64, Vec<Forward>> = BTreeMap::new();
-    let (mut taken, mut bytes) = (1, first.bytes);
-    by_leader.entry(first.leader).or_default().push(first);
-    while taken < MAX_BATCH
+    let mut batch = vec![first];
+    let mut bytes = None;
+    let mut left_over = None;
+    while batch.len() < MAX_BATCH
         && let Ok(f) = queue.try_recv()
     {
-        if bytes.saturating_add(f.bytes) > MAX_BATCH_BYTES {
-            return (by_leader, Some(f));
+        let so_far = *bytes.get_or_insert_with(|| encoded_len(&batch[0].proposal));
+        let total = so_far.saturating_add(encoded_len(&f.proposal));
+        if total > MAX_BATCH_BYTES {
+            left_over = Some(f);
+            break;
         }
-        bytes += f.bytes;
-        by_leader.entry(f.leader).or_default().push(f);
-        taken += 1;
+        bytes = Some(total);
+        batch.push(f);
     }
-    (by_leader, None)
+    let mut by_leader: BTreeMap<u64, Vec<Forward>> = BTreeMap::new();
+    for f in batch {
+        by_leader.entry(f.leader).or_default().push(f);
+    }
+    (by_leader, left_over)
 }
 
 impl Node {
@@ -66,8 +71,7 @@ impl Node {
     ) -> Result<Executed, PeerError> {
         let (reply, outcome) = oneshot::channel();
         let stopped = || PeerError::NotConnected("this member is stopping".into());
-        let bytes = encoded_len(&proposal);
-        self.forwards.send(Forward { leader, proposal, bytes, deadline, reply }).map_err(|_| stopped())?;
+        self.forwards.send(Forward { leader, proposal, deadline, reply }).map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 
@@ -146,11 +150,11 @@ mod tests {
         let put = PutRequest { key: b"k".to_vec(), value: vec![0; value_bytes], ..Default::default() };
         let proposal = Proposal::Command(Command::Put(put));
         let (reply, _) = oneshot::channel();
-        Forward { leader, bytes: encoded_len(&proposal), proposal, deadline: Instant::now(), reply }
+        Forward { leader, proposal, deadline: Instant::now(), reply }
     }
 
     fn sizes(batch: &BTreeMap<u64, Vec<Forward>>) -> Vec<(u64, usize)> {
-        batch.iter().flat_map(|(l, fs)| fs.iter().map(|f| (*l, f.bytes / 1_000_000))).collect()
+        batch.iter().flat_map(|(l, fs)| fs.iter().map(|f| (*l, encoded_len(&f.proposal) / 1_000_000))).collect()
     }
 
     #[test]

@@ -91,10 +91,14 @@ pub enum Proposal {
 }
 
 /// Whether `proposal` is one etcd refuses while applies trail commits: every v3 command
-/// (its internal Raft requests), but not v2 writes, membership changes or lease renewals,
-/// which etcd proposes by other paths.
+/// (its internal Raft requests), but not v2 writes, a member publishing its attributes,
+/// membership changes or lease renewals, which etcd proposes by other paths.
 fn refused_for_backlog(proposal: &Proposal) -> bool {
-    matches!(proposal, Proposal::Command(cmd) if !matches!(cmd, Command::V2(_) | Command::V2Expire { .. }))
+    matches!(
+        proposal,
+        Proposal::Command(cmd)
+            if !matches!(cmd, Command::V2(_) | Command::V2Expire { .. } | Command::PublishMember { .. })
+    )
 }
 
 /// `TooManyRequests` if more than [`MAX_APPLY_BACKLOG`] committed entries wait to be
@@ -546,6 +550,8 @@ mod tests {
         assert!(refused_for_backlog(&Proposal::Command(Command::Put(PutRequest::default()))));
         assert!(refused_for_backlog(&Proposal::Command(Command::LeaseRevoke { id: 1 })));
         assert!(!refused_for_backlog(&Proposal::Command(Command::V2Expire { path: "/a".into(), now: 1 })));
+        let publish = Command::PublishMember { id: 1, name: "m".into(), client_urls: Vec::new() };
+        assert!(!refused_for_backlog(&Proposal::Command(publish)));
         assert!(!refused_for_backlog(&Proposal::LeaseRenew { ids: vec![1] }));
         assert!(!refused_for_backlog(&Proposal::RemoveMember { id: 1 }));
     }

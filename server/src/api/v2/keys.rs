@@ -92,18 +92,26 @@ pub async fn keys(
 const MAX_FORM: usize = 10 << 20;
 
 /// A form body, read as Go's `ParseForm` reads it: one over [`MAX_FORM`] is refused
-/// with Go's words, as etcd passes them on (error 210).
+/// with Go's words, as etcd passes them on (error 210). A body that comes in one piece,
+/// as a small form does, is not copied.
 async fn read_form(body: Body) -> Result<Bytes, V2Error> {
+    let unreadable = |e: axum::Error| V2Error::request(Code::InvalidForm, e.to_string());
+    let too_large = || V2Error::request(Code::InvalidForm, "http: POST too large");
     let mut chunks = body.into_data_stream();
-    let mut form = Vec::new();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| V2Error::request(Code::InvalidForm, e.to_string()))?;
-        if form.len() + chunk.len() > MAX_FORM {
-            return Err(V2Error::request(Code::InvalidForm, "http: POST too large"));
+    let Some(first) = chunks.next().await.transpose().map_err(unreadable)? else {
+        return Ok(Bytes::new());
+    };
+    // Later pieces go into a copy of the first.
+    let mut joined: Option<Vec<u8>> = None;
+    while let Some(chunk) = chunks.next().await.transpose().map_err(unreadable)? {
+        let buf = joined.get_or_insert_with(|| first.to_vec());
+        buf.extend_from_slice(&chunk);
+        if buf.len() > MAX_FORM {
+            return Err(too_large());
         }
-        form.extend_from_slice(&chunk);
     }
-    Ok(Bytes::from(form))
+    let form = joined.map_or(first, Bytes::from);
+    if form.len() > MAX_FORM { Err(too_large()) } else { Ok(form) }
 }
 
 /// The Raft round trips are boxed: a request's future is as large as its largest branch,
