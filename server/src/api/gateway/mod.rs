@@ -33,15 +33,30 @@ use super::{
 };
 use stream::OnBodyEnd;
 
-/// A `POST` route calling unary method `$method` of the service in `$svc` (an `Arc`).
-macro_rules! unary {
-    ($svc:expr, $method:ident) => {{
+/// A `POST` route that hands its body, as bytes, and a call of method `$method` of the
+/// service in `$svc` (an `Arc`) to `$driver`.
+macro_rules! bytes_route {
+    ($svc:expr, $method:ident, $driver:path) => {{
         let svc = $svc.clone();
         post_only(post(move |body: Bytes| {
             let svc = svc.clone();
-            async move { unary::call(body, |r| async move { svc.$method(r).await }).await }
+            async move { $driver(body, |r| async move { svc.$method(r).await }).await }
         }))
     }};
+}
+
+/// A `POST` route calling unary method `$method` of the service in `$svc`.
+macro_rules! unary {
+    ($svc:expr, $method:ident) => {
+        bytes_route!($svc, $method, unary::call)
+    };
+}
+
+/// A `POST` route calling server-streaming method `$method` of the service in `$svc`.
+macro_rules! server_streaming {
+    ($svc:expr, $method:ident) => {
+        bytes_route!($svc, $method, stream::call_server_streaming)
+    };
 }
 
 /// A `POST` route calling streaming method `$method` of the service in `$svc`.
@@ -51,17 +66,6 @@ macro_rules! bidi {
         post_only(post(move |body: Body| {
             let svc = svc.clone();
             async move { stream::call(body, $on_end, |r| async move { svc.$method(r).await }).await }
-        }))
-    }};
-}
-
-/// A `POST` route calling server-streaming method `$method` of the service in `$svc`.
-macro_rules! server_streaming {
-    ($svc:expr, $method:ident) => {{
-        let svc = $svc.clone();
-        post_only(post(move |body: Bytes| {
-            let svc = svc.clone();
-            async move { stream::call_server_streaming(body, |r| async move { svc.$method(r).await }).await }
         }))
     }};
 }
