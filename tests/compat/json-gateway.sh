@@ -8,7 +8,8 @@
 # Covered: kv range/put/deleterange/txn/compaction, watch (a bounded stream
 # with events produced meanwhile; client and server watch ids), lease
 # grant/revoke/keepalive/timetolive/leases (and 3.4's /v3/kv/lease/...
-# aliases), lock and election (Observe's stream, their errors), cluster member
+# aliases), lock and election (Observe's stream, their errors, the size limit
+# on the txns they send, sessions for a leader key without a lease), cluster member
 # list, maintenance status, and errors: malformed JSON, compacted and future
 # revisions, missing and duplicate leases, duplicate txn keys, wrong method,
 # unknown path.
@@ -116,6 +117,28 @@ learner_id() {
     python3 -c 'import json, sys; print(next(m["ID"] for m in json.load(sys.stdin)["members"] if m.get("isLearner")))'
 }
 
+# create_revision KEY: the create revision of KEY (base64), read with a range.
+create_revision() {
+  curl -sS --max-time 10 -X POST --data-binary "{\"key\":\"$1\"}" "$BASE/v3/kv/range" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["kvs"][0]["create_revision"])'
+}
+
+# large_bodies: Lock and Campaign requests with names and values of the given sizes.
+large_bodies() {
+  python3 - "$WORK" <<'PY'
+import base64, json, sys
+b64 = lambda c, n: base64.b64encode(c * n).decode()
+for file, body in {
+    "lock-250k.json": {"name": b64(b"L", 250000), "lease": "1234"},
+    "lock-200k.json": {"name": b64(b"M", 200000), "lease": "1234"},
+    "campaign-400k-400k.json": {"name": b64(b"E", 400000), "lease": "1234", "value": b64(b"v", 400000)},
+    "campaign-400k-200k.json": {"name": b64(b"F", 400000), "lease": "1234", "value": b64(b"v", 200000)},
+}.items():
+    with open(f"{sys.argv[1]}/{file}", "w") as f:
+        json.dump(body, f)
+PY
+}
+
 # shellcheck disable=SC2317  # called through watch's ACTION argument
 watch_events() {
   req put /v3/kv/put '{"key":"d2s=","value":"MQ=="}'
@@ -209,9 +232,19 @@ cases() {
   req election-leader-none /v3/election/leader '{"name":"bm9uZQ=="}'
   req election-proclaim-wrong-rev /v3/election/proclaim '{"leader":{"name":"ZQ==","key":"ZS80ZDI=","rev":"1","lease":"1234"},"value":"djI="}'
   req election-proclaim-no-leader /v3/election/proclaim '{"value":"djI="}'
-  # With the leader key's lease: given none, etcd 3.4 grants a session lease here
-  # (left to expire), which etcd-rs does not.
   req election-resign-rev-0 /v3/election/resign '{"leader":{"name":"ZQ==","key":"ZS80ZDI=","rev":"0","lease":"1234"}}'
+  # A leader key without a lease: the server opens a session, granting a lease
+  # (listed by lease-leases below) that a proclaimed value is put with.
+  req election-proclaim-lease-0 /v3/election/proclaim \
+    "{\"leader\":{\"name\":\"ZQ==\",\"key\":\"ZS80ZDI=\",\"rev\":\"$(create_revision ZS80ZDI=)\",\"lease\":\"0\"},\"value\":\"djM=\"}"
+  req election-range-after-proclaim /v3/kv/range '{"key":"ZS80ZDI="}'
+  req election-resign-lease-0 /v3/election/resign '{"leader":{"name":"ZQ==","key":"ZS80ZDI=","rev":"0","lease":"0"}}'
+  # The size limit applies to the txns the server sends for these, which hold the
+  # name up to seven times: a 250 kB lock name is too large, a 200 kB one is not.
+  req lock-name-too-large /v3/lock/lock "@$WORK/lock-250k.json"
+  req lock-name-large /v3/lock/lock "@$WORK/lock-200k.json"
+  req campaign-too-large /v3/election/campaign "@$WORK/campaign-400k-400k.json"
+  req campaign-large /v3/election/campaign "@$WORK/campaign-400k-200k.json"
   stream election-observe 2 /v3/election/observe '{"name":"ZQ=="}'
   req lease-revoke /v3/lease/revoke '{"ID":"5678"}'
   req lease-leases /v3/lease/leases '{}'
@@ -259,7 +292,7 @@ mask() {
   sed -E \
     -e 's/"(cluster_id|member_id|raft_term|leader|raftTerm|raftIndex|raftAppliedIndex|dbSize|dbSizeInUse)":"[^"]*"/"\1":"<\1>"/g' \
     -e 's/"version":"[0-9]+\.[^"]*"/"version":"<version>"/g' \
-    -e 's/"ID":"[0-9]{6,}"/"ID":"<id>"/g' \
+    -e 's/"(ID|lease)":"[0-9]{6,}"/"\1":"<id>"/g' \
     -e 's#http://127\.0\.0\.1:[0-9]+#<url>#g' \
     -e 's/"TTL":"[0-9]+","grantedTTL"/"TTL":"<remaining>","grantedTTL"/g' \
     -e 's/"hash":[0-9]+/"hash":<hash>/g' \
@@ -299,6 +332,7 @@ run_side() {
   mask <"$WORK/$side.raw" | by_id >"$WORK/$side.txt"
 }
 
+large_bodies
 run_side ref "$REF_ETCD_BIN"
 run_side sut "$SUT_BIN"
 if diff -u --label "etcd 3.4 ($REF_ETCD_BIN)" --label "under test ($SUT_BIN)" "$WORK/ref.txt" "$WORK/sut.txt"; then

@@ -10,7 +10,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::status::{status, through_client, through_client_error};
-use super::{Context, convert};
+use super::{Context, convert, recipe_txns};
 use crate::concurrency;
 use crate::error::Error;
 
@@ -40,10 +40,10 @@ fn leader_key(leader: Option<pb::LeaderKey>) -> Result<pb::LeaderKey, Status> {
 impl ElectionService {
     async fn run_campaign(&self, req: pb::CampaignRequest) -> Result<pb::CampaignResponse, Status> {
         let node = &self.ctx.node;
-        self.ctx.check_size(&req)?;
         let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
         let key = concurrency::key_for(&prefix, lease);
+        self.ctx.check_size(&recipe_txns::campaign(&key, &req.value, lease))?;
         let mine = concurrency::claim(node, &key, &req.value, lease, true).await.map_err(status)?;
         concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
         let leader = pb::LeaderKey { name: req.name, key, rev: mine.create_revision, lease };
@@ -52,10 +52,12 @@ impl ElectionService {
     }
 
     async fn run_proclaim(&self, req: pb::ProclaimRequest) -> Result<pb::ProclaimResponse, Status> {
-        self.ctx.check_size(&req)?;
         let l = leader_key(req.leader)?;
-        let revision =
-            concurrency::proclaim(&self.ctx.node, &l.key, l.rev, l.lease, &req.value).await.map_err(status)?;
+        // As etcd's server: a leader key without a lease gets a session lease, and the
+        // value is put with it.
+        let lease = self.ctx.session_lease(l.lease).await?;
+        self.ctx.check_size(&recipe_txns::proclaim(&l.key, l.rev, &req.value, lease))?;
+        let revision = concurrency::proclaim(&self.ctx.node, &l.key, l.rev, lease, &req.value).await.map_err(status)?;
         Ok(pb::ProclaimResponse { header: Some(self.ctx.header(revision)) })
     }
 }
@@ -115,6 +117,9 @@ impl Election for ElectionService {
 
     async fn resign(&self, request: Request<pb::ResignRequest>) -> Result<Response<pb::ResignResponse>, Status> {
         let l = leader_key(request.into_inner().leader).map_err(through_client)?;
+        // etcd's server opens a session for a resign too, granting a lease (left to
+        // expire) when the leader key has none.
+        self.ctx.session_lease(l.lease).await.map_err(through_client)?;
         let revision = concurrency::release(&self.ctx.node, &l.key, Some(l.rev)).await.map_err(through_client_error)?;
         Ok(Response::new(pb::ResignResponse { header: Some(self.ctx.header(revision)) }))
     }

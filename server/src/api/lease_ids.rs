@@ -62,9 +62,10 @@ impl Context {
         }
     }
 
-    /// The lease a Lock or Campaign holds its key with: the client's, or with 0 a new one
-    /// for [`concurrency::SESSION_TTL`] seconds, as etcd's servers open a session. Without
-    /// it every such caller would share the key `<name>/0`, and all would hold the lock.
+    /// The lease a Lock, Campaign, Proclaim or Resign runs with: the client's, or with 0 a
+    /// new one for [`concurrency::SESSION_TTL`] seconds, as etcd's servers open a session
+    /// for each. Without it every such locker would share the key `<name>/0`, and all
+    /// would hold the lock.
     pub async fn session_lease(&self, lease: i64) -> Result<i64, Status> {
         if lease != 0 {
             return Ok(lease);

@@ -4,8 +4,8 @@ use etcd_proto::v3lockpb as pb;
 use etcd_proto::v3lockpb::lock_server::Lock;
 use tonic::{Request, Response, Status};
 
-use super::Context;
 use super::status::{status, through_client, through_client_error};
+use super::{Context, recipe_txns};
 use crate::concurrency;
 
 /// The Lock service.
@@ -23,10 +23,10 @@ impl LockService {
 impl LockService {
     async fn hold(&self, req: pb::LockRequest) -> Result<pb::LockResponse, Status> {
         let node = &self.ctx.node;
-        self.ctx.check_size(&req)?;
         let lease = self.ctx.session_lease(req.lease).await?;
         let prefix = concurrency::prefix(&req.name);
         let key = concurrency::key_for(&prefix, lease);
+        self.ctx.check_size(&recipe_txns::lock(&prefix, &key, lease))?;
         let mine = concurrency::claim(node, &key, b"", lease, false).await.map_err(status)?;
         concurrency::wait_turn(node, &prefix, &key, mine.create_revision).await.map_err(status)?;
         mine.won();

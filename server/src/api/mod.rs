@@ -15,6 +15,7 @@ mod lock;
 mod maintenance;
 mod metrics;
 mod peer_hash;
+mod recipe_txns;
 pub mod status;
 mod v2;
 mod watch;
@@ -81,7 +82,7 @@ impl Context {
     }
 
     /// Rejects oversized writes before they reach the log, as etcd does for every
-    /// request it proposes (KV writes, and the puts of Lock and Campaign/Proclaim).
+    /// request it proposes (KV writes, and the txns of Lock, Campaign and Proclaim).
     pub fn check_size(&self, req: &impl prost::Message) -> Result<(), tonic::Status> {
         if req.encoded_len() > self.max_request_bytes {
             return Err(status::status(Error::RequestTooLarge));
