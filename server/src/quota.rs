@@ -41,9 +41,14 @@ impl Quota {
 
     /// Whether `cmd` may be proposed: true unless it is one the quota guards (puts, txns,
     /// lease grants) and the database, grown by its estimated cost, would reach the quota.
-    /// `size` reads the database size; it is called only when the cached size is stale.
+    /// As in etcd, what adds nothing (a txn that only reads or deletes) always passes, so
+    /// a full database can still be read and cleaned. `size` reads the database size; it
+    /// is called only when the cached size is stale.
     pub fn admits<E>(&self, cmd: &Command, size: impl FnOnce() -> Result<u64, E>) -> Result<bool, E> {
         let (Some(limit), Some(cost)) = (self.limit, cost(cmd)) else { return Ok(true) };
+        if cost == 0 {
+            return Ok(true);
+        }
         let mut cached = self.size.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let current = match *cached {
@@ -112,6 +117,14 @@ mod tests {
         assert_eq!(q.admits::<()>(&del, || Ok(u64::MAX)), Ok(true));
         // The size is cached: a second call does not ask the engine.
         assert_eq!(q.admits::<()>(&put(300), || Err(())), Ok(false));
+        // A txn that only reads and deletes costs nothing and passes a full database.
+        let read = RequestOp::Range(crate::mvcc::RangeRequest::default());
+        let clean = TxnRequest {
+            success: vec![read],
+            failure: vec![RequestOp::DeleteRange(Default::default())],
+            ..Default::default()
+        };
+        assert_eq!(q.admits::<()>(&Command::Txn(clean), || Ok(u64::MAX)), Ok(true));
     }
 
     #[test]

@@ -38,10 +38,6 @@ use crate::raft::{self, Settings, join};
 use crate::storage::SledBackend;
 use crate::transport::authority::FixingListener;
 
-/// gRPC lets a message through if it is this much above `max-request-bytes`, so the
-/// request-size check can answer with etcd's own error (etcd's `grpcOverheadBytes`).
-const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
-
 /// A reason the member could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -128,7 +124,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         lease_ids: Arc::new(LeaseIds::new(node.id())),
     };
     let v2 = config.enable_v2.then(|| V2Api::new(node.clone(), stop_rx.clone(), config.name.clone()));
-    let client_router = client_router(ctx, v2, config.max_request_bytes + GRPC_OVERHEAD_BYTES);
+    let client_router = client_router(ctx, v2, config.max_request_bytes + api::GRPC_OVERHEAD_BYTES);
     for url in &config.listen_client_urls {
         servers.push(serve(url, "client", client_router.clone(), stop_rx.clone()).await?);
     }

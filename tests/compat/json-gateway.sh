@@ -123,7 +123,7 @@ create_revision() {
     python3 -c 'import json, sys; print(json.load(sys.stdin)["kvs"][0]["create_revision"])'
 }
 
-# large_bodies: Lock and Campaign requests with names and values of the given sizes.
+# large_bodies: requests with keys, names and values of the given sizes.
 large_bodies() {
   python3 - "$WORK" <<'PY'
 import base64, json, sys
@@ -133,6 +133,9 @@ for file, body in {
     "lock-200k.json": {"name": b64(b"M", 200000), "lease": "1234"},
     "campaign-400k-400k.json": {"name": b64(b"E", 400000), "lease": "1234", "value": b64(b"v", 400000)},
     "campaign-400k-200k.json": {"name": b64(b"F", 400000), "lease": "1234", "value": b64(b"v", 200000)},
+    "range-1600k.json": {"key": b64(b"R", 1600000)},
+    "txn-read-1600k.json": {"success": [{"request_range": {"key": b64(b"R", 1600000)}}]},
+    "put-1600k.json": {"key": "Ymln", "value": b64(b"v", 1600000)},
 }.items():
     with open(f"{sys.argv[1]}/{file}", "w") as f:
         json.dump(body, f)
@@ -168,6 +171,11 @@ cases() {
   req range-bad-sort-order /v3/kv/range '{"key":"YQ==","sort_order":"UP"}'
   req range-bad-sort-target /v3/kv/range '{"key":"YQ==","sort_target":"NAME"}'
   req range-future-revision /v3/kv/range '{"key":"Zm9v","revision":"1000"}'
+  # Only what is proposed meets the request size limit: reads with a 1.6 MB key
+  # (2.1 MB of JSON) are served, a put of a 1.6 MB value is not.
+  req range-large-key /v3/kv/range "@$WORK/range-1600k.json"
+  req txn-read-large-key /v3/kv/txn "@$WORK/txn-read-1600k.json"
+  req put-too-large /v3/kv/put "@$WORK/put-1600k.json"
   req range-unknown-field /v3/kv/range '{"key":"Zm9v","no_such_field":[1,2]}'
   req range-empty-body /v3/kv/range
   req range-null /v3/kv/range 'null'

@@ -60,6 +60,23 @@ pub struct Context {
     pub lease_ids: std::sync::Arc<LeaseIds>,
 }
 
+/// What grpc-go lets a message exceed `max-request-bytes` by (etcd's `grpcOverheadBytes`):
+/// the gRPC server's limit is the sum.
+pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+
+/// The size of etcd's `InternalRaftRequest` holding a request of `len` bytes, which is
+/// what etcd holds to `max-request-bytes`: the request's tag (fields 2–11: one byte) and
+/// length, and the header (field 100: a two-byte tag, one byte of length) holding the
+/// request ID's tag and varint. etcd's request IDs (`idutil`) carry the low 16 bits of
+/// the member ID on top of a 48-bit timestamp and counter whose top bit is set until
+/// 2039, so the ID's size follows from the member ID.
+fn raft_request_len(member_id: u64, len: usize) -> usize {
+    use prost::encoding::encoded_len_varint;
+    let request_id = ((member_id & 0xffff) << 48) | (1 << 47);
+    let header = 2 + 1 + 1 + encoded_len_varint(request_id);
+    header + 1 + encoded_len_varint(len as u64) + len
+}
+
 /// A command answered with a response of the wrong kind: a bug, reported, not a panic.
 fn mismatch() -> tonic::Status {
     tonic::Status::internal("etcd-rs: command answered with a response of another kind")
@@ -82,9 +99,10 @@ impl Context {
     }
 
     /// Rejects oversized writes before they reach the log, as etcd does for every
-    /// request it proposes (KV writes, and the txns of Lock, Campaign and Proclaim).
+    /// request it proposes (KV writes, and the txns of Lock, Campaign and Proclaim),
+    /// measured as etcd measures them: wrapped in its log entry.
     pub fn check_size(&self, req: &impl prost::Message) -> Result<(), tonic::Status> {
-        if req.encoded_len() > self.max_request_bytes {
+        if raft_request_len(self.node.id(), req.encoded_len()) > self.max_request_bytes {
             return Err(status::status(Error::RequestTooLarge));
         }
         Ok(())
@@ -98,5 +116,29 @@ impl Context {
             revision,
             raft_term: self.node.term(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::raft_request_len;
+
+    /// Measured against etcd 3.4 (a member whose request IDs take nine bytes, as those
+    /// of a member ID with low 16 bits from 0x0200 to 0x7fff do): a put of key `bk`
+    /// passes the default limit with a 1,572,839-byte value, not with one byte more.
+    #[test]
+    fn requests_are_measured_as_etcd_log_entries() {
+        let put = |n: usize| etcd_proto::etcdserverpb::PutRequest {
+            key: b"bk".to_vec(),
+            value: vec![b'v'; n],
+            ..Default::default()
+        };
+        let limit = 1_572_864;
+        assert!(raft_request_len(0x8e9e_05c5_2164_2f3c, put(1_572_839).encoded_len()) <= limit);
+        assert!(raft_request_len(0x8e9e_05c5_2164_2f3c, put(1_572_840).encoded_len()) > limit);
+        // A member ID with the 16th bit set makes the request ID one byte longer.
+        assert_eq!(raft_request_len(0x8000, 10), raft_request_len(0x2f3c, 10) + 1);
     }
 }

@@ -344,14 +344,16 @@ impl<B: Backend> MvccStore<B> {
     /// A CRC-32 over every record kept up to `revision` (0 = current), and the compacted
     /// revision: members that applied the same log agree on it, however far their sweeps
     /// got.
+    /// As etcd's `HashByRev`, the compaction revision itself is refused too: its view may
+    /// have lost the deletions at it.
     pub fn hash_kv(&self, revision: i64) -> Result<(u32, i64)> {
-        let at = if revision <= 0 { self.current } else { revision };
-        if at > self.current {
-            return Err(Error::FutureRevision);
-        }
-        if at < self.compacted {
+        if revision > 0 && revision <= self.compacted {
             return Err(Error::Compacted);
         }
+        if revision > self.current {
+            return Err(Error::FutureRevision);
+        }
+        let at = if revision <= 0 { self.current } else { revision };
         let end = Revision::new(at + 1, 0).to_bytes().to_vec();
         Ok((self.crc(..end)?, self.compacted))
     }

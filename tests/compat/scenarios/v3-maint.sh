@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Scenario v3-maint: maintenance commands against one member: endpoint hashkv
 # in every format (hashes are masked: they depend on the storage engine), with
-# --rev and --cluster; alarm list/disarm with no alarm raised; defrag; snapshot
+# --rev and --cluster, and at and after a compaction; alarm list/disarm with no alarm raised; defrag; snapshot
 # save into the scratch directory and its argument and endpoint checks.
 #
 # Not covered: `-w fields alarm ...` (etcdctl 3.4 panics on etcd 3.4's
@@ -22,6 +22,10 @@ ctl -w json endpoint hashkv --rev="$((rev + 100))"
 ctl endpoint hashkv --cluster
 ctl endpoint hashkv ignored-argument
 ctl -w json endpoint hashkv --cluster
+# The compaction revision itself is compacted for a hash.
+ctl compaction "$((rev - 1))"
+ctl endpoint hashkv --rev="$((rev - 1))"
+ctl endpoint hashkv --rev="$rev"
 
 section "alarms (none raised)"
 ctl alarm list

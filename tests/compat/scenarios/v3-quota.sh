@@ -3,8 +3,8 @@
 # Scenario v3-quota: a small space quota is filled (unrecorded: how many puts
 # fit depends on the storage engine), then everything an operator sees and does
 # is recorded: the refused put, the NOSPACE alarm in `alarm list` and `endpoint
-# status`, reads and deletes that still work, compaction + defrag + disarm,
-# and writes coming back. Nothing recorded shows a revision, which depends on
+# status`, reads, deletes and txns that only read or delete still working,
+# compaction + defrag + disarm, and writes coming back. Nothing recorded shows a revision, which depends on
 # the number of puts that fit.
 
 section "fill the quota (not recorded)"
@@ -25,6 +25,10 @@ ctl -w json alarm list
 ctl -w table endpoint status
 ctl get fill/1 --keys-only
 ctl put fill/1 again
+# Txns that add nothing pass the quota: one that reads, one that deletes.
+ctl_in $'\nget fill/1 --keys-only\n\n\n' txn
+ctl_in $'mod("fill/1") > "0"\n\ndel fill/1\n\n\n' txn
+ctl alarm list
 
 section "free space, defragment, disarm"
 ctl del fill/ --prefix
