@@ -124,7 +124,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         lease_ids: Arc::new(LeaseIds::new(node.id())),
     };
     let v2 = config.enable_v2.then(|| V2Api::new(node.clone(), stop_rx.clone(), config.name.clone()));
-    let client_router = client_router(ctx, v2, config.max_request_bytes + api::GRPC_OVERHEAD_BYTES);
+    let client_router =
+        client_router(ctx, v2, api::Cors::new(&config.cors), config.max_request_bytes + api::GRPC_OVERHEAD_BYTES);
     for url in &config.listen_client_urls {
         servers.push(serve(url, "client", client_router.clone(), stop_rx.clone()).await?);
     }
@@ -392,7 +393,7 @@ async fn hand_off_leadership(node: &Node) {
 /// gRPC services and HTTP endpoints on one router: gRPC paths go to the services, the
 /// rest to the HTTP routes and the JSON gateway (`/v3/`), whose fallback also answers gRPC
 /// calls to unknown services.
-fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::Router {
+fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: usize) -> axum::Router {
     let kv = KvServer::new(KvService::new(ctx.clone())).max_decoding_message_size(max_message);
     let maintenance =
         MaintenanceServer::new(MaintenanceService::new(ctx.clone())).max_decoding_message_size(max_message);
@@ -400,6 +401,7 @@ fn client_router(ctx: Context, v2: Option<V2Api>, max_message: usize) -> axum::R
     if let Some(v2) = v2 {
         http = http.merge(api::v2_router(v2));
     }
+    let http = http.layer(axum::middleware::from_fn_with_state(Arc::new(cors), api::access_control));
     let watch = WatchServer::new(WatchService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lease = LeaseServer::new(LeaseService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lock = LockServer::new(LockService::new(ctx.clone())).max_decoding_message_size(max_message);

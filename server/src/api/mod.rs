@@ -5,6 +5,7 @@
 
 mod cluster;
 pub mod convert;
+mod cors;
 mod election;
 mod gateway;
 mod http;
@@ -23,6 +24,7 @@ mod watch;
 use etcd_proto::etcdserverpb::ResponseHeader;
 
 pub use cluster::ClusterService;
+pub use cors::{Cors, access_control};
 pub use election::ElectionService;
 pub use gateway::router as gateway_router;
 pub use http::router as http_router;

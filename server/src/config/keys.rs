@@ -35,7 +35,6 @@ pub const ACCEPTED_UNUSED: &[&str] = &[
     "pre-vote",
     "max-snapshots",
     "max-wals",
-    "cors",
     "host-whitelist",
     "metrics",
     "enable-pprof",

@@ -119,6 +119,8 @@ pub struct Config {
     pub corrupt_check_interval: Option<std::time::Duration>,
     /// `force-new-cluster`: restart as the only member of the cluster, keeping the data.
     pub force_new_cluster: bool,
+    /// `cors`: the origins browsers may read HTTP answers from; empty or `*` is any.
+    pub cors: Vec<String>,
     /// Logging.
     pub log: LogConfig,
     /// Keys that were given but have no effect yet, to be reported once logging is up.
@@ -226,6 +228,13 @@ impl Config {
                 get("force-new-cluster").unwrap_or("false"),
                 &["true", "false"],
             )? == "true",
+            cors: get("cors")
+                .unwrap_or("*")
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect(),
             log,
             unused_keys,
             name,

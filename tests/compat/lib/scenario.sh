@@ -514,7 +514,7 @@ v2() {
 
 # http METHOD PATH [CURL_ARGS...]: a raw HTTP request to the client port.
 # Records the status line, the headers clients read (lowercased, sorted) and
-# the body, so status codes, v2 headers and JSON shapes are compared.
+# the body, so status codes, v2 and CORS headers and JSON shapes are compared.
 http() {
   local method=$1 path=$2 raw=$SCRATCH/.http
   shift 2
@@ -525,7 +525,7 @@ http() {
     !body && /^$/ { body = 1; n = asort_headers(); next }
     !body {
       name = tolower(substr($0, 1, index($0, ":") - 1))
-      if (name ~ /^(content-type|x-etcd-index|x-etcd-cluster-id|x-raft-index|x-raft-term|allow)$/)
+      if (name ~ /^(content-type|x-etcd-index|x-etcd-cluster-id|x-raft-index|x-raft-term|allow|access-control-allow-(origin|methods|headers))$/)
         hdr[++h] = name ": " substr($0, index($0, ":") + 2)
       next
     }

@@ -101,6 +101,9 @@ http PUT '/v2/keys/h/q?prevExist=true' -d value=y
 http PUT '/v2/keys/h/q?prevValue=y' -d value=z
 http PUT '/v2/keys/h/q?prevValue=nope' -d value=z
 http PUT '/v2/keys/h/q?noValueOnSuccess=true' -d value=n
+http PUT /v2/keys/h/nv -d value=x
+http DELETE '/v2/keys/h/nv?noValueOnSuccess=true'
+http PUT /v2/keys/h/ct -H 'Content-Type: Application/X-WWW-Form-Urlencoded' -d value=up
 http PUT '/v2/keys/h/d?dir=true'
 http PUT '/v2/keys/h/d?dir=true'
 http PUT '/v2/keys/h/d' -d value=x
@@ -132,7 +135,12 @@ http PUT '/v2/keys/h/e?wait=true' -d value=x
 http PUT '/v2/keys/h/e?refresh=true' -d value=x -d ttl=5
 http PUT '/v2/keys/h/e?refresh=true' -d value=
 http PUT '/v2/keys/h/e?a=%zz' -d value=x
+http PUT /v2/keys/h/e -d 'value=a;b'
+http GET '/v2/keys/h?recursive=true;sorted=true'
+http PUT '/v2/keys/h/e?a=%zz' -d 'value=a;b'
+http HEAD '/v2/keys/h?wait=true'
 http PATCH /v2/keys/h/e
+http OPTIONS /v2/keys/h/e -H 'Origin: http://ui.example'
 
 section "raw HTTP: body size (Go's ParseForm reads at most 10 MiB of a form)"
 make_file v2big.txt 3000000                  # a 3 MB value: above gRPC's limits, fine for v2
@@ -170,7 +178,12 @@ check "recursive long poll answered: $(cat "$SCRATCH/live")"
 
 section "raw HTTP: members, machines, version, health"
 http GET /v2/members
+http GET /v2/members/
 http GET /v2/members/leader
+http GET /v2/members/abc
+http HEAD /v2/members
+http DELETE /v2/members
+http DELETE /v2/members/xyz
 http GET /v2/machines
 http GET /version
 http GET /health

@@ -10,11 +10,11 @@ use axum::http::{HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
-use super::params::{Form, KeyRequest};
+use super::params::{Form, KeyRequest, Verb};
 use super::{V2Api, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM, json, now_ms};
 use crate::command::{Command, CommandResponse};
 use crate::error::Error;
-use crate::v2store::{Code, Event, Method, V2Error, Watch};
+use crate::v2store::{Action, Code, Event, Method, V2Error, Watch};
 
 /// etcd's HTTP status for a v2 error code.
 fn http_status(code: Code) -> StatusCode {
@@ -56,7 +56,9 @@ impl<S: Sync> FromRequestParts<S> for FormContent {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+            .and_then(|t| t.split(';').next())
+            // Go's `mime.ParseMediaType` reads the type without regard to case.
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
         Ok(Self(form))
     }
 }
@@ -69,18 +71,19 @@ pub async fn keys(
     FormContent(form_content): FormContent,
     body: Body,
 ) -> Response {
-    let write = match method {
-        HttpMethod::GET | HttpMethod::HEAD => None,
-        HttpMethod::PUT => Some(Method::Put),
-        HttpMethod::POST => Some(Method::Post),
-        HttpMethod::DELETE => Some(Method::Delete),
+    let verb = match method {
+        HttpMethod::GET => Verb::Get,
+        HttpMethod::HEAD => Verb::Head,
+        HttpMethod::PUT => Verb::Write(Method::Put),
+        HttpMethod::POST => Verb::Write(Method::Post),
+        HttpMethod::DELETE => Verb::Write(Method::Delete),
         _ => return super::method_not_allowed("HEAD,GET,PUT,POST,DELETE"),
     };
-    let form_body = form_content && matches!(write, Some(Method::Put | Method::Post));
+    let form_body = form_content && matches!(verb, Verb::Write(Method::Put | Method::Post));
     let key = uri.path().strip_prefix("/v2/keys").unwrap_or_default();
     let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
     let body = if form_body { read_form(body).await.map(Some) } else { Ok(None) };
-    let request = body.and_then(|b| Form::parse(uri.query(), b.as_deref())).and_then(|f| f.key_request(&key, write));
+    let request = body.and_then(|b| Form::parse(uri.query(), b.as_deref())).and_then(|f| f.key_request(&key, verb));
     let response = match request {
         Ok(r) => serve(&api, r).await.unwrap_or_else(|e| error_response(&e)),
         Err(e) => error_response(&e),
@@ -139,7 +142,15 @@ async fn serve(api: &V2Api, request: KeyRequest) -> Result<Response, V2Error> {
             api.node.refuse_if_learner().map_err(raft_error)?;
             write.expire_at = ttl.map(|t| now_ms().saturating_add(t.saturating_mul(1000)));
             match Box::pin(api.node.propose(Command::V2(write))).await.map_err(raft_error)? {
-                CommandResponse::V2(event) => Ok(event_response(api, &event, !no_value_on_success)),
+                CommandResponse::V2(event) => {
+                    // As etcd, deletes answer with their nodes all the same.
+                    let quiet = no_value_on_success
+                        && matches!(
+                            event.action,
+                            Action::Set | Action::CompareAndSwap | Action::Create | Action::Update
+                        );
+                    Ok(event_response(api, &event, !quiet))
+                }
                 other => Err(V2Error::request(Code::RaftInternal, format!("unexpected response {other:?}"))),
             }
         }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -76,72 +76,79 @@ async fn submit(api: &V2Api, proposal: Proposal) -> Result<(), Error> {
     Ok(())
 }
 
-/// `GET /v2/members` lists, `POST` adds.
-pub async fn collection(State(api): State<Arc<V2Api>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+/// Everything under `/v2/members`, as etcd's `membersHandler`: `GET` lists (also with a
+/// trailing slash) or names the leader (`/leader`), `POST` adds, `DELETE` and `PUT
+/// /v2/members/<hex id>` remove and update; other methods are refused before anything
+/// else, and without the cluster id header.
+pub async fn members(
+    State(api): State<Arc<V2Api>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !matches!(method, Method::GET | Method::POST | Method::DELETE | Method::PUT) {
+        return method_not_allowed("GET,POST,DELETE,PUT");
+    }
+    let rest = uri.path().strip_prefix("/v2/members").unwrap_or_default();
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
     let r = match method {
-        Method::GET | Method::HEAD => {
-            let members = api.node.member_list().into_iter().map(Member::from).collect();
-            json_response(StatusCode::OK, &Members { members }, true)
-        }
-        Method::POST => match peer_urls(&headers, &body) {
-            Err((status, text)) => message(status, text),
-            Ok(urls) => {
-                let id = new_member_id(&urls);
-                let proposal = Proposal::AddMember { id, peer_urls: urls.clone(), learner: false };
-                match submit(&api, proposal).await {
-                    Ok(()) => {
-                        let m =
-                            Member { id: format!("{id:x}"), name: String::new(), peer_urls: urls, client_urls: vec![] };
-                        json_response(StatusCode::CREATED, &m, true)
-                    }
-                    Err(e) => change_error(e, &format!("{id:x}")),
+        Method::GET => match rest {
+            "" => {
+                let members = api.node.member_list().into_iter().map(Member::from).collect();
+                json_response(StatusCode::OK, &Members { members }, true)
+            }
+            "leader" => {
+                let leader = api.node.status().leader;
+                match api.node.member_list().into_iter().find(|m| m.id == leader) {
+                    Some(m) => json_response(StatusCode::OK, &Member::from(m), true),
+                    None => message(StatusCode::SERVICE_UNAVAILABLE, "During election"),
                 }
             }
+            _ => message(StatusCode::NOT_FOUND, "Not found"),
         },
-        _ => method_not_allowed("GET,HEAD,POST"),
+        Method::POST => add(&api, &headers, &body).await,
+        // Go's plain `http.Error`: no Allow header here.
+        _ if rest.is_empty() => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Method Not Allowed\n",
+        )
+            .into_response(),
+        _ => match member_id(rest) {
+            None => message(StatusCode::NOT_FOUND, format!("No such member: {rest}")),
+            Some(id) if method == Method::DELETE => match submit(&api, Proposal::RemoveMember { id }).await {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(e) => change_error(e, rest),
+            },
+            Some(id) => match peer_urls(&headers, &body) {
+                Err((status, text)) => message(status, text),
+                Ok(urls) => match submit(&api, Proposal::UpdateMember { id, peer_urls: urls }).await {
+                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                    Err(e) => change_error(e, rest),
+                },
+            },
+        },
     };
     api.stamp(r)
 }
 
-/// `GET /v2/members/leader`; `DELETE` and `PUT /v2/members/<hex id>`.
-pub async fn one(
-    State(api): State<Arc<V2Api>>,
-    Path(id): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let r = match (method, id.as_str()) {
-        (Method::GET | Method::HEAD, "leader") => {
-            let leader = api.node.status().leader;
-            match api.node.member_list().into_iter().find(|m| m.id == leader) {
-                Some(m) => json_response(StatusCode::OK, &Member::from(m), true),
-                None => message(StatusCode::SERVICE_UNAVAILABLE, "During election"),
-            }
-        }
-        (Method::DELETE | Method::PUT, _) if member_id(&id).is_none() => {
-            message(StatusCode::NOT_FOUND, format!("No such member: {id}"))
-        }
-        (Method::DELETE, _) => {
-            let member = member_id(&id).unwrap_or_default();
-            match submit(&api, Proposal::RemoveMember { id: member }).await {
-                Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                Err(e) => change_error(e, &id),
-            }
-        }
-        (Method::PUT, _) => match peer_urls(&headers, &body) {
-            Err((status, text)) => message(status, text),
-            Ok(urls) => {
-                let member = member_id(&id).unwrap_or_default();
-                match submit(&api, Proposal::UpdateMember { id: member, peer_urls: urls }).await {
-                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                    Err(e) => change_error(e, &id),
+/// `POST /v2/members`: adds a voter with the given peer URLs.
+async fn add(api: &V2Api, headers: &HeaderMap, body: &[u8]) -> Response {
+    match peer_urls(headers, body) {
+        Err((status, text)) => message(status, text),
+        Ok(urls) => {
+            let id = new_member_id(&urls);
+            let proposal = Proposal::AddMember { id, peer_urls: urls.clone(), learner: false };
+            match submit(api, proposal).await {
+                Ok(()) => {
+                    let m = Member { id: format!("{id:x}"), name: String::new(), peer_urls: urls, client_urls: vec![] };
+                    json_response(StatusCode::CREATED, &m, true)
                 }
+                Err(e) => change_error(e, &format!("{id:x}")),
             }
-        },
-        _ => method_not_allowed("GET,HEAD,POST,PUT,DELETE"),
-    };
-    api.stamp(r)
+        }
+    }
 }
 
 /// `GET /v2/machines`: every client URL, comma and space separated, as plain text.

@@ -43,6 +43,17 @@ pub enum KeyRequest {
     },
 }
 
+/// The HTTP method of a `/v2/keys` request, as far as its parameters care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// `GET`: a read or a watch.
+    Get,
+    /// `HEAD`: a read whose body is left out; no watch.
+    Head,
+    /// `PUT`, `POST` or `DELETE`.
+    Write(Method),
+}
+
 /// Go's `strconv.ParseBool`.
 fn parse_bool(s: &str) -> Option<bool> {
     match s {
@@ -52,19 +63,25 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `url.ParseQuery` refuses bad escapes; `form_urlencoded` would let them through.
-fn check_escapes(raw: &str) -> Result<(), V2Error> {
-    let b = raw.as_bytes();
-    for (i, c) in b.iter().enumerate() {
-        if *c == b'%' {
-            let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
-            if !ok {
-                let bad: String = raw[i..].chars().take(3).collect();
-                return Err(V2Error::request(Code::InvalidForm, format!("invalid URL escape \"{bad}\"")));
+/// Go's `url.ParseQuery` refuses what `form_urlencoded` would let through: a bad escape
+/// (the first one found is reported) and, since Go 1.17, a `;` in a pair (reported over
+/// any bad escape).
+fn check_form(raw: &str) -> Result<(), V2Error> {
+    let mut first_bad_escape = None;
+    for pair in raw.split('&') {
+        if pair.contains(';') {
+            return Err(V2Error::request(Code::InvalidForm, "invalid semicolon separator in query"));
+        }
+        let b = pair.as_bytes();
+        for (i, c) in b.iter().enumerate() {
+            let ok = *c != b'%' || (b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit());
+            if !ok && first_bad_escape.is_none() {
+                let bad: String = pair[i..].chars().take(3).collect();
+                first_bad_escape = Some(V2Error::request(Code::InvalidForm, format!("invalid URL escape \"{bad}\"")));
             }
         }
     }
-    Ok(())
+    first_bad_escape.map_or(Ok(()), Err)
 }
 
 impl Form {
@@ -74,11 +91,11 @@ impl Form {
         let mut pairs = Vec::new();
         if let Some(body) = body {
             let text = std::str::from_utf8(body).map_err(|e| V2Error::request(Code::InvalidForm, e.to_string()))?;
-            check_escapes(text)?;
+            check_form(text)?;
             pairs.extend(form_urlencoded::parse(text.as_bytes()).into_owned());
         }
         if let Some(q) = query {
-            check_escapes(q)?;
+            check_form(q)?;
             pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
         }
         Ok(Self { pairs })
@@ -107,8 +124,8 @@ impl Form {
         }
     }
 
-    /// The request, checked in etcd's order. `method` is `None` for GET and HEAD.
-    pub fn key_request(&self, key: &str, method: Option<Method>) -> Result<KeyRequest, V2Error> {
+    /// The request, checked in etcd's order.
+    pub fn key_request(&self, key: &str, verb: Verb) -> Result<KeyRequest, V2Error> {
         let path = clean_path(key);
         let prev_index = self.number("prevIndex", Code::IndexNaN)?;
         let wait_index = self.number("waitIndex", Code::IndexNaN)?;
@@ -118,7 +135,7 @@ impl Form {
         let dir = self.flag("dir")?;
         let quorum = self.flag("quorum")?;
         let stream = self.flag("stream")?;
-        if wait && method.is_some() {
+        if wait && verb != Verb::Get {
             return Err(V2Error::request(Code::InvalidField, "\"wait\" can only be used with GET requests"));
         }
         let prev_value = self.value("prevValue");
@@ -142,7 +159,7 @@ impl Form {
                 return Err(V2Error::request(Code::RefreshTtlRequired, "No TTL value set"));
             }
         }
-        let Some(method) = method else {
+        let Verb::Write(method) = verb else {
             return Ok(if wait {
                 KeyRequest::Watch { path, recursive, stream, wait_index }
             } else {
@@ -177,7 +194,7 @@ mod tests {
 
     fn req(method: Option<Method>, query: &str, body: &str) -> Result<KeyRequest, V2Error> {
         let form = Form::parse(Some(query), method.map(|_| body.as_bytes()))?;
-        form.key_request("/a//b/", method)
+        form.key_request("/a//b/", method.map_or(Verb::Get, Verb::Write))
     }
 
     fn err(r: Result<KeyRequest, V2Error>) -> (u16, String) {
@@ -208,6 +225,13 @@ mod tests {
         assert_eq!(err(req(Some(Method::Put), "refresh=true", "ttl=5&value=x")).0, 211);
         assert_eq!(err(req(Some(Method::Put), "refresh=true", "value=")), (212, "No TTL value set".into()));
         assert_eq!(err(req(Some(Method::Put), "a=%zz", "")), (210, "invalid URL escape \"%zz\"".into()));
+        // Go 1.17's semicolon rule outranks a bad escape, in the body as in the query.
+        let semicolon = (210, "invalid semicolon separator in query".to_string());
+        assert_eq!(err(req(Some(Method::Put), "a=%zz&recursive=true;sorted=true", "")), semicolon);
+        assert_eq!(err(req(Some(Method::Put), "", "value=a;b")), semicolon);
+        // A HEAD cannot wait.
+        let head = Form::parse(Some("wait=true"), None).and_then(|f| f.key_request("/a", Verb::Head));
+        assert_eq!(err(head).0, 209);
     }
 
     #[test]
