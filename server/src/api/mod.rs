@@ -8,6 +8,7 @@ pub mod convert;
 mod cors;
 mod election;
 mod gateway;
+mod go_json;
 mod http;
 mod kv;
 mod lease;

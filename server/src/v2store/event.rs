@@ -50,7 +50,7 @@ pub struct NodeView {
     /// Full path; empty for the root.
     pub key: String,
     /// The value of a file (absent for directories and removed nodes).
-    pub value: Option<String>,
+    pub value: Option<Vec<u8>>,
     /// Whether it is a directory.
     pub dir: bool,
     /// When it expires, in milliseconds since the Unix epoch.

@@ -9,6 +9,7 @@ mod node;
 mod request;
 mod stats;
 mod store;
+mod text;
 mod watch;
 
 pub use error::{Code, V2Error};
@@ -18,6 +19,7 @@ pub use node::Record;
 pub use request::{Method, V2Write};
 pub use stats::{Counter, Stats};
 pub use store::V2Store;
+pub use text::text;
 pub use watch::Watch;
 
 /// Cleans a key path as Go's `path.Clean("/" + key)` does: one leading `/`, no empty,

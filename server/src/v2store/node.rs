@@ -9,8 +9,9 @@ use super::event::NodeView;
 /// A file or directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// A file and its value.
-    File(String),
+    /// A file and its value: bytes, as Go's strings are (what a client sends is kept
+    /// whole, valid UTF-8 or not).
+    File(Vec<u8>),
     /// A directory and its children by name.
     Dir(BTreeMap<String, Node>),
 }
@@ -32,7 +33,7 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The value of a file; `None` for a directory.
-    pub value: Option<String>,
+    pub value: Option<Vec<u8>>,
     /// See [`Node::created`].
     pub created: u64,
     /// See [`Node::modified`].
@@ -73,10 +74,10 @@ impl Node {
     }
 
     /// The value of a file ("" for a directory, as etcd's nodes have).
-    pub fn value(&self) -> &str {
+    pub fn value(&self) -> &[u8] {
         match &self.kind {
             Kind::File(v) => v,
-            Kind::Dir(_) => "",
+            Kind::Dir(_) => b"",
         }
     }
 

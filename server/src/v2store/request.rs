@@ -22,7 +22,7 @@ pub struct V2Write {
     /// The clean path, `/` for the root.
     pub path: String,
     /// The new value of a file.
-    pub value: String,
+    pub value: Vec<u8>,
     /// Write (or delete) a directory.
     pub dir: bool,
     /// `prevExist`, when given.
@@ -30,7 +30,7 @@ pub struct V2Write {
     /// `prevIndex` (0 = no condition).
     pub prev_index: u64,
     /// `prevValue` (empty = no condition).
-    pub prev_value: String,
+    pub prev_value: Vec<u8>,
     /// Delete a directory with its contents.
     pub recursive: bool,
     /// When the node expires, in milliseconds since the Unix epoch.
@@ -45,11 +45,11 @@ impl V2Write {
         Self {
             method,
             path: path.into(),
-            value: String::new(),
+            value: Vec::new(),
             dir: false,
             prev_exist: None,
             prev_index: 0,
-            prev_value: String::new(),
+            prev_value: Vec::new(),
             recursive: false,
             expire_at: None,
             refresh: false,

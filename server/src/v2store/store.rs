@@ -13,6 +13,7 @@ use super::event::{Action, Event, NodeView};
 use super::node::{Kind, Node, Record, components, join};
 use super::request::{Method, V2Write};
 use super::stats::{Counter, Stats};
+use super::text::text;
 use super::watch::{Watch, WatcherHub};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
@@ -257,7 +258,7 @@ impl V2Store {
     fn set(&mut self, w: &V2Write, index: u64, batch: &mut WriteBatch) -> Result<(Event, Removed), V2Error> {
         let value = if w.refresh {
             // A refresh keeps the value; the key must exist.
-            self.lookup(&w.path, index)?.value().to_string()
+            self.lookup(&w.path, index)?.value().to_vec()
         } else {
             w.value.clone()
         };
@@ -286,7 +287,7 @@ impl V2Store {
         &mut self,
         path: &str,
         dir: bool,
-        value: String,
+        value: Vec<u8>,
         replace: bool,
         expire_at: Option<u64>,
         action: Action,
@@ -497,8 +498,10 @@ fn compare(n: &Node, w: &V2Write, index: u64) -> Result<(), V2Error> {
     let cause = match (value_ok, index_ok) {
         (true, true) => return Ok(()),
         (true, false) => format!("[{} != {}]", w.prev_index, n.modified),
-        (false, true) => format!("[{} != {}]", w.prev_value, n.value()),
-        (false, false) => format!("[{} != {}] [{} != {}]", w.prev_value, n.value(), w.prev_index, n.modified),
+        (false, true) => format!("[{} != {}]", text(&w.prev_value), text(n.value())),
+        (false, false) => {
+            format!("[{} != {}] [{} != {}]", text(&w.prev_value), text(n.value()), w.prev_index, n.modified)
+        }
     };
     Err(V2Error::new(Code::TestFailed, cause, index))
 }

@@ -48,7 +48,7 @@ fn set_create_update_actions_and_indexes() {
     assert_eq!((e.node.created_index, e.node.modified_index), (1, 1));
     let e = t.put("/a/b", "2").expect("set again");
     assert!(!e.is_created());
-    assert_eq!(e.prev_node.as_ref().and_then(|p| p.value.clone()).as_deref(), Some("1"));
+    assert_eq!(e.prev_node.as_ref().and_then(|p| p.value.clone()).as_deref(), Some(&b"1"[..]));
     // A plain set re-creates the node.
     assert_eq!(e.node.created_index, 2);
     let e = t.apply(V2Write { value: "3".into(), prev_exist: Some(true), ..V2Write::new(Method::Put, "/a/b") });
@@ -137,7 +137,7 @@ fn hidden_keys_are_not_listed() {
     t.put("/d/_hd/x", "x").expect("set");
     let nodes = t.get("/d", true).expect("get").node.nodes.expect("children");
     assert_eq!(nodes.iter().map(|n| n.key.as_str()).collect::<Vec<_>>(), ["/d/shown"]);
-    assert_eq!(t.get("/d/_hidden", false).expect("by path").node.value.as_deref(), Some("h"));
+    assert_eq!(t.get("/d/_hidden", false).expect("by path").node.value.as_deref(), Some(&b"h"[..]));
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn ttl_expiry_and_refresh() {
         V2Write { prev_exist: Some(true), refresh: true, expire_at: Some(2_000), ..V2Write::new(Method::Put, "/d/k") };
     let e = t.apply(refresh).expect("refresh");
     assert!(e.refresh);
-    assert_eq!(e.node.value.as_deref(), Some("v"));
+    assert_eq!(e.node.value.as_deref(), Some(&b"v"[..]));
     assert_eq!(t.store.expired(1_500), Vec::<String>::new());
     // Update without a TTL makes the key permanent.
     t.apply(V2Write { value: "w".into(), prev_exist: Some(true), ..V2Write::new(Method::Put, "/d/k") })

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use tonic::Status;
 
 use super::syntax::{Scan, scan};
+use crate::api::go_json::escape_html;
 
 /// One request message from `buf`, which holds a whole body.
 ///
@@ -72,7 +73,7 @@ fn go_message(e: serde_json::Error) -> String {
 /// A message as the gateway renders it.
 pub fn encode<T: Serialize>(msg: &T) -> String {
     match serde_json::to_string(msg) {
-        Ok(s) => go_escape(s),
+        Ok(s) => escape_html(s),
         // The generated impls do not fail; say so rather than panic if one ever does.
         Err(e) => format!(r#"{{"error":{}}}"#, quote(&e.to_string())),
     }
@@ -80,20 +81,7 @@ pub fn encode<T: Serialize>(msg: &T) -> String {
 
 /// `s` as a JSON string, the way Go's encoder writes it.
 pub fn quote(s: &str) -> String {
-    go_escape(serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\"")))
-}
-
-/// Go's encoder also escapes `<`, `>`, `&`, U+2028 and U+2029 (for embedding in HTML).
-/// In JSON text those can only occur inside strings, so a plain replacement is exact.
-fn go_escape(s: String) -> String {
-    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return s;
-    }
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+    escape_html(serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\"")))
 }
 
 #[cfg(test)]

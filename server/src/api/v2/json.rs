@@ -3,8 +3,11 @@
 
 use serde::Serialize;
 
+use crate::api::go_json::escape_html;
 use crate::calendar::civil_from_days;
-use crate::v2store::{Event, NodeView, V2Error};
+use std::borrow::Cow;
+
+use crate::v2store::{Event, NodeView, V2Error, text};
 
 /// A node on the wire.
 #[derive(Serialize)]
@@ -13,7 +16,7 @@ struct Node<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     key: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<&'a str>,
+    value: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     dir: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,7 +43,7 @@ impl<'a> Node<'a> {
     fn new(n: &'a NodeView, now_ms: u64) -> Self {
         Node {
             key: &n.key,
-            value: n.value.as_deref(),
+            value: n.value.as_deref().map(text),
             dir: n.dir,
             expiration: n.expire_at.map(rfc3339),
             ttl: n.expire_at.map_or(0, |t| ttl_seconds(t, now_ms)),
@@ -93,9 +96,11 @@ pub fn error(e: &V2Error) -> String {
     line(&ErrorJson { error_code: e.code.number(), message: e.code.message(), cause: &e.cause, index: e.index })
 }
 
-/// `value` as JSON followed by a newline, as Go's `json.Encoder` writes it.
+/// `value` as JSON followed by a newline, as Go's `json.Encoder` writes it (HTML
+/// characters escaped).
 pub fn line<T: Serialize>(value: &T) -> String {
-    let mut s = serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"message\":\"{e}\"}}"));
+    let s = serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"message\":\"{e}\"}}"));
+    let mut s = escape_html(s);
     s.push('\n');
     s
 }

@@ -2,11 +2,12 @@
 //! query or a form body (the body first), first value of each name, Go's booleans, and
 //! the same checks in the same order.
 
-use crate::v2store::{Code, Method, V2Error, V2Write, clean_path};
+use crate::v2store::{Code, Method, V2Error, V2Write, clean_path, text};
 
-/// The query and form parameters of one request, body pairs first.
+/// The query and form parameters of one request, body pairs first. Values stay bytes, as
+/// Go's do: a value that is not UTF-8 is stored as sent.
 pub struct Form {
-    pairs: Vec<(String, String)>,
+    pairs: Vec<(String, Vec<u8>)>,
 }
 
 /// What a `/v2/keys` request asks for.
@@ -63,25 +64,36 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `url.ParseQuery` refuses what `form_urlencoded` would let through: a bad escape
-/// (the first one found is reported) and, since Go 1.17, a `;` in a pair (reported over
-/// any bad escape).
-fn check_form(raw: &str) -> Result<(), V2Error> {
+/// Go's `url.ParseQuery`: `&`-separated pairs, `+` a space, `%XX` a byte. It refuses a
+/// bad escape (the first one found is reported) and, since Go 1.17, a `;` in a pair
+/// (reported over any bad escape).
+fn parse_pairs(raw: &[u8], pairs: &mut Vec<(String, Vec<u8>)>) -> Result<(), V2Error> {
     let mut first_bad_escape = None;
-    for pair in raw.split('&') {
-        if pair.contains(';') {
+    for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        if pair.contains(&b';') {
             return Err(V2Error::request(Code::InvalidForm, "invalid semicolon separator in query"));
         }
-        let b = pair.as_bytes();
-        for (i, c) in b.iter().enumerate() {
-            let ok = *c != b'%' || (b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit());
+        for (i, c) in pair.iter().enumerate() {
+            let ok = *c != b'%'
+                || (pair.len() > i + 2 && pair[i + 1].is_ascii_hexdigit() && pair[i + 2].is_ascii_hexdigit());
             if !ok && first_bad_escape.is_none() {
-                let bad: String = pair[i..].chars().take(3).collect();
+                let bad = text(&pair[i..(i + 3).min(pair.len())]).into_owned();
                 first_bad_escape = Some(V2Error::request(Code::InvalidForm, format!("invalid URL escape \"{bad}\"")));
             }
         }
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &b""[..]),
+        };
+        pairs.push((text(&unescape(name)).into_owned(), unescape(value)));
     }
     first_bad_escape.map_or(Ok(()), Err)
+}
+
+/// `+` as a space, `%XX` as its byte (escapes are checked before).
+fn unescape(s: &[u8]) -> Vec<u8> {
+    let spaced: Vec<u8> = s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    percent_encoding::percent_decode(&spaced).collect()
 }
 
 impl Form {
@@ -90,25 +102,28 @@ impl Form {
     pub fn parse(query: Option<&str>, body: Option<&[u8]>) -> Result<Self, V2Error> {
         let mut pairs = Vec::new();
         if let Some(body) = body {
-            let text = std::str::from_utf8(body).map_err(|e| V2Error::request(Code::InvalidForm, e.to_string()))?;
-            check_form(text)?;
-            pairs.extend(form_urlencoded::parse(text.as_bytes()).into_owned());
+            parse_pairs(body, &mut pairs)?;
         }
         if let Some(q) = query {
-            check_form(q)?;
-            pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+            parse_pairs(q.as_bytes(), &mut pairs)?;
         }
         Ok(Self { pairs })
     }
 
-    fn value(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    fn value(&self, name: &str) -> Option<&[u8]> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+    }
+
+    /// A value read as text, for flags and numbers: one that is not UTF-8 reads as
+    /// U+FFFD, which no flag or number parser takes, as Go's take no such bytes.
+    fn text_value(&self, name: &str) -> Option<&str> {
+        self.value(name).map(|v| std::str::from_utf8(v).unwrap_or("\u{FFFD}"))
     }
 
     /// `message` is built only for a bad value: formatting it for every flag of every
     /// request showed in profiles.
     fn boolean(&self, name: &str, message: impl FnOnce() -> String) -> Result<Option<bool>, V2Error> {
-        self.value(name)
+        self.text_value(name)
             .map(|v| parse_bool(v).ok_or_else(|| V2Error::request(Code::InvalidField, message())))
             .transpose()
     }
@@ -118,7 +133,7 @@ impl Form {
     }
 
     fn number(&self, name: &str, code: Code) -> Result<u64, V2Error> {
-        match self.value(name) {
+        match self.text_value(name) {
             None => Ok(0),
             Some(v) => parse_uint(v, 10).ok_or_else(|| V2Error::request(code, format!("invalid value for \"{name}\""))),
         }
@@ -139,11 +154,11 @@ impl Form {
             return Err(V2Error::request(Code::InvalidField, "\"wait\" can only be used with GET requests"));
         }
         let prev_value = self.value("prevValue");
-        if prev_value == Some("") {
+        if prev_value == Some(b"") {
             return Err(V2Error::request(Code::PrevValueRequired, "\"prevValue\" cannot be empty"));
         }
         let no_value_on_success = self.flag("noValueOnSuccess")?;
-        let ttl = match self.value("ttl") {
+        let ttl = match self.text_value("ttl") {
             Some(v) if !v.is_empty() => {
                 Some(parse_uint(v, 10).ok_or_else(|| V2Error::request(Code::TtlNaN, "invalid value for \"ttl\""))?)
             }
@@ -169,11 +184,11 @@ impl Form {
         let write = V2Write {
             method,
             path,
-            value: self.value("value").unwrap_or_default().to_string(),
+            value: self.value("value").unwrap_or_default().to_vec(),
             dir,
             prev_exist,
             prev_index,
-            prev_value: prev_value.unwrap_or_default().to_string(),
+            prev_value: prev_value.unwrap_or_default().to_vec(),
             recursive,
             expire_at: None,
             refresh,
@@ -207,7 +222,7 @@ mod tests {
         let Ok(KeyRequest::Write { write, ttl, .. }) = req(Some(Method::Put), "value=q&ttl=5", "value=b") else {
             panic!("a write")
         };
-        assert_eq!((write.path.as_str(), write.value.as_str(), ttl), ("/a/b", "b", Some(5)));
+        assert_eq!((write.path.as_str(), write.value.as_slice(), ttl), ("/a/b", &b"b"[..], Some(5)));
     }
 
     #[test]
