@@ -41,8 +41,9 @@ impl Quota {
 
     /// Whether `cmd` may be proposed: true unless it is one the quota guards (puts, txns,
     /// lease grants) and the database, grown by its estimated cost, would reach the quota.
-    /// As in etcd, what adds nothing (a txn that only reads or deletes) always passes, so
-    /// a full database can still be read and cleaned. `size` reads the database size; it
+    /// As in etcd, what costs nothing (a txn that only reads or deletes, or whose puts are
+    /// all nested: etcd counts top-level puts) always passes, so a full database can still
+    /// be read and cleaned. `size` reads the database size; it
     /// is called only when the cached size is stale.
     pub fn admits<E>(&self, cmd: &Command, size: impl FnOnce() -> Result<u64, E>) -> Result<bool, E> {
         let (Some(limit), Some(cost)) = (self.limit, cost(cmd)) else { return Ok(true) };

@@ -401,7 +401,7 @@ fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: 
     if let Some(v2) = v2 {
         http = http.merge(api::v2_router(v2));
     }
-    let http = http.layer(axum::middleware::from_fn_with_state(Arc::new(cors), api::access_control));
+    let http = http.layer(api::CorsLayer::new(cors));
     let watch = WatchServer::new(WatchService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lease = LeaseServer::new(LeaseService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lock = LockServer::new(LockService::new(ctx.clone())).max_decoding_message_size(max_message);

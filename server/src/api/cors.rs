@@ -2,12 +2,16 @@
 //! which origins may read it, and a browser's preflight `OPTIONS` is answered before
 //! routing. gRPC answers carry none: etcd serves gRPC apart from its HTTP handler.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use tower_layer::Layer;
+use tower_service::Service;
 
 /// The origins `--cors` allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,19 +41,65 @@ const ALLOW_METHODS: (HeaderName, HeaderValue) =
 const ALLOW_HEADERS: (HeaderName, HeaderValue) =
     (header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("accept, content-type, authorization"));
 
-/// The middleware: etcd's `accessController`.
-pub async fn access_control(State(cors): State<Arc<Cors>>, req: Request, next: Next) -> Response {
-    let allow = cors.allowed(req.headers().get(header::ORIGIN));
-    let mut response =
-        if req.method() == Method::OPTIONS { StatusCode::OK.into_response() } else { next.run(req).await };
-    if let Some(origin) = allow {
-        let h = response.headers_mut();
-        for (name, value) in [ALLOW_METHODS, ALLOW_HEADERS] {
-            h.insert(name, value);
-        }
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+/// etcd's `accessController` around every HTTP route. A plain tower layer rather than an
+/// axum `from_fn` middleware, which clones and boxes the route for every request.
+#[derive(Debug, Clone)]
+pub struct CorsLayer(Arc<Cors>);
+
+impl CorsLayer {
+    /// Allows what `cors` allows.
+    pub fn new(cors: Cors) -> Self {
+        Self(Arc::new(cors))
     }
-    response
+}
+
+impl<S> Layer<S> for CorsLayer {
+    type Service = CorsService<S>;
+
+    fn layer(&self, inner: S) -> CorsService<S> {
+        CorsService { inner, cors: self.0.clone() }
+    }
+}
+
+/// The service [`CorsLayer`] wraps around a route.
+#[derive(Debug, Clone)]
+pub struct CorsService<S> {
+    inner: S,
+    cors: Arc<Cors>,
+}
+
+impl<S> Service<Request> for CorsService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let allow = self.cors.allowed(request.headers().get(header::ORIGIN));
+        // A preflight is answered before routing, whatever the path.
+        let inner = (request.method() != Method::OPTIONS).then(|| self.inner.call(request));
+        Box::pin(async move {
+            let mut response = match inner {
+                Some(inner) => inner.await?,
+                None => StatusCode::OK.into_response(),
+            };
+            if let Some(origin) = allow {
+                let h = response.headers_mut();
+                for (name, value) in [ALLOW_METHODS, ALLOW_HEADERS] {
+                    h.insert(name, value);
+                }
+                h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            }
+            Ok(response)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! What Go's `encoding/json` encoder does beyond serde_json, for answers that must match
-//! etcd's byte for byte (the JSON gateway and the v2 API).
+//! What Go's `encoding/json` encoder does beyond serde_json, for the JSON gateway's and
+//! the v2 API's answers. One difference is left: Go writes a byte that is not part of
+//! valid UTF-8 as the escape `\ufffd`, serde_json writes U+FFFD itself (JSON readers
+//! take both alike).
 
 /// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029 (for embedding in HTML). In
 /// JSON text those can only occur inside strings, so a plain replacement is exact.

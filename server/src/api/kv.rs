@@ -128,8 +128,12 @@ impl Kv for KvService {
     async fn txn(&self, request: Request<pb::TxnRequest>) -> Result<Response<pb::TxnResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
         let req = request.into_inner();
-        // etcd serves a txn that only reads without proposing it, so no size limit.
-        if !read_only(&req) {
+        // etcd serves a txn that only reads without proposing it, so without the request
+        // size limit; etcd-rs proposes it all the same, so it keeps the gRPC message limit,
+        // which the JSON gateway would not otherwise apply.
+        if read_only(&req) {
+            self.ctx.check_size_within(&req, self.ctx.max_request_bytes + super::GRPC_OVERHEAD_BYTES)?;
+        } else {
             self.ctx.check_size(&req)?;
         }
         let req = convert::txn_request(req).map_err(status)?;

@@ -25,7 +25,7 @@ mod watch;
 use etcd_proto::etcdserverpb::ResponseHeader;
 
 pub use cluster::ClusterService;
-pub use cors::{Cors, access_control};
+pub use cors::{Cors, CorsLayer};
 pub use election::ElectionService;
 pub use gateway::router as gateway_router;
 pub use http::router as http_router;
@@ -105,7 +105,12 @@ impl Context {
     /// request it proposes (KV writes, and the txns of Lock, Campaign and Proclaim),
     /// measured as etcd measures them: wrapped in its log entry.
     pub fn check_size(&self, req: &impl prost::Message) -> Result<(), tonic::Status> {
-        if raft_request_len(self.node.id(), req.encoded_len()) > self.max_request_bytes {
+        self.check_size_within(req, self.max_request_bytes)
+    }
+
+    /// [`Context::check_size`] with another limit.
+    pub fn check_size_within(&self, req: &impl prost::Message, limit: usize) -> Result<(), tonic::Status> {
+        if raft_request_len(self.node.id(), req.encoded_len()) > limit {
             return Err(status::status(Error::RequestTooLarge));
         }
         Ok(())

@@ -22,6 +22,7 @@ pub const SUPPORTED: &[&str] = &[
     "enable-v2",
     "experimental-watch-progress-notify-interval",
     "quota-backend-bytes",
+    "cors",
     "auto-compaction-mode",
     "auto-compaction-retention",
     "force-new-cluster",

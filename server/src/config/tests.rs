@@ -136,3 +136,13 @@ fn logger_takes_etcds_names_and_plain_ones() {
     assert_eq!((json("capnslog").ok(), json("text").ok()), (Some(false), Some(false)));
     assert!(json("xml").is_err());
 }
+
+#[test]
+fn cors_takes_etcds_origin_list_from_flags_and_files() {
+    let args = ["etcd-rs", "--cors", "http://ui.example, http://other.example"].map(std::ffi::OsString::from);
+    let Ok(cli::Invocation::Run { config, .. }) = cli::parse_args(args.to_vec()) else { panic!("--cors is a flag") };
+    assert_eq!(config.cors, ["http://ui.example", "http://other.example"]);
+    let c = Config::from_pairs(yaml::pairs("etcd.yml", "cors: \"*\"").expect("yaml")).expect("config");
+    assert_eq!(c.cors, ["*"]);
+    assert_eq!(Config::from_pairs(Vec::new()).expect("defaults").cors, ["*"]);
+}

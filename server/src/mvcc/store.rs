@@ -344,6 +344,7 @@ impl<B: Backend> MvccStore<B> {
     /// A CRC-32 over every record kept up to `revision` (0 = current), and the compacted
     /// revision: members that applied the same log agree on it, however far their sweeps
     /// got.
+    ///
     /// As etcd's `HashByRev`, the compaction revision itself is refused too: its view may
     /// have lost the deletions at it.
     pub fn hash_kv(&self, revision: i64) -> Result<(u32, i64)> {

@@ -7,8 +7,9 @@ use std::borrow::Cow;
 /// `bytes` as text, one U+FFFD for every byte of an invalid sequence (Rust's lossy
 /// decoding would put one for a whole truncated sequence, Go one per byte).
 pub fn text(bytes: &[u8]) -> Cow<'_, str> {
-    let Err(first) = std::str::from_utf8(bytes) else {
-        return String::from_utf8_lossy(bytes);
+    let first = match std::str::from_utf8(bytes) {
+        Ok(s) => return Cow::Borrowed(s),
+        Err(e) => e,
     };
     let mut out = String::with_capacity(bytes.len() + 2);
     let mut rest = bytes;

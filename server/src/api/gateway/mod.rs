@@ -81,7 +81,7 @@ pub fn router(ctx: Context) -> Router {
 }
 
 /// The largest JSON body read. etcd's gateway reads any body and passes the request on
-/// to its gRPC server, which takes messages up to `max-request-bytes` and
+/// to its gRPC server, which takes messages up to `max-request-bytes` plus
 /// [`GRPC_OVERHEAD_BYTES`]; the JSON of such a message, its bytes in base64, is a third
 /// longer and more. axum's default of 2 MB refused requests etcd serves, such as a range
 /// with a 1.6 MB key; a fourfold margin does not.

@@ -73,27 +73,42 @@ fn parse_pairs(raw: &[u8], pairs: &mut Vec<(String, Vec<u8>)>) -> Result<(), V2E
         if pair.contains(&b';') {
             return Err(V2Error::request(Code::InvalidForm, "invalid semicolon separator in query"));
         }
-        for (i, c) in pair.iter().enumerate() {
-            let ok = *c != b'%'
-                || (pair.len() > i + 2 && pair[i + 1].is_ascii_hexdigit() && pair[i + 2].is_ascii_hexdigit());
-            if !ok && first_bad_escape.is_none() {
-                let bad = text(&pair[i..(i + 3).min(pair.len())]).into_owned();
-                first_bad_escape = Some(V2Error::request(Code::InvalidForm, format!("invalid URL escape \"{bad}\"")));
-            }
-        }
         let (name, value) = match pair.iter().position(|b| *b == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &b""[..]),
         };
-        pairs.push((text(&unescape(name)).into_owned(), unescape(value)));
+        match unescape(name).and_then(|n| Ok((n, unescape(value)?))) {
+            Ok((name, value)) => pairs.push((text(&name).into_owned(), value)),
+            Err(bad) => {
+                let message = format!("invalid URL escape \"{}\"", text(bad));
+                first_bad_escape.get_or_insert(V2Error::request(Code::InvalidForm, message));
+            }
+        }
     }
     first_bad_escape.map_or(Ok(()), Err)
 }
 
-/// `+` as a space, `%XX` as its byte (escapes are checked before).
-fn unescape(s: &[u8]) -> Vec<u8> {
-    let spaced: Vec<u8> = s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    percent_encoding::percent_decode(&spaced).collect()
+/// `+` as a space, `%XX` as its byte, in one pass; a bad escape is returned as Go quotes
+/// it (the `%` and at most two bytes after it).
+fn unescape(s: &[u8]) -> Result<Vec<u8>, &[u8]> {
+    let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (s.get(i + 1).copied().and_then(hex), s.get(i + 2).copied().and_then(hex)) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => return Err(&s[i..(i + 3).min(s.len())]),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Ok(out)
 }
 
 impl Form {
@@ -244,6 +259,12 @@ mod tests {
         let semicolon = (210, "invalid semicolon separator in query".to_string());
         assert_eq!(err(req(Some(Method::Put), "a=%zz&recursive=true;sorted=true", "")), semicolon);
         assert_eq!(err(req(Some(Method::Put), "", "value=a;b")), semicolon);
+        // Go quotes the bad escape within the name or the value it is in.
+        assert_eq!(err(req(Some(Method::Put), "a%=b", "")), (210, "invalid URL escape \"%\"".into()));
+        let Ok(KeyRequest::Write { write, .. }) = req(Some(Method::Put), "", "value=%FF+%2B%20x") else {
+            panic!("a write")
+        };
+        assert_eq!(write.value, b"\xff + x");
         // A HEAD cannot wait.
         let head = Form::parse(Some("wait=true"), None).and_then(|f| f.key_request("/a", Verb::Head));
         assert_eq!(err(head).0, 209);
