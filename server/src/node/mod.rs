@@ -38,6 +38,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
 /// (etcd's `maxGapBetweenApplyAndCommitIndex`): the backlog holds memory and delays
 /// every reply, and more proposals only lengthen it.
 const MAX_APPLY_BACKLOG: u64 = 5000;
+/// The longest a membership change's answer waits for Raft's metrics to show it.
+const MEMBERSHIP_PUBLISH_WAIT: Duration = Duration::from_millis(500);
 /// Pause between attempts while there is no usable leader.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -459,6 +461,12 @@ impl Node {
             match outcome {
                 Ok((reply, index)) => {
                     self.wait_applied(index, deadline).await?;
+                    if !matches!(
+                        proposal,
+                        Proposal::Command(_) | Proposal::LeaseRenew { .. } | Proposal::LeaseTimeToLive { .. }
+                    ) {
+                        self.wait_membership(index).await;
+                    }
                     return Ok(reply);
                 }
                 // Refused, or never delivered: safe to try again.
@@ -511,6 +519,21 @@ impl Node {
     /// `NotLeader` (naming the leader we know) unless this member leads.
     pub(super) async fn must_lead(&self) -> Result<(), PeerError> {
         if self.raft.is_leader() { Ok(()) } else { Err(PeerError::NotLeader(self.raft.current_leader().await)) }
+    }
+
+    /// Waits, briefly, until Raft's published membership holds the change at `index`:
+    /// openraft can answer a membership change before its metrics, which the member list
+    /// is read from, show it, and a MemberRemove answered with the removed member still
+    /// listed was seen. Best effort: a change that wrote no entry of its own leaves the
+    /// published membership where it was, which already holds it.
+    async fn wait_membership(&self, index: u64) {
+        let published = |m: &RaftMetrics<TypeConfig>| {
+            m.membership_config.log_id().as_ref().is_some_and(|l| l.index >= index)
+        };
+        if published(&self.raft.metrics().borrow_watched()) {
+            return;
+        }
+        let _ = self.raft.wait(Some(MEMBERSHIP_PUBLISH_WAIT)).metrics(published, "membership published").await;
     }
 
     async fn wait_applied(&self, index: u64, deadline: Instant) -> Result<()> {
