@@ -527,9 +527,8 @@ impl Node {
     /// listed was seen. Best effort: a change that wrote no entry of its own leaves the
     /// published membership where it was, which already holds it.
     async fn wait_membership(&self, index: u64) {
-        let published = |m: &RaftMetrics<TypeConfig>| {
-            m.membership_config.log_id().as_ref().is_some_and(|l| l.index >= index)
-        };
+        let published =
+            |m: &RaftMetrics<TypeConfig>| m.membership_config.log_id().as_ref().is_some_and(|l| l.index >= index);
         if published(&self.raft.metrics().borrow_watched()) {
             return;
         }
