@@ -17,6 +17,7 @@ use etcd_proto::v3lockpb::lock_server::LockServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
+use tower_layer::Layer;
 
 use crate::alarm::{Alarm, AlarmKind};
 use crate::api::{
@@ -401,7 +402,9 @@ fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: 
     if let Some(v2) = v2 {
         http = http.merge(api::v2_router(v2));
     }
-    let http = http.layer(api::CorsLayer::new(cors));
+    // Around the whole router rather than each route, so that a preflight never reaches
+    // axum's method routing (which would add its own `Allow` header).
+    let http = axum::Router::new().fallback_service(api::CorsLayer::new(cors).layer(http));
     let watch = WatchServer::new(WatchService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lease = LeaseServer::new(LeaseService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lock = LockServer::new(LockService::new(ctx.clone())).max_decoding_message_size(max_message);

@@ -284,6 +284,45 @@ async fn add_promote_remove_and_move_leader() {
     assert_eq!(s.leader, new_id);
 }
 
+/// etcd commits a member addition under the old configuration, so adding a voter to a
+/// one-member cluster answers at once, though the cluster has no quorum until the new
+/// member starts. openraft's joint configuration would wait for the new member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_member_grows_by_adding_a_voter_as_with_etcd() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(dir.path(), 1, &[]);
+    let url = cluster.members[0].url();
+    put(&url, "g/0", "v").await.expect("put");
+    let (c, p) = (free_port(), free_port());
+    let mut cc = client(&url).await.expect("client").cluster();
+    let added = cc
+        .member_add(MemberAddRequest { peer_ur_ls: vec![format!("http://127.0.0.1:{p}")], is_learner: false })
+        .await
+        .expect("adding a voter to one member answers before the new member runs")
+        .into_inner();
+    let new_id = added.member.expect("member").id;
+    let listed = added.members.iter().find(|m| m.id == new_id).expect("the new member is listed");
+    assert!(!listed.is_learner && listed.name.is_empty(), "{listed:?}");
+
+    let initial = format!("m0=http://127.0.0.1:{},m1=http://127.0.0.1:{p}", cluster.members[0].peer_port);
+    let mut second = Member::new(dir.path(), "m1", c, p, &initial, "existing", &[]);
+    second.spawn();
+    second.wait_healthy();
+    put_eventually(&second.url(), "g/1", "v").await;
+    wait_local_count(&url, "g/", 2).await;
+    wait_local_count(&second.url(), "g/", 2).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = cc.member_list(MemberListRequest::default()).await.expect("list").into_inner();
+        if list.members.iter().any(|m| m.id == new_id && m.name == "m1" && !m.is_learner) {
+            assert_eq!(list.members.len(), 2);
+            break;
+        }
+        assert!(Instant::now() < deadline, "m1 never published itself as a voter: {list:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_quorum_writes_fail_with_etcds_errors_instead_of_hanging() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -41,7 +41,7 @@ const ALLOW_METHODS: (HeaderName, HeaderValue) =
 const ALLOW_HEADERS: (HeaderName, HeaderValue) =
     (header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("accept, content-type, authorization"));
 
-/// etcd's `accessController` around every HTTP route. A plain tower layer rather than an
+/// etcd's `accessController` around the HTTP routes. A plain tower layer rather than an
 /// axum `from_fn` middleware, which clones and boxes the route for every request.
 #[derive(Debug, Clone)]
 pub struct CorsLayer(Arc<Cors>);
@@ -61,7 +61,7 @@ impl<S> Layer<S> for CorsLayer {
     }
 }
 
-/// The service [`CorsLayer`] wraps around a route.
+/// The service [`CorsLayer`] wraps around the HTTP routes.
 #[derive(Debug, Clone)]
 pub struct CorsService<S> {
     inner: S,

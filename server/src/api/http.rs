@@ -3,11 +3,12 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::handler::Handler;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, any, get};
 
 use crate::node::Node;
 use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
@@ -15,17 +16,52 @@ use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
 /// Routes for the HTTP endpoints.
 pub fn router(node: Node) -> Router {
     Router::new()
-        .route("/version", get(version))
+        .route("/version", get_only(version))
+        // Prometheus's handler answers whatever the method.
         .route(
             "/metrics",
-            get({
+            any({
                 let node = node.clone();
                 move || super::metrics::render(node.clone())
             }),
         )
-        .route("/health", get(move |uri: Uri| health(node.clone(), uri)).fallback(method_not_allowed))
+        .route("/health", get_only(move |uri: Uri| health(node.clone(), uri)))
         .fallback(not_found)
 }
+
+/// A route for `handler` that, like etcd's `allowMethod(w, r, "GET")`, answers every
+/// other method, HEAD included, with 405 (axum alone would serve HEAD and answer the
+/// rest with an empty 405).
+pub fn get_only<H, T, S>(handler: H) -> MethodRouter<S>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let refuse = || async { method_not_allowed("GET") };
+    get(handler).head(refuse).fallback(refuse)
+}
+
+/// Go's `http.Error(w, "Method Not Allowed", 405)` with the allowed methods, as etcd's
+/// handlers answer a method they do not serve.
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    let mut r = go_http_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Go's `http.Error(w, text, status)`: the text and a newline, as plain text the client
+/// must not sniff.
+pub fn go_http_error(status: StatusCode, text: &str) -> Response {
+    let mut r = (status, format!("{text}\n")).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+/// Set by Go's `http.Error`.
+const X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-type-options");
 
 async fn version() -> Response {
     let body = format!(r#"{{"etcdserver":"{ETCD_VERSION}","etcdcluster":"{ETCD_CLUSTER_VERSION}"}}"#);
@@ -56,12 +92,6 @@ async fn health(node: Node, uri: Uri) -> Response {
     }
 }
 
-async fn method_not_allowed() -> Response {
-    let mut r = (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response();
-    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
-    r
-}
-
 /// gRPC calls to services this member does not serve get gRPC's Unimplemented; plain
 /// HTTP gets Go's 404 text, as from etcd.
 async fn not_found(method: Method, headers: axum::http::HeaderMap) -> Response {
@@ -78,6 +108,5 @@ async fn not_found(method: Method, headers: axum::http::HeaderMap) -> Response {
             .body(Body::empty())
             .unwrap_or_default();
     }
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "404 page not found\n")
-        .into_response()
+    go_http_error(StatusCode::NOT_FOUND, "404 page not found")
 }

@@ -7,16 +7,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use openraft::ChangeMembers;
+use openraft::metrics::RaftMetrics;
 
 use super::{Executed, Node, Proposal};
 use crate::command::CommandResponse;
 use crate::error::Error;
 use crate::raft::peer::PeerError;
-use crate::raft::types::PeerNode;
+use crate::raft::types::{PeerNode, TypeConfig};
 
 /// A learner may be promoted once it has at least this share of the leader's log, as in
 /// etcd (90%).
 const PROMOTE_READY_PERCENT: u64 = 90;
+
+/// How long an added voter may take to appear in the leader's membership (it is appended
+/// there at once unless the change failed, which ends the wait sooner).
+const VOTER_SHOWN_WAIT: Duration = Duration::from_secs(5);
 
 /// A member as member lists show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,10 +113,30 @@ impl Node {
         let node = PeerNode { name: String::new(), peer_urls: peer_urls.to_vec() };
         // Not blocking: the new member is usually not running yet.
         let added = self.raft.add_learner(id, node, false).await.map_err(membership_error)?;
-        if learner {
-            return Ok(added.log_id.index);
+        if !learner {
+            self.add_voter(id).await?;
         }
-        self.change(ChangeMembers::AddVoterIds(BTreeSet::from([id]))).await
+        // The learner's entry, committed: the voter's may not be yet (see `add_voter`).
+        Ok(added.log_id.index)
+    }
+
+    /// Makes `id`, a learner just added, a voter. etcd commits such a change under the old
+    /// configuration, so its answer never waits for the new member, which is usually not
+    /// running yet. openraft's joint configuration needs the new member's vote as well when
+    /// the cluster has a single voter, so the change goes on by itself and the answer comes
+    /// once the leader's membership holds the new voter; the change commits when the new
+    /// member starts, and until then a two-member cluster has no quorum, as etcd's has not.
+    async fn add_voter(&self, id: u64) -> Result<(), Error> {
+        let raft = self.raft.clone();
+        let change = tokio::spawn(async move {
+            raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false).await
+        });
+        let holds = move |m: &RaftMetrics<TypeConfig>| m.membership_config.membership().voter_ids().any(|v| v == id);
+        let wait = self.raft.wait(Some(VOTER_SHOWN_WAIT));
+        tokio::select! {
+            done = change => done.map_err(membership_error)?.map(|_| ()).map_err(membership_error),
+            shown = wait.metrics(holds, "new voter in the membership") => shown.map(|_| ()).map_err(|_| Error::Timeout),
+        }
     }
 
     async fn change(&self, change: ChangeMembers<u64, PeerNode>) -> Result<u64, Error> {

@@ -525,7 +525,7 @@ http() {
     !body && /^$/ { body = 1; n = asort_headers(); next }
     !body {
       name = tolower(substr($0, 1, index($0, ":") - 1))
-      if (name ~ /^(content-type|x-etcd-index|x-etcd-cluster-id|x-raft-index|x-raft-term|allow|access-control-allow-(origin|methods|headers))$/)
+      if (name ~ /^(content-type|x-content-type-options|x-etcd-index|x-etcd-cluster-id|x-raft-index|x-raft-term|allow|access-control-allow-(origin|methods|headers))$/)
         hdr[++h] = name ": " substr($0, index($0, ":") + 2)
       next
     }

@@ -198,3 +198,11 @@ http GET /v2/machines
 http GET /version
 http GET /health
 http GET /v2/nothing
+# etcd serves these for GET only (HEAD included), /v2/machines for GET and HEAD, and
+# /metrics for any method; /metrics's text differs, so only its status is compared.
+for path in /version /health /v2/stats/self /v2/stats/leader /v2/stats/store /v2/machines; do
+  http HEAD "$path"
+  http POST "$path"
+done
+http OPTIONS /version
+check "POST /metrics: $(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ENDPOINT/metrics")"

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{MethodRouter, any, post};
 use etcd_proto::etcdserverpb::cluster_server::Cluster;
 use etcd_proto::etcdserverpb::kv_server::Kv;
@@ -34,6 +34,8 @@ use super::{
     MaintenanceService, WatchService,
 };
 use stream::OnBodyEnd;
+
+use crate::api::http::go_http_error;
 
 /// A `POST` route that hands its body, as bytes, and a call of method `$method` of the
 /// service in `$svc` (an `Arc`) to `$driver`.
@@ -133,20 +135,16 @@ fn routes(ctx: Context) -> Router {
         .route("/election/leader", unary!(election, leader))
         .route("/election/observe", server_streaming!(election, observe))
         .route("/election/resign", unary!(election, resign))
-        .route("/{*rest}", any(|| async { go_http_error(StatusCode::NOT_FOUND) }))
+        .route("/{*rest}", any(|| async { go_status_error(StatusCode::NOT_FOUND) }))
 }
 
 /// Other methods on a gateway path get grpc-gateway's 405.
 fn post_only(route: MethodRouter) -> MethodRouter {
-    route.fallback(|| async { go_http_error(StatusCode::METHOD_NOT_ALLOWED) })
+    route.fallback(|| async { go_status_error(StatusCode::METHOD_NOT_ALLOWED) })
 }
 
-/// Go's `http.Error`, which grpc-gateway answers routing failures with.
-fn go_http_error(status: StatusCode) -> Response {
-    let text = format!("{}\n", status.canonical_reason().unwrap_or_default());
-    let mut r = (status, text).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    r
+/// Go's `http.Error` with the status's own text, which grpc-gateway answers routing
+/// failures with.
+fn go_status_error(status: StatusCode) -> Response {
+    go_http_error(status, status.canonical_reason().unwrap_or_default())
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use super::params::{Form, KeyRequest, Verb};
-use super::{V2Api, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM, json, now_ms};
+use super::{V2Api, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM, json, method_not_allowed, now_ms};
 use crate::command::{Command, CommandResponse};
 use crate::error::Error;
 use crate::v2store::{Action, Code, Event, Method, V2Error, Watch};
@@ -77,7 +77,7 @@ pub async fn keys(
         HttpMethod::PUT => Verb::Write(Method::Put),
         HttpMethod::POST => Verb::Write(Method::Post),
         HttpMethod::DELETE => Verb::Write(Method::Delete),
-        _ => return super::method_not_allowed("HEAD,GET,PUT,POST,DELETE"),
+        _ => return method_not_allowed("HEAD,GET,PUT,POST,DELETE"),
     };
     let form_body = form_content && matches!(verb, Verb::Write(Method::Put | Method::Post));
     let key = uri.path().strip_prefix("/v2/keys").unwrap_or_default();

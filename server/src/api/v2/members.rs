@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{V2Api, json_response, message, method_not_allowed};
 use crate::api::cluster::{new_member_id, valid_peer_urls};
+use crate::api::http::go_http_error;
 use crate::error::Error;
 use crate::node::{MemberInfo, Proposal};
 
@@ -109,12 +110,7 @@ pub async fn members(
         },
         Method::POST => add(&api, &headers, &body).await,
         // Go's plain `http.Error`: no Allow header here.
-        _ if rest.is_empty() => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "Method Not Allowed\n",
-        )
-            .into_response(),
+        _ if rest.is_empty() => go_http_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
         _ => match member_id(rest) {
             None => message(StatusCode::NOT_FOUND, format!("No such member: {rest}")),
             Some(id) if method == Method::DELETE => match submit(&api, Proposal::RemoveMember { id }).await {

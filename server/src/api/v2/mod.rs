@@ -18,6 +18,7 @@ use axum::routing::{any, get};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::api::http::{get_only, method_not_allowed};
 use crate::node::Node;
 
 /// What the v2 handlers share.
@@ -69,25 +70,16 @@ pub fn router(api: V2Api) -> Router {
         .route("/v2/members", any(members::members))
         .route("/v2/members/", any(members::members))
         .route("/v2/members/{*rest}", any(members::members))
-        .route("/v2/machines", get(members::machines))
-        .route("/v2/stats/self", get(stats::this_member))
-        .route("/v2/stats/leader", get(stats::leader))
-        .route("/v2/stats/store", get(stats::store))
+        .route("/v2/machines", get(members::machines).fallback(|| async { method_not_allowed("GET,HEAD") }))
+        .route("/v2/stats/self", get_only(stats::this_member))
+        .route("/v2/stats/leader", get_only(stats::leader))
+        .route("/v2/stats/store", get_only(stats::store))
         .with_state(Arc::new(api))
 }
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Go's `http.Error(w, "Method Not Allowed", 405)` with the allowed methods.
-fn method_not_allowed(allow: &'static str) -> Response {
-    let mut r = (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n").into_response();
-    let h = r.headers_mut();
-    h.insert(header::ALLOW, HeaderValue::from_static(allow));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    r
 }
 
 /// A JSON body as etcd's non-key handlers write it: `json.Marshal` (no newline) or a
