@@ -164,8 +164,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 /// Opens (creating it if needed) the database of the member whose data dir is `data_dir`.
+/// An etcd data dir is refused: etcd-rs cannot read it in place, and starting on it would
+/// silently serve an empty store under the same member and cluster ids.
 pub fn open_backend(data_dir: &std::path::Path) -> Result<SledBackend, String> {
     let dir = data_dir.join("member");
+    if dir.join("wal").exists() || dir.join("snap").exists() {
+        return Err(format!(
+            "{} holds an etcd data dir (member/wal, member/snap), which etcd-rs cannot read in place; \
+             restore its database into a new data dir instead: \
+             etcdctl-rs snapshot restore {} --skip-hash-check --data-dir <new dir> …",
+            data_dir.display(),
+            dir.join("snap").join("db").display()
+        ));
+    }
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
     let path = dir.join("db");
     SledBackend::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))
@@ -410,6 +421,8 @@ fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: 
     let lock = LockServer::new(LockService::new(ctx.clone())).max_decoding_message_size(max_message);
     let election = ElectionServer::new(ElectionService::new(ctx.clone())).max_decoding_message_size(max_message);
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
+    // gRPC's health service, as etcd 3.4 registers it: the server as a whole ("") serving.
+    let (_reporter, health) = tonic_health::server::health_reporter();
     Routes::from(http)
         .add_service(kv)
         .add_service(maintenance)
@@ -418,6 +431,7 @@ fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: 
         .add_service(lock)
         .add_service(election)
         .add_service(cluster)
+        .add_service(health)
         .prepare()
         .into_axum_router()
         .layer(api::GrpcCountLayer)

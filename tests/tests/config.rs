@@ -67,6 +67,24 @@ fn bad_configuration_is_refused_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("'max-txn-ops'"), "environment variables are parsed");
 }
 
+/// Started on etcd's own data dir (member/wal and member/snap/db, as etcd 3.4 lays them
+/// out), etcd-rs refuses to start instead of serving an empty store, and leaves the files.
+#[test]
+fn an_etcd_data_dir_is_refused_not_served_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("m.etcd");
+    std::fs::create_dir_all(data.join("member/wal")).expect("wal dir");
+    std::fs::create_dir_all(data.join("member/snap")).expect("snap dir");
+    std::fs::write(data.join("member/wal/0000000000000000-0000000000000000.wal"), b"wal").expect("wal");
+    std::fs::write(data.join("member/snap/db"), b"bbolt").expect("db");
+    let out = run_server_expecting_exit(&[&format!("--data-dir={}", data.display())], &[], Duration::from_secs(20));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds an etcd data dir") && err.contains("snapshot restore"), "{err}");
+    assert!(!data.join("member/db").exists(), "nothing of etcd-rs's was created beside etcd's files");
+    assert_eq!(std::fs::read(data.join("member/snap/db")).expect("db kept"), b"bbolt");
+}
+
 #[test]
 fn http_endpoints_answer_like_etcd() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -90,4 +108,20 @@ fn sigterm_stops_cleanly_and_the_identity_is_kept() {
     assert_eq!(ids.len(), 2, "{log}");
     let id = |l: &str| l.split("member_id=").nth(1).and_then(|s| s.split_whitespace().next()).map(str::to_string);
     assert_eq!(id(ids[0]), id(ids[1]));
+}
+
+/// gRPC's health service answers for the server as a whole, as etcd's does (liveness
+/// probes such as grpc-health-probe call it).
+#[tokio::test]
+async fn the_grpc_health_service_reports_serving() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = Member::start(dir.path(), "g");
+    let channel = tonic::transport::Endpoint::from_shared(m.url()).expect("url").connect().await.expect("connect");
+    let mut health = HealthClient::new(channel);
+    let r = health.check(HealthCheckRequest { service: String::new() }).await.expect("check").into_inner();
+    assert_eq!(r.status, ServingStatus::Serving as i32);
+    let unknown = health.check(HealthCheckRequest { service: "nope".into() }).await.expect_err("unknown service");
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
 }

@@ -387,8 +387,9 @@ async fn progress_notifications_and_fragmented_responses() {
     };
     assert_eq!(answer.header.expect("header").revision, rev);
 
-    // Three 700 KB values: with `fragment` the 2.1 MB of events come in pieces no larger
-    // than the request limit, all but the last marked as a fragment.
+    // Three 700 KB values: with `fragment` the 2.1 MB of events come in pieces smaller
+    // than etcd's limit for them (the request limit plus 512 KiB), all but the last
+    // marked as a fragment.
     let c = client(&url).await.expect("client");
     let big = vec![b'x'; 700 * 1024];
     let mut first = 0;
@@ -408,11 +409,24 @@ async fn progress_notifications_and_fragmented_responses() {
         let r = tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("events").expect("item");
         let r = r.expect("ok");
         events += r.events.len();
-        pieces.push(r.fragment);
+        pieces.push((r.events.len(), r.fragment));
     }
-    assert!(pieces.len() >= 2, "2.1 MB in one response: {pieces:?}");
-    assert_eq!(pieces.last(), Some(&false));
-    assert!(pieces[..pieces.len() - 1].iter().all(|f| *f), "{pieces:?}");
+    assert_eq!(pieces, [(2, true), (1, false)], "2.1 MB of events as two fragments");
+
+    // Two 900 KB values, 1.8 MB of events: under etcd's limit, so one response.
+    let large = vec![b'y'; 900 * 1024];
+    let mut first = 0;
+    for i in 0..2 {
+        let req = PutRequest { key: format!("large/{i}").into_bytes(), value: large.clone(), ..Default::default() };
+        let r = c.kv().put(req).await.expect("large put").into_inner().header.expect("header").revision;
+        if i == 0 {
+            first = r;
+        }
+    }
+    let (_tx, mut s) = watch(&url, vec![WatchCreateRequest { fragment: true, ..prefix("large/", first) }]).await;
+    assert!(s.next().await.expect("created").expect("ok").created);
+    let r = tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("events").expect("item").expect("ok");
+    assert_eq!((r.events.len(), r.fragment), (2, false), "1.8 MB of events in one response");
 
     // A request over the gRPC server's limit (max-request-bytes + 512 KiB) ends the
     // stream with grpc-go's status, as etcd's does. (Sent by a client without etcd's own

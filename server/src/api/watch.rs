@@ -31,6 +31,8 @@ const BATCH_RESPONSES: usize = 64;
 /// `FilterType` values of `WatchCreateRequest.filters`.
 const FILTER_NOPUT: i32 = 0;
 const FILTER_NODELETE: i32 = 1;
+/// The field number of `WatchResponse.events`.
+const EVENTS_FIELD: u32 = 11;
 
 /// The Watch service.
 pub struct WatchService {
@@ -208,22 +210,29 @@ impl StreamTask {
         }
     }
 
-    /// One response, or with `fragment` several no larger than the request limit.
+    /// One response, or with `fragment` several, split as etcd's `sendFragments` splits
+    /// them: only a response of at least the limit (the request limit plus gRPC's
+    /// overhead allowance, as etcd's watch server takes it) with two or more events, each
+    /// fragment filled until the next event would bring it to the limit.
     fn push_events(&self, batch: &mut Batch, header: pb::ResponseHeader, watch_id: i64, events: Vec<Event>) {
         let response = |events, fragment| pb::WatchResponse { events, fragment, ..headed(header, watch_id) };
-        let events: Vec<mvccpb::Event> = events.into_iter().map(event).collect();
-        if !self.set.fragments(watch_id) {
-            batch.push(Ok(response(events, false)));
+        let whole = response(events.into_iter().map(event).collect(), false);
+        let limit = self.ctx.max_request_bytes + super::GRPC_OVERHEAD_BYTES;
+        if !self.set.fragments(watch_id) || whole.events.len() < 2 || whole.encoded_len() < limit {
+            batch.push(Ok(whole));
             return;
         }
-        let limit = self.ctx.max_request_bytes;
+        let empty = response(Vec::new(), true).encoded_len();
         let mut chunks: Vec<Vec<mvccpb::Event>> = vec![Vec::new()];
-        let mut size = 0;
-        for e in events {
-            let len = e.encoded_len();
-            if size + len > limit && chunks.last().is_some_and(|c| !c.is_empty()) {
+        let mut size = empty;
+        for e in whole.events {
+            // The event as a field of the response: its tag, its length, itself.
+            let len = prost::encoding::key_len(EVENTS_FIELD)
+                + prost::encoding::encoded_len_varint(e.encoded_len() as u64)
+                + e.encoded_len();
+            if size + len >= limit && chunks.last().is_some_and(|c| !c.is_empty()) {
                 chunks.push(Vec::new());
-                size = 0;
+                size = empty;
             }
             size += len;
             if let Some(c) = chunks.last_mut() {

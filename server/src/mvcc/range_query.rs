@@ -29,8 +29,11 @@ pub(super) fn run<B: Backend>(
         || req.max_create_revision != 0;
     let sorted = req.sort_order != SortOrder::None || req.sort_target != SortTarget::Key;
     let limit = usize::try_from(req.limit).unwrap_or(0);
-    // Without filters or sorting only the first `limit` keys are ever read from disk.
-    let fetch = if limit > 0 && !filtered && !sorted { limit.min(live.len()) } else { live.len() };
+    // As etcd: without filters or an explicit sort order only `limit + 1` keys are read,
+    // in key order; a sort by another target (ascending, the order left unset) sorts just
+    // those, then keeps `limit` of them.
+    let read_all = limit == 0 || filtered || req.sort_order != SortOrder::None;
+    let fetch = if read_all { live.len() } else { (limit + 1).min(live.len()) };
     let mut kvs = Vec::with_capacity(fetch);
     for rev in &live[..fetch] {
         let kv = store.record(*rev, pending)?;

@@ -95,6 +95,34 @@ fn revisions_versions_and_tombstones() {
     assert_eq!(s.current_revision(), 5);
 }
 
+/// etcd's quirk: with a limit and no sort order, the first `limit + 1` keys in key order
+/// are sorted by the target, then cut to the limit; an explicit order sorts every key.
+#[test]
+fn a_limited_sort_without_an_order_sorts_only_the_first_keys() {
+    let mut s = store();
+    for k in ["b", "d", "e", "f", "a", "c"] {
+        put(&mut s, k, "v");
+    }
+    let mut req = RangeRequest {
+        key: b"a".to_vec(),
+        range_end: b"\0".to_vec(),
+        limit: 3,
+        sort_target: SortTarget::Mod,
+        ..Default::default()
+    };
+    let r = s.range(&req).expect("limited sort");
+    assert_eq!((keys(&r), r.more, r.count), (vec!["b".into(), "d".into(), "a".into()], true, 6));
+    req.sort_order = SortOrder::Ascend;
+    assert_eq!(keys(&s.range(&req).expect("ascending")), vec!["b", "d", "e"]);
+    req.limit = 6;
+    req.sort_order = SortOrder::None;
+    let r = s.range(&req).expect("all");
+    assert_eq!(
+        (keys(&r), r.more),
+        (vec!["b".into(), "d".into(), "e".into(), "f".into(), "a".into(), "c".into()], false)
+    );
+}
+
 #[test]
 fn range_limit_count_sort_and_filters() {
     let mut s = store();

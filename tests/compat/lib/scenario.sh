@@ -518,7 +518,10 @@ v2() {
 http() {
   local method=$1 path=$2 raw=$SCRATCH/.http
   shift 2
-  curl -s -i --max-time "$CTL_TIMEOUT" -X "$method" "http://$ENDPOINT$path" "$@" >"$raw" || true
+  # curl -X HEAD would wait for the body a Content-Length announces; --head does not.
+  local verb=(-X "$method")
+  [[ $method == HEAD ]] && verb=(--head)
+  curl -s -i --max-time "$CTL_TIMEOUT" "${verb[@]}" "http://$ENDPOINT$path" "$@" >"$raw" || true
   printf '$ curl -X %s %q%s\n' "$method" "$path" "$( (($#)) && printf ' %q' "$@")"
   tr -d '\r' <"$raw" | awk '
     NR == 1 { print; next }

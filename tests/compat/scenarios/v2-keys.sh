@@ -103,6 +103,13 @@ http PUT '/v2/keys/h/q?prevValue=nope' -d value=z
 http PUT '/v2/keys/h/q?noValueOnSuccess=true' -d value=n
 http PUT /v2/keys/h/nv -d value=x
 http DELETE '/v2/keys/h/nv?noValueOnSuccess=true'
+# X-Raft-Index (etcd's committed index) is never behind the write it answers.
+behind=0
+for n in 1 2 3 4 5; do
+  behind=$((behind + $(curl -s -i -X PUT "http://$ENDPOINT/v2/keys/h/ri" -d value=$n | tr -d '\r' |
+    awk -F': ' 'tolower($1) == "x-etcd-index" { e = $2 } tolower($1) == "x-raft-index" { r = $2 } END { print (r + 0 < e + 0) }')))
+done
+check "writes whose X-Raft-Index is behind their X-Etcd-Index: $behind of 5"
 http PUT /v2/keys/h/ct -H 'Content-Type: Application/X-WWW-Form-Urlencoded' -d value=up
 http PUT /v2/keys/h/html --data-urlencode 'value=<a href="?x=1&y=2">'
 # Values are bytes: ones that are not UTF-8 are kept whole and compared byte by
@@ -205,4 +212,10 @@ for path in /version /health /v2/stats/self /v2/stats/leader /v2/stats/store /v2
   http POST "$path"
 done
 http OPTIONS /version
+# Monitoring tools read the stats; etcd writes their fields in its structs' order.
+for path in /v2/stats/self /v2/stats/leader /v2/stats/store; do
+  check "$path fields: $(curl -s "http://$ENDPOINT$path" | python3 -c 'import json, sys
+d = json.load(sys.stdin, object_pairs_hook=lambda pairs: dict(pairs, _order=[k for k, _ in pairs]))
+print(d["_order"], d.get("leaderInfo", {}).get("_order", ""))')"
+done
 check "POST /metrics: $(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ENDPOINT/metrics")"

@@ -92,7 +92,9 @@ pub async fn members(
         return method_not_allowed("GET,POST,DELETE,PUT");
     }
     let rest = uri.path().strip_prefix("/v2/members").unwrap_or_default();
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    // Go's handlers see the path decoded, and so do its messages.
+    let rest = percent_encoding::percent_decode_str(rest.strip_prefix('/').unwrap_or(rest)).decode_utf8_lossy();
+    let rest: &str = &rest;
     let r = match method {
         Method::GET => match rest {
             "" => {

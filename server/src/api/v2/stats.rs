@@ -1,11 +1,12 @@
 //! `/v2/stats/self`, `/v2/stats/leader` and `/v2/stats/store`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
 use super::json::rfc3339;
 use super::{V2Api, json_response, message, now_ms};
@@ -38,20 +39,77 @@ pub async fn this_member(State(api): State<Arc<V2Api>>) -> Response {
         0 => "StateCandidate",
         _ => "StateFollower",
     };
-    let body = json!({
-        "name": api.name,
-        "id": format!("{:x}", api.node.id()),
-        "state": state,
-        "startTime": rfc3339(api.started_ms),
-        "leaderInfo": {
-            "leader": format!("{:x}", status.leader),
-            "uptime": go_duration(now_ms().saturating_sub(api.started_ms)),
-            "startTime": rfc3339(api.started_ms),
+    let body = SelfStats {
+        name: &api.name,
+        id: format!("{:x}", api.node.id()),
+        state,
+        start_time: rfc3339(api.started_ms),
+        leader_info: LeaderInfo {
+            leader: format!("{:x}", status.leader),
+            uptime: go_duration(now_ms().saturating_sub(api.started_ms)),
+            start_time: rfc3339(api.started_ms),
         },
-        "recvAppendRequestCnt": recv,
-        "sendAppendRequestCnt": sent,
-    });
+        recv_append_request_cnt: recv,
+        send_append_request_cnt: sent,
+    };
     json_response(StatusCode::OK, &body, false)
+}
+
+// The JSON of `/v2/stats/self` and `/v2/stats/leader`, fields in the order of etcd's
+// structs (serde_json's maps would sort them).
+
+/// etcd's `serverStats`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SelfStats<'a> {
+    name: &'a str,
+    id: String,
+    state: &'static str,
+    start_time: String,
+    leader_info: LeaderInfo,
+    recv_append_request_cnt: u64,
+    send_append_request_cnt: u64,
+}
+
+/// `serverStats.LeaderInfo`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeaderInfo {
+    leader: String,
+    uptime: String,
+    start_time: String,
+}
+
+/// etcd's `LeaderStats`.
+#[derive(Serialize)]
+struct LeaderStats {
+    leader: String,
+    followers: BTreeMap<String, Follower>,
+}
+
+/// etcd's `FollowerStats`.
+#[derive(Serialize)]
+struct Follower {
+    latency: Latency,
+    counts: Counts,
+}
+
+/// `FollowerStats.Latency`, in milliseconds.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Latency {
+    current: f64,
+    average: f64,
+    standard_deviation: f64,
+    minimum: f64,
+    maximum: f64,
+}
+
+/// `FollowerStats.Counts`.
+#[derive(Serialize)]
+struct Counts {
+    fail: u64,
+    success: u64,
 }
 
 /// The leader's view of its followers; other members answer 403 as etcd's do.
@@ -60,36 +118,49 @@ pub async fn leader(State(api): State<Arc<V2Api>>) -> Response {
         return message(StatusCode::FORBIDDEN, "not current leader");
     }
     let measured = api.node.peer_stats().followers();
-    let followers: Map<String, Value> = api
+    let followers = api
         .node
         .member_list()
         .into_iter()
         .filter(|m| m.id != api.node.id())
         .map(|m| {
             let f = measured.get(&m.id).copied().unwrap_or_default();
-            let latency = json!({
-                "current": f.current,
-                "average": f.average,
-                "standardDeviation": f.standard_deviation,
-                "minimum": f.minimum,
-                "maximum": f.maximum,
-            });
-            (format!("{:x}", m.id), json!({"latency": latency, "counts": {"fail": f.fail, "success": f.success}}))
+            let latency = Latency {
+                current: f.current,
+                average: f.average,
+                standard_deviation: f.standard_deviation,
+                minimum: f.minimum,
+                maximum: f.maximum,
+            };
+            (format!("{:x}", m.id), Follower { latency, counts: Counts { fail: f.fail, success: f.success } })
         })
         .collect();
-    let body = json!({ "leader": format!("{:x}", api.node.id()), "followers": followers });
+    let body = LeaderStats { leader: format!("{:x}", api.node.id()), followers };
     json_response(StatusCode::OK, &body, false)
 }
 
-/// Operation counts of this member's v2 store.
+/// Operation counts of this member's v2 store, in the order of etcd's `Stats` fields.
 pub async fn store(State(api): State<Arc<V2Api>>) -> Response {
     let state = api.node.read();
     let v2 = state.v2();
-    let mut body: Map<String, Value> =
-        Counter::ALL.iter().map(|(c, name)| ((*name).to_string(), Value::from(v2.stats().get(*c)))).collect();
-    body.insert("watchers".into(), Value::from(v2.watcher_count()));
+    let mut counts: Vec<(&str, u64)> = Counter::ALL.iter().map(|(c, name)| (*name, v2.stats().get(*c))).collect();
+    counts.push(("watchers", v2.watcher_count() as u64));
     drop(state);
-    json_response(StatusCode::OK, &body, false)
+    json_response(StatusCode::OK, &InOrder(counts), false)
+}
+
+/// A JSON object with its fields in the order given.
+struct InOrder<'a>(Vec<(&'a str, u64)>);
+
+impl Serialize for InOrder<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 #[cfg(test)]
