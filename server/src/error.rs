@@ -98,6 +98,21 @@ pub enum Error {
     /// MemberAdd of a second learner (etcd allows one).
     #[error("etcdserver: too many learner members in cluster")]
     TooManyLearners,
+    /// Authenticate while authentication is disabled (always, in etcd-rs).
+    #[error("etcdserver: authentication is not enabled")]
+    AuthNotEnabled,
+    /// AuthEnable without a root user.
+    #[error("etcdserver: root user does not exist")]
+    RootUserNotExist,
+    /// A user name that names no user.
+    #[error("etcdserver: user name not found")]
+    UserNotFound,
+    /// A role name that names no role.
+    #[error("etcdserver: role name not found")]
+    RoleNotFound,
+    /// UserAdd or RoleAdd: etcd-rs keeps no users or roles.
+    #[error("etcd-rs: authentication is not implemented; users and roles cannot be added")]
+    AuthUnsupported,
     /// A request a learner cannot serve.
     #[error("etcdserver: rpc not supported for learner")]
     NotSupportedForLearner,

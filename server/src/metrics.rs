@@ -86,6 +86,11 @@ impl Metrics {
         let fsync_buckets = prometheus::exponential_buckets(0.001, 2.0, 14).unwrap_or_default();
         let rtt_buckets = prometheus::exponential_buckets(0.0001, 2.0, 16).unwrap_or_default();
         let grpc = ["grpc_type", "grpc_service", "grpc_method"];
+        // The process_* series every Go program exports, which etcd's users read (etcdctl
+        // `check datascale` reads process_resident_memory_bytes).
+        if let Err(e) = r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())) {
+            tracing::error!(error = %e, "registering the process metrics");
+        }
         Self {
             has_leader: gauge(
                 &r,
@@ -248,6 +253,10 @@ mod tests {
             "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"}",
             "etcd_network_peer_round_trip_time_seconds_count{To=\"8e9e05c52164694d\"}",
             "grpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}",
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "process_start_time_seconds",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

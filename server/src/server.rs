@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use etcd_proto::etcdrspb::peer_server::PeerServer;
+use etcd_proto::etcdserverpb::auth_server::AuthServer;
 use etcd_proto::etcdserverpb::cluster_server::ClusterServer;
 use etcd_proto::etcdserverpb::kv_server::KvServer;
 use etcd_proto::etcdserverpb::lease_server::LeaseServer;
@@ -21,8 +22,8 @@ use tower_layer::Layer;
 
 use crate::alarm::{Alarm, AlarmKind};
 use crate::api::{
-    self, ClusterService, Context, ElectionService, KvService, LeaseIds, LeaseService, LockService, MaintenanceService,
-    V2Api, WatchService,
+    self, AuthService, ClusterService, Context, ElectionService, KvService, LeaseIds, LeaseService, LockService,
+    MaintenanceService, V2Api, WatchService,
 };
 use crate::command::Command;
 use crate::compactor::{AutoCompaction, Compactor};
@@ -420,6 +421,7 @@ fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: 
     let lease = LeaseServer::new(LeaseService::new(ctx.clone())).max_decoding_message_size(max_message);
     let lock = LockServer::new(LockService::new(ctx.clone())).max_decoding_message_size(max_message);
     let election = ElectionServer::new(ElectionService::new(ctx.clone())).max_decoding_message_size(max_message);
+    let auth = AuthServer::new(AuthService::new(ctx.clone())).max_decoding_message_size(max_message);
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
     // gRPC's health service, as etcd 3.4 registers it: the server as a whole ("") serving.
     let (_reporter, health) = tonic_health::server::health_reporter();
@@ -431,6 +433,7 @@ fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: 
         .add_service(lock)
         .add_service(election)
         .add_service(cluster)
+        .add_service(auth)
         .add_service(health)
         .prepare()
         .into_axum_router()

@@ -283,6 +283,17 @@ cases() {
   req transfer-leadership-no-target /v3/maintenance/transfer-leadership '{}'
   req transfer-leadership-missing /v3/maintenance/transfer-leadership '{"targetID":"5"}'
   first_line snapshot /v3/maintenance/snapshot '{}'
+  # --- Auth, disabled and without users or roles (Patroni logs in through here)
+  req auth-authenticate /v3/auth/authenticate '{"name":"root","password":"secret"}'
+  req auth-user-list /v3/auth/user/list '{}'
+  req auth-role-list /v3/auth/role/list '{}'
+  req auth-user-get /v3/auth/user/get '{"name":"root"}'
+  req auth-role-get /v3/auth/role/get '{"role":"reader"}'
+  req auth-user-delete /v3/auth/user/delete '{"name":"nobody"}'
+  req auth-user-changepw /v3/auth/user/changepw '{"name":"nobody","password":"x"}'
+  req auth-role-grant /v3/auth/role/grant '{"name":"nobody","perm":{"permType":"READ","key":"aw=="}}'
+  req auth-enable /v3/auth/enable '{}'
+  req auth-disable /v3/auth/disable '{}'
   # --- etcd 3.4's older prefix
   req v3beta-put /v3beta/kv/put '{"key":"YmV0YQ==","value":"MQ=="}'
   req v3beta-range /v3beta/kv/range '{"key":"YmV0YQ=="}'

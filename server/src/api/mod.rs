@@ -3,6 +3,7 @@
 //! Handlers convert protobuf to logic types ([`convert`]), call the node, and map errors
 //! through [`status`]; nothing below this module knows tonic, prost or HTTP.
 
+mod auth;
 mod cluster;
 pub mod convert;
 mod cors;
@@ -24,6 +25,7 @@ mod watch;
 
 use etcd_proto::etcdserverpb::ResponseHeader;
 
+pub use auth::AuthService;
 pub use cluster::ClusterService;
 pub use cors::{Cors, CorsLayer};
 pub use election::ElectionService;

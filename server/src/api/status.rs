@@ -23,7 +23,12 @@ pub fn code(e: &Error) -> Code {
         | Error::TooManyLearners
         | Error::LearnerNotReady
         | Error::NotLeader
-        | Error::BadLeaderTransferee => Code::FailedPrecondition,
+        | Error::BadLeaderTransferee
+        | Error::AuthNotEnabled
+        | Error::RootUserNotExist
+        | Error::UserNotFound
+        | Error::RoleNotFound => Code::FailedPrecondition,
+        Error::AuthUnsupported => Code::Unimplemented,
         Error::MemberNotFound => Code::NotFound,
         Error::Membership(_) => Code::Unknown,
         Error::Compacted | Error::FutureRevision => Code::OutOfRange,

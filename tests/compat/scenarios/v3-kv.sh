@@ -214,6 +214,22 @@ ctl_in $'\nget c --rev 100000\n\n\n' txn     # future revision inside a txn
 printf -v input '\nget c --rev %d\n\n\n' "$rev"
 ctl_in "$input" txn                          # exactly at the compaction revision
 
+section "authentication disabled, no users or roles"
+ctl --user root:secret put authk v             # the client's Authenticate is told auth is off
+ctl --user root:secret get authk
+ctl user list
+ctl -w json role list
+ctl user get root
+ctl role get reader
+ctl user delete nobody
+ctl role delete nobody
+ctl user grant-role nobody reader
+ctl user revoke-role nobody reader
+ctl role grant-permission nobody read k
+ctl role revoke-permission nobody k
+ctl auth enable
+ctl auth disable
+
 section "cluster and maintenance views"
 ctl endpoint health
 ctl -w json endpoint health

@@ -21,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{MethodRouter, any, post};
+use etcd_proto::etcdserverpb::auth_server::Auth;
 use etcd_proto::etcdserverpb::cluster_server::Cluster;
 use etcd_proto::etcdserverpb::kv_server::Kv;
 use etcd_proto::etcdserverpb::lease_server::Lease;
@@ -30,7 +31,7 @@ use etcd_proto::v3electionpb::election_server::Election;
 use etcd_proto::v3lockpb::lock_server::Lock;
 
 use super::{
-    ClusterService, Context, ElectionService, GRPC_OVERHEAD_BYTES, KvService, LeaseService, LockService,
+    AuthService, ClusterService, Context, ElectionService, GRPC_OVERHEAD_BYTES, KvService, LeaseService, LockService,
     MaintenanceService, WatchService,
 };
 use stream::OnBodyEnd;
@@ -101,6 +102,7 @@ fn routes(ctx: Context) -> Router {
     let cluster = Arc::new(ClusterService::new(ctx.clone()));
     let lock = Arc::new(LockService::new(ctx.clone()));
     let election = Arc::new(ElectionService::new(ctx.clone()));
+    let auth = Arc::new(AuthService::new(ctx.clone()));
     let maintenance = Arc::new(MaintenanceService::new(ctx));
     Router::new()
         .route("/kv/range", unary!(kv, range))
@@ -135,6 +137,22 @@ fn routes(ctx: Context) -> Router {
         .route("/election/leader", unary!(election, leader))
         .route("/election/observe", server_streaming!(election, observe))
         .route("/election/resign", unary!(election, resign))
+        .route("/auth/enable", unary!(auth, auth_enable))
+        .route("/auth/disable", unary!(auth, auth_disable))
+        .route("/auth/authenticate", unary!(auth, authenticate))
+        .route("/auth/user/add", unary!(auth, user_add))
+        .route("/auth/user/get", unary!(auth, user_get))
+        .route("/auth/user/list", unary!(auth, user_list))
+        .route("/auth/user/delete", unary!(auth, user_delete))
+        .route("/auth/user/changepw", unary!(auth, user_change_password))
+        .route("/auth/user/grant", unary!(auth, user_grant_role))
+        .route("/auth/user/revoke", unary!(auth, user_revoke_role))
+        .route("/auth/role/add", unary!(auth, role_add))
+        .route("/auth/role/get", unary!(auth, role_get))
+        .route("/auth/role/list", unary!(auth, role_list))
+        .route("/auth/role/delete", unary!(auth, role_delete))
+        .route("/auth/role/grant", unary!(auth, role_grant_permission))
+        .route("/auth/role/revoke", unary!(auth, role_revoke_permission))
         .route("/{*rest}", any(|| async { go_status_error(StatusCode::NOT_FOUND) }))
 }
 
