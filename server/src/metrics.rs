@@ -7,7 +7,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Every metric of the process.
@@ -39,6 +40,21 @@ pub struct Metrics {
     pub watchers: IntGauge,
     /// `etcd_debugging_store_watchers`: waiting v2 watches.
     pub store_watchers: IntGauge,
+    /// `etcd_server_is_learner`.
+    pub is_learner: IntGauge,
+    /// `etcd_server_quota_backend_bytes`.
+    pub quota_backend_bytes: IntGauge,
+    /// `etcd_server_health_success`: `/health` answers that were healthy.
+    pub health_success: IntCounter,
+    /// `etcd_server_health_failures`: `/health` answers that were not.
+    pub health_failures: IntCounter,
+    /// `etcd_debugging_mvcc_current_revision`.
+    pub current_revision: IntGauge,
+    /// `etcd_debugging_mvcc_compact_revision`.
+    pub compact_revision: IntGauge,
+    /// `etcd_server_version`, `etcd_cluster_version` and `etcd_server_id`: 1 for the label
+    /// that names this member's value.
+    pub versions: [IntGaugeVec; 3],
     /// `etcd_disk_wal_fsync_duration_seconds`: flushes of the log.
     pub wal_fsync: Histogram,
     /// `etcd_network_peer_round_trip_time_seconds{To}`: AppendEntries round trips.
@@ -137,6 +153,47 @@ impl Metrics {
             watch_streams: gauge(&r, "etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams."),
             watchers: gauge(&r, "etcd_debugging_mvcc_watcher_total", "Total number of watchers."),
             store_watchers: gauge(&r, "etcd_debugging_store_watchers", "Count of currently active watchers."),
+            is_learner: gauge(
+                &r,
+                "etcd_server_is_learner",
+                "Whether or not this member is a learner. 1 if is, 0 otherwise.",
+            ),
+            quota_backend_bytes: gauge(
+                &r,
+                "etcd_server_quota_backend_bytes",
+                "Current backend storage quota size in bytes.",
+            ),
+            health_success: counter(&r, "etcd_server_health_success", "The total number of successful health checks"),
+            health_failures: counter(&r, "etcd_server_health_failures", "The total number of failed health checks"),
+            current_revision: gauge(&r, "etcd_debugging_mvcc_current_revision", "The current revision of store."),
+            compact_revision: gauge(
+                &r,
+                "etcd_debugging_mvcc_compact_revision",
+                "The revision of the last compaction in store.",
+            ),
+            versions: [
+                (
+                    "etcd_server_version",
+                    "Which version is running. 1 for 'server_version' label with current version.",
+                    "server_version",
+                ),
+                (
+                    "etcd_cluster_version",
+                    "Which version is running. 1 for 'cluster_version' label with current cluster version",
+                    "cluster_version",
+                ),
+                (
+                    "etcd_server_id",
+                    "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+                    "server_id",
+                ),
+            ]
+            .map(|(name, help, label)| {
+                register(
+                    &r,
+                    IntGaugeVec::new(Opts::new(name, help), &[label]).unwrap_or_else(|_| unreachable_metric(name)),
+                )
+            }),
             wal_fsync: register(
                 &r,
                 Histogram::with_opts(
@@ -253,6 +310,12 @@ mod tests {
             "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"}",
             "etcd_network_peer_round_trip_time_seconds_count{To=\"8e9e05c52164694d\"}",
             "grpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}",
+            "etcd_server_is_learner",
+            "etcd_server_quota_backend_bytes",
+            "etcd_server_health_success",
+            "etcd_server_health_failures",
+            "etcd_debugging_mvcc_current_revision",
+            "etcd_debugging_mvcc_compact_revision",
             "process_resident_memory_bytes",
             "process_cpu_seconds_total",
             "process_open_fds",

@@ -116,13 +116,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     for url in &config.listen_peer_urls {
         servers.push(serve(url, "peer", peer_router.clone(), stop_rx.clone()).await?);
     }
+    let quota = Arc::new(Quota::new(config.quota_backend_bytes));
+    // As etcd: the limit in force, or 0 with no quota.
+    crate::metrics::metrics()
+        .quota_backend_bytes
+        .set(quota.limit().map_or(0, |l| i64::try_from(l).unwrap_or(i64::MAX)));
     let ctx = Context {
         node: node.clone(),
         max_request_bytes: config.max_request_bytes,
         max_txn_ops: config.max_txn_ops,
         watch_progress_interval: config.watch_progress_notify_interval,
         min_lease_ttl: i64::try_from((config.election_timeout_ms * 3 / 2).div_ceil(1000)).unwrap_or(i64::MAX),
-        quota: Arc::new(Quota::new(config.quota_backend_bytes)),
+        quota,
         lease_ids: Arc::new(LeaseIds::new(node.id())),
     };
     let v2 = config.enable_v2.then(|| V2Api::new(node.clone(), stop_rx.clone(), config.name.clone()));

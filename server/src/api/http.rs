@@ -86,8 +86,10 @@ async fn health(node: Node, uri: Uri) -> Response {
         && node.status().leader != 0
         && (serializable || matches!(tokio::time::timeout(HEALTH_READ_TIMEOUT, node.linearizable()).await, Ok(Ok(()))));
     if healthy {
+        crate::metrics::metrics().health_success.inc();
         (plain, r#"{"health":"true"}"#).into_response()
     } else {
+        crate::metrics::metrics().health_failures.inc();
         (StatusCode::SERVICE_UNAVAILABLE, plain, "{\"health\":\"false\"}\n").into_response()
     }
 }

@@ -12,6 +12,7 @@ use tower_service::Service;
 
 use crate::metrics::{grpc_code_name, grpc_type, metrics};
 use crate::node::Node;
+use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
 
 /// Samples the member's state into the gauges and renders every metric.
 pub async fn render(node: Node) -> Response {
@@ -23,10 +24,19 @@ pub async fn render(node: Node) -> Response {
     m.proposals_applied.set(raft.applied_index as i64);
     m.db_size.set(node.db_size().map_or(0, |s| s as i64));
     m.db_size_in_use.set(node.db_size_in_use() as i64);
+    m.is_learner.set(i64::from(raft.is_learner));
     {
         let state = node.read();
         m.keys.set(state.mvcc().key_count() as i64);
+        m.current_revision.set(state.mvcc().current_revision());
+        m.compact_revision.set(state.mvcc().compacted_revision());
         m.store_watchers.set(state.v2().watcher_count() as i64);
+    }
+    let id = format!("{:x}", node.id());
+    // The cluster version as etcd labels it: major.minor.
+    let cluster = ETCD_CLUSTER_VERSION.rsplit_once('.').map_or(ETCD_CLUSTER_VERSION, |(major_minor, _)| major_minor);
+    for (gauge, value) in m.versions.iter().zip([ETCD_VERSION, cluster, &id]) {
+        gauge.with_label_values(&[value]).set(1);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.render()).into_response()
 }

@@ -59,3 +59,10 @@ ctl snapshot save no-such-dir/snap.db
 ctl --endpoints=127.0.0.1:1 snapshot save two.db
 ctl -w bogus snapshot save snap3.db
 check "files: $(printf '%s ' *)"
+
+section "metrics that dashboards and etcdctl read"
+# Revisions, the quota and the versions are the same on both sides; the member id is
+# masked; counters that the harness's own polling moves are left out.
+check "$(curl -s "http://$ENDPOINT/metrics" | sed -E 's/server_id="[0-9a-f]+"/server_id="<ID>"/' |
+  grep -E '^(etcd_(server_version|cluster_version|server_id|server_is_learner|server_quota_backend_bytes|debugging_mvcc_(current|compact)_revision)|process_resident_memory_bytes)[ {]' |
+  sed -E 's/^(process_resident_memory_bytes) .*/\1 <present>/' | sort)"
