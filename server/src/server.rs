@@ -18,6 +18,7 @@ use etcd_proto::v3lockpb::lock_server::LockServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
+use tonic_health::pb::health_server::{Health, HealthServer};
 use tower_layer::Layer;
 
 use crate::alarm::{Alarm, AlarmKind};
@@ -131,8 +132,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         lease_ids: Arc::new(LeaseIds::new(node.id())),
     };
     let v2 = config.enable_v2.then(|| V2Api::new(node.clone(), stop_rx.clone(), config.name.clone()));
-    let client_router =
-        client_router(ctx, v2, api::Cors::new(&config.cors), config.max_request_bytes + api::GRPC_OVERHEAD_BYTES);
+    // gRPC's health service, as etcd 3.4 registers it: the server as a whole ("") serving.
+    let (mut health_reporter, health) = tonic_health::server::health_reporter();
+    let client_router = client_router(
+        ctx,
+        v2,
+        health,
+        api::Cors::new(&config.cors),
+        config.max_request_bytes + api::GRPC_OVERHEAD_BYTES,
+    );
     for url in &config.listen_client_urls {
         servers.push(serve(url, "client", client_router.clone(), stop_rx.clone()).await?);
     }
@@ -159,6 +167,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     hand_off_leadership(&node).await;
     node.stop().await;
+    // Ends the health service's Watch streams, which graceful shutdown would wait for.
+    health_reporter.clear_service_status("").await;
     stop_tx.send(true).ok();
     for s in servers {
         match s.await {
@@ -411,7 +421,13 @@ async fn hand_off_leadership(node: &Node) {
 /// gRPC services and HTTP endpoints on one router: gRPC paths go to the services, the
 /// rest to the HTTP routes and the JSON gateway (`/v3/`), whose fallback also answers gRPC
 /// calls to unknown services.
-fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: usize) -> axum::Router {
+fn client_router(
+    ctx: Context,
+    v2: Option<V2Api>,
+    health: HealthServer<impl Health>,
+    cors: api::Cors,
+    max_message: usize,
+) -> axum::Router {
     let kv = KvServer::new(KvService::new(ctx.clone())).max_decoding_message_size(max_message);
     let maintenance =
         MaintenanceServer::new(MaintenanceService::new(ctx.clone())).max_decoding_message_size(max_message);
@@ -428,8 +444,6 @@ fn client_router(ctx: Context, v2: Option<V2Api>, cors: api::Cors, max_message: 
     let election = ElectionServer::new(ElectionService::new(ctx.clone())).max_decoding_message_size(max_message);
     let auth = AuthServer::new(AuthService::new(ctx.clone())).max_decoding_message_size(max_message);
     let cluster = ClusterServer::new(ClusterService::new(ctx)).max_decoding_message_size(max_message);
-    // gRPC's health service, as etcd 3.4 registers it: the server as a whole ("") serving.
-    let (_reporter, health) = tonic_health::server::health_reporter();
     Routes::from(http)
         .add_service(kv)
         .add_service(maintenance)

@@ -303,6 +303,15 @@ async fn a_single_member_grows_by_adding_a_voter_as_with_etcd() {
     let new_id = added.member.expect("member").id;
     let listed = added.members.iter().find(|m| m.id == new_id).expect("the new member is listed");
     assert!(!listed.is_learner && listed.name.is_empty(), "{listed:?}");
+    // Until the new member runs there is no quorum: another change times out, as in etcd.
+    let another = cc
+        .member_add(MemberAddRequest {
+            peer_ur_ls: vec![format!("http://127.0.0.1:{}", free_port())],
+            is_learner: false,
+        })
+        .await
+        .expect_err("no quorum for a second change");
+    assert_eq!(another.message(), "etcdserver: request timed out");
 
     let initial = format!("m0=http://127.0.0.1:{},m1=http://127.0.0.1:{p}", cluster.members[0].peer_port);
     let mut second = Member::new(dir.path(), "m1", c, p, &initial, "existing", &[]);

@@ -94,7 +94,15 @@ fn http_endpoints_answer_like_etcd() {
         (200, r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}"#.to_string())
     );
     assert_eq!(http_get(m.client_port, "/v2/keys/foo").expect("v2").0, 404);
-    assert_eq!(etcd_rs_tests::http(m.client_port, "POST", "/health").expect("post").0, 405);
+    assert_eq!(
+        etcd_rs_tests::http(m.client_port, "POST", "/health").expect("post"),
+        (405, "Method Not Allowed\n".into())
+    );
+    // etcd serves these for GET only, HEAD included, and /metrics for any method.
+    for path in ["/health", "/version", "/v2/stats/self"] {
+        assert_eq!(etcd_rs_tests::http(m.client_port, "HEAD", path).expect("head").0, 405, "HEAD {path}");
+    }
+    assert_eq!(etcd_rs_tests::http(m.client_port, "POST", "/metrics").expect("post metrics").0, 200);
 }
 
 #[test]
@@ -111,17 +119,52 @@ fn sigterm_stops_cleanly_and_the_identity_is_kept() {
 }
 
 /// gRPC's health service answers for the server as a whole, as etcd's does (liveness
-/// probes such as grpc-health-probe call it).
+/// probes such as grpc-health-probe call it), and a Watch of it does not keep the server
+/// from stopping.
 #[tokio::test]
 async fn the_grpc_health_service_reports_serving() {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     let dir = tempfile::tempdir().expect("tempdir");
-    let m = Member::start(dir.path(), "g");
+    let mut m = Member::start(dir.path(), "g");
     let channel = tonic::transport::Endpoint::from_shared(m.url()).expect("url").connect().await.expect("connect");
     let mut health = HealthClient::new(channel);
     let r = health.check(HealthCheckRequest { service: String::new() }).await.expect("check").into_inner();
     assert_eq!(r.status, ServingStatus::Serving as i32);
     let unknown = health.check(HealthCheckRequest { service: "nope".into() }).await.expect_err("unknown service");
     assert_eq!(unknown.code(), tonic::Code::NotFound);
+    let mut watch = health.watch(HealthCheckRequest { service: String::new() }).await.expect("watch").into_inner();
+    let first = watch.message().await.expect("watch answers").expect("a status");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    let stopped = tokio::task::spawn_blocking(move || m.terminate()).await.expect("join");
+    assert!(stopped, "SIGTERM with a health watch open stops the member cleanly");
+}
+
+/// Authentication is disabled and no users or roles exist, and the Auth service says so
+/// as etcd does; a client that logs in by default is told auth is off and carries on.
+#[tokio::test]
+async fn auth_answers_as_etcd_with_authentication_disabled() {
+    use etcd_proto::etcdserverpb::auth_client::AuthClient;
+    use etcd_proto::etcdserverpb::{AuthUserAddRequest, AuthUserGetRequest, AuthUserListRequest, AuthenticateRequest};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = Member::start(dir.path(), "a");
+    let channel = tonic::transport::Endpoint::from_shared(m.url()).expect("url").connect().await.expect("connect");
+    let mut auth = AuthClient::new(channel);
+    let login = auth
+        .authenticate(AuthenticateRequest { name: "root".into(), password: "pw".into() })
+        .await
+        .expect_err("auth is off");
+    assert_eq!(
+        (login.code(), login.message()),
+        (tonic::Code::FailedPrecondition, "etcdserver: authentication is not enabled")
+    );
+    let users = auth.user_list(AuthUserListRequest::default()).await.expect("list").into_inner();
+    assert!(users.users.is_empty() && users.header.is_some_and(|h| h.member_id != 0));
+    let get = auth.user_get(AuthUserGetRequest { name: "root".into() }).await.expect_err("no users");
+    assert_eq!((get.code(), get.message()), (tonic::Code::FailedPrecondition, "etcdserver: user name not found"));
+    let add = auth
+        .user_add(AuthUserAddRequest { name: "u".into(), password: "p".into(), ..Default::default() })
+        .await
+        .expect_err("not implemented");
+    assert_eq!(add.code(), tonic::Code::Unimplemented);
 }

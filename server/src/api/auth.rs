@@ -58,7 +58,10 @@ impl Auth for AuthService {
     }
 
     async fn authenticate(&self, _: Request<pb::AuthenticateRequest>) -> Answer<pb::AuthenticateResponse> {
-        self.refuse(Error::AuthNotEnabled)
+        // etcd reads the auth store linearizably first: without a leader, that fails.
+        self.ctx.node.refuse_if_learner().map_err(status)?;
+        self.ctx.node.linearizable().await.map_err(status)?;
+        Err(status(Error::AuthNotEnabled))
     }
 
     async fn user_add(&self, _: Request<pb::AuthUserAddRequest>) -> Answer<pb::AuthUserAddResponse> {

@@ -32,8 +32,13 @@ pub(super) fn run<B: Backend>(
     // As etcd: without filters or an explicit sort order only `limit + 1` keys are read,
     // in key order; a sort by another target (ascending, the order left unset) sorts just
     // those, then keeps `limit` of them.
-    let read_all = limit == 0 || filtered || req.sort_order != SortOrder::None;
-    let fetch = if read_all { live.len() } else { (limit + 1).min(live.len()) };
+    let fetch = if limit == 0 || filtered || req.sort_order != SortOrder::None {
+        live.len()
+    } else if req.sort_target != SortTarget::Key {
+        (limit + 1).min(live.len())
+    } else {
+        limit.min(live.len())
+    };
     let mut kvs = Vec::with_capacity(fetch);
     for rev in &live[..fetch] {
         let kv = store.record(*rev, pending)?;

@@ -4,10 +4,13 @@
 //! is equivalent for one change. Learners are openraft learners.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use openraft::ChangeMembers;
+use openraft::errors::{ChangeMembershipError, ClientWriteError, RaftError};
 use openraft::metrics::RaftMetrics;
+use openraft::raft::ClientWriteResponse;
 
 use super::{Executed, Node, Proposal};
 use crate::command::CommandResponse;
@@ -22,6 +25,9 @@ const PROMOTE_READY_PERCENT: u64 = 90;
 /// How long an added voter may take to appear in the leader's membership (it is appended
 /// there at once unless the change failed, which ends the wait sooner).
 const VOTER_SHOWN_WAIT: Duration = Duration::from_secs(5);
+/// How long a membership change waits for one in progress, and how often it tries again.
+const IN_PROGRESS_WAIT: Duration = Duration::from_secs(5);
+const IN_PROGRESS_PAUSE: Duration = Duration::from_millis(50);
 
 /// A member as member lists show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,24 +118,34 @@ impl Node {
         }
         let node = PeerNode { name: String::new(), peer_urls: peer_urls.to_vec() };
         // Not blocking: the new member is usually not running yet.
-        let added = self.raft.add_learner(id, node, false).await.map_err(membership_error)?;
-        if !learner {
-            self.add_voter(id).await?;
+        let added = self.one_at_a_time(|| self.raft.add_learner(id, node.clone(), false)).await?;
+        if learner {
+            return Ok(added);
         }
-        // The learner's entry, committed: the voter's may not be yet (see `add_voter`).
-        Ok(added.log_id.index)
+        if self.voters() == [self.id] {
+            self.add_second_voter(id).await?;
+            // The learner's entry, committed; the voter's is not yet.
+            return Ok(added);
+        }
+        self.change(ChangeMembers::AddVoterIds(BTreeSet::from([id]))).await
     }
 
-    /// Makes `id`, a learner just added, a voter. etcd commits such a change under the old
-    /// configuration, so its answer never waits for the new member, which is usually not
-    /// running yet. openraft's joint configuration needs the new member's vote as well when
-    /// the cluster has a single voter, so the change goes on by itself and the answer comes
-    /// once the leader's membership holds the new voter; the change commits when the new
-    /// member starts, and until then a two-member cluster has no quorum, as etcd's has not.
-    async fn add_voter(&self, id: u64) -> Result<(), Error> {
+    /// Makes `id`, a learner just added to a one-voter cluster, a voter. etcd commits a
+    /// member addition under the old configuration, so its answer never waits for the new
+    /// member, which is usually not running yet. openraft's joint configuration of one
+    /// voter and two needs the new member's vote, so here the change goes on by itself and
+    /// the answer comes once the leader's membership holds the new voter. The change
+    /// commits when the new member starts; until then the cluster has no quorum, as etcd's
+    /// two-member cluster has not. (With more voters the joint configuration commits
+    /// without the new member, and the answer waits for it, as before.)
+    async fn add_second_voter(&self, id: u64) -> Result<(), Error> {
         let raft = self.raft.clone();
         let change = tokio::spawn(async move {
-            raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false).await
+            let done = raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false).await;
+            if let Err(e) = &done {
+                tracing::warn!(member = %format!("{id:x}"), error = %e, "making the added member a voter did not complete");
+            }
+            done
         });
         let holds = move |m: &RaftMetrics<TypeConfig>| m.membership_config.membership().voter_ids().any(|v| v == id);
         let wait = self.raft.wait(Some(VOTER_SHOWN_WAIT));
@@ -140,7 +156,37 @@ impl Node {
     }
 
     async fn change(&self, change: ChangeMembers<u64, PeerNode>) -> Result<u64, Error> {
-        self.raft.change_membership(change, false).await.map(|r| r.log_id.index).map_err(membership_error)
+        self.one_at_a_time(|| self.raft.change_membership(change.clone(), false)).await
+    }
+
+    /// Runs a membership change and returns its log index. openraft refuses a change while
+    /// another is in progress; etcd queues configuration changes behind each other, so the
+    /// change is retried until the other one is done, or fails after etcd's request timeout
+    /// as etcd's would (the one in progress may wait for a member that is not running).
+    async fn one_at_a_time<F, Fut>(&self, mut attempt: F) -> Result<u64, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<
+            Output = Result<ClientWriteResponse<TypeConfig>, RaftError<TypeConfig, ClientWriteError<TypeConfig>>>,
+        >,
+    {
+        let deadline = Instant::now() + IN_PROGRESS_WAIT;
+        loop {
+            match attempt().await {
+                Err(e)
+                    if matches!(
+                        e.api_error(),
+                        Some(ClientWriteError::ChangeMembershipError(ChangeMembershipError::InProgress(_)))
+                    ) =>
+                {
+                    if Instant::now() >= deadline {
+                        return Err(Error::Timeout);
+                    }
+                    tokio::time::sleep(IN_PROGRESS_PAUSE).await;
+                }
+                done => return done.map(|r| r.log_id.index).map_err(membership_error),
+            }
+        }
     }
 
     /// Whether learner `id` has replicated enough of the leader's log to vote.

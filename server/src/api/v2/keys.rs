@@ -159,10 +159,10 @@ async fn serve(api: &V2Api, request: KeyRequest) -> Result<Response, V2Error> {
 
 /// The headers of a successful key response.
 fn headers(api: &V2Api, r: &mut Response, etcd_index: u64) {
-    let (term, applied) = api.node.term_and_applied();
     // etcd gives its committed index, never behind the write just answered (the v2
     // index of a write is its log index); Raft's published metrics can be.
-    let raft_index = applied.max(etcd_index);
+    let raft_index = api.node.committed_index().max(etcd_index);
+    let term = api.node.term();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(X_ETCD_INDEX, HeaderValue::from(etcd_index));
