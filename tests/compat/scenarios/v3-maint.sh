@@ -68,3 +68,6 @@ section "metrics that dashboards and etcdctl read"
 check "$(curl -s "http://$ENDPOINT/metrics" | sed -E 's/server_id="[0-9a-f]+"/server_id="<ID>"/' |
   grep -E '^(etcd_(server_version|cluster_version|server_id|server_is_learner|server_quota_backend_bytes|debugging_mvcc_(current|compact)_revision)|process_resident_memory_bytes)[ {]' |
   awk '$1 == "process_resident_memory_bytes" { print $1, "<present>"; next } { printf "%s %.0f\n", $1, $2 }' | sort)"
+
+section "etcdctl check datascale (it reads process_resident_memory_bytes from /metrics)"
+check "$(ctl_quiet check datascale | grep -oE '^(PASS|FAIL)[^:]*')"
