@@ -1,7 +1,9 @@
 //! Membership changes and leader transfer, as the leader carries them out.
 //!
 //! etcd changes one member at a time; openraft goes through a joint configuration, which
-//! is equivalent for one change. Learners are openraft learners.
+//! is equivalent for one change, except that a second voter added to a one-voter cluster
+//! cannot commit without the new member (see `add_second_voter`). Changes run one at a
+//! time, as etcd's. Learners are openraft learners.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
