@@ -126,6 +126,19 @@ ctl_beyond34() {
   fi
 }
 
+# etcdctl_only CMD...: run CMD (a recorded command, or a function that records
+# checks) for what etcdctl 3.4 has and etcdctl-rs does not: auth management,
+# `check`, and etcdctl's own log lines around `--user`. These exercise the
+# server, so they run when real etcdctl is on both sides; with --ctl
+# (COMPAT_CTL_MODE=1) both sides record only a marker.
+etcdctl_only() {
+  if [[ -n ${COMPAT_CTL_MODE:-} ]]; then
+    printf '$%s\n[a command of etcdctl 3.4 that etcdctl-rs does not have: not compared]\n\n' "$(printf ' %q' "$@")"
+  else
+    "$@"
+  fi
+}
+
 # ctl_in TEXT ARGS...: run `etcdctl ARGS` with TEXT on stdin (e.g. txn); the
 # transcript shows TEXT as a here-document so the input is part of the record.
 ctl_in() {

@@ -215,20 +215,20 @@ printf -v input '\nget c --rev %d\n\n\n' "$rev"
 ctl_in "$input" txn                          # exactly at the compaction revision
 
 section "authentication disabled, no users or roles"
-ctl --user root:secret put authk v             # the client's Authenticate is told auth is off
-ctl --user root:secret get authk
-ctl user list
-ctl -w json role list
-ctl user get root
-ctl role get reader
-ctl user delete nobody
-ctl role delete nobody
-ctl user grant-role nobody reader
-ctl user revoke-role nobody reader
-ctl role grant-permission nobody read k
-ctl role revoke-permission nobody k
-ctl auth enable
-ctl auth disable
+etcdctl_only ctl --user root:secret put authk v   # the client's Authenticate is told auth is off
+etcdctl_only ctl --user root:secret get authk
+etcdctl_only ctl user list
+etcdctl_only ctl -w json role list
+etcdctl_only ctl user get root
+etcdctl_only ctl role get reader
+etcdctl_only ctl user delete nobody
+etcdctl_only ctl role delete nobody
+etcdctl_only ctl user grant-role nobody reader
+etcdctl_only ctl user revoke-role nobody reader
+etcdctl_only ctl role grant-permission nobody read k
+etcdctl_only ctl role revoke-permission nobody k
+etcdctl_only ctl auth enable
+etcdctl_only ctl auth disable
 
 section "cluster and maintenance views"
 ctl endpoint health
