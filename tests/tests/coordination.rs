@@ -72,6 +72,20 @@ fn prefix(p: &str, start_revision: i64) -> WatchCreateRequest {
     WatchCreateRequest { key: p.into(), range_end: end, start_revision, ..Default::default() }
 }
 
+/// Puts `value` under `prefix0`, `prefix1`, … (`n` keys); returns the first put's revision.
+async fn put_values(url: &str, prefix: &str, n: usize, value: &[u8]) -> i64 {
+    let c = client(url).await.expect("client");
+    let mut first = 0;
+    for i in 0..n {
+        let req = PutRequest { key: format!("{prefix}{i}").into_bytes(), value: value.to_vec(), ..Default::default() };
+        let r = c.kv().put(req).await.expect("put").into_inner().header.expect("header").revision;
+        if i == 0 {
+            first = r;
+        }
+    }
+    first
+}
+
 async fn put_retrying(urls: &[String], key: &str, value: &str) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -390,16 +404,7 @@ async fn progress_notifications_and_fragmented_responses() {
     // Three 700 KB values: with `fragment` the 2.1 MB of events come in pieces smaller
     // than etcd's limit for them (the request limit plus 512 KiB), all but the last
     // marked as a fragment.
-    let c = client(&url).await.expect("client");
-    let big = vec![b'x'; 700 * 1024];
-    let mut first = 0;
-    for i in 0..3 {
-        let req = PutRequest { key: format!("big/{i}").into_bytes(), value: big.clone(), ..Default::default() };
-        let r = c.kv().put(req).await.expect("big put").into_inner().header.expect("header").revision;
-        if i == 0 {
-            first = r;
-        }
-    }
+    let first = put_values(&url, "big/", 3, &vec![b'x'; 700 * 1024]).await;
     let fragmented = WatchCreateRequest { fragment: true, ..prefix("big/", first) };
     let (_tx, mut s) = watch(&url, vec![fragmented]).await;
     assert!(s.next().await.expect("created").expect("ok").created);
@@ -414,15 +419,7 @@ async fn progress_notifications_and_fragmented_responses() {
     assert_eq!(pieces, [(2, true), (1, false)], "2.1 MB of events as two fragments");
 
     // Two 900 KB values, 1.8 MB of events: under etcd's limit, so one response.
-    let large = vec![b'y'; 900 * 1024];
-    let mut first = 0;
-    for i in 0..2 {
-        let req = PutRequest { key: format!("large/{i}").into_bytes(), value: large.clone(), ..Default::default() };
-        let r = c.kv().put(req).await.expect("large put").into_inner().header.expect("header").revision;
-        if i == 0 {
-            first = r;
-        }
-    }
+    let first = put_values(&url, "large/", 2, &vec![b'y'; 900 * 1024]).await;
     let (_tx, mut s) = watch(&url, vec![WatchCreateRequest { fragment: true, ..prefix("large/", first) }]).await;
     assert!(s.next().await.expect("created").expect("ok").created);
     let r = tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("events").expect("item").expect("ok");
