@@ -38,6 +38,8 @@ pub struct Metrics {
     pub watch_streams: IntGauge,
     /// `etcd_debugging_mvcc_watcher_total`: v3 watchers on those streams.
     pub watchers: IntGauge,
+    /// `etcd_debugging_mvcc_events_total`: events sent to v3 watchers, per watcher.
+    pub watch_events: IntCounter,
     /// `etcd_debugging_store_watchers`: waiting v2 watches.
     pub store_watchers: IntGauge,
     /// `etcd_server_is_learner`.
@@ -59,10 +61,87 @@ pub struct Metrics {
     pub wal_fsync: Histogram,
     /// `etcd_network_peer_round_trip_time_seconds{To}`: AppendEntries round trips.
     pub peer_rtt: HistogramVec,
+    /// `etcd_network_peer_sent_bytes_total{To}`: Raft messages' bytes sent to a member.
+    pub peer_sent_bytes: IntCounterVec,
+    /// `etcd_network_peer_sent_failures_total{To}`: sends to a member that failed.
+    pub peer_sent_failures: IntCounterVec,
     /// `grpc_server_started_total{grpc_type,grpc_service,grpc_method}`.
     pub grpc_started: IntCounterVec,
     /// `grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code}`.
     pub grpc_handled: IntCounterVec,
+    /// `grpc_server_msg_received_total{grpc_type,grpc_service,grpc_method}`.
+    pub grpc_msg_received: IntCounterVec,
+    /// `grpc_server_msg_sent_total{grpc_type,grpc_service,grpc_method}`.
+    pub grpc_msg_sent: IntCounterVec,
+    /// `etcd_network_client_grpc_received_bytes_total`: request messages' protobuf bytes.
+    pub client_received_bytes: IntCounter,
+    /// `etcd_network_client_grpc_sent_bytes_total`: response messages' protobuf bytes.
+    pub client_sent_bytes: IntCounter,
+    /// `etcd_server_client_requests_total{client_api_version,type}`.
+    pub client_requests: IntCounterVec,
+    /// `etcd_mvcc_{range,put,delete,txn}_total` and their `etcd_debugging_mvcc_` twins,
+    /// brought up to the store's counts when scraped.
+    pub mvcc_ops: [[IntCounter; 2]; 4],
+    /// `etcd_debugging_mvcc_total_put_size_in_bytes` (a gauge in etcd).
+    pub put_size: IntGauge,
+    /// `etcd_debugging_mvcc_db_total_size_in_bytes`, the older name of the db size.
+    pub db_size_debugging: IntGauge,
+    /// `etcd_debugging_store_reads_total{action}`: v2 gets, `get` or `getRecursive`.
+    pub store_reads: IntCounterVec,
+    /// `etcd_debugging_store_writes_total{action}`: v2 writes by etcd's action name.
+    pub store_writes: IntCounterVec,
+    /// `etcd_debugging_store_expires_total`.
+    pub store_expires: IntCounter,
+    /// `etcd_debugging_store_watch_requests_total`.
+    pub store_watch_requests: IntCounter,
+    /// `etcd_debugging_lease_granted_total`.
+    pub lease_granted: IntCounter,
+    /// `etcd_debugging_lease_revoked_total`: revocations applied, expiries included.
+    pub lease_revoked: IntCounter,
+    /// `etcd_debugging_lease_renewed_total`: keep-alives the leader granted.
+    pub lease_renewed: IntCounter,
+    /// `etcd_debugging_server_lease_expired_total`: expiries the leader proposed.
+    pub lease_expired: IntCounter,
+    /// `etcd_debugging_lease_ttl_total`: TTLs granted, in seconds.
+    pub lease_ttl: Histogram,
+    /// `etcd_server_learner_promote_successes`.
+    pub learner_promotions: IntCounter,
+    /// `etcd_server_slow_apply_total`: entries that took over 100 ms to apply.
+    pub slow_applies: IntCounter,
+    /// `etcd_server_read_indexes_failed_total`.
+    pub read_indexes_failed: IntCounter,
+    /// `etcd_server_slow_read_indexes_total`: read indexes that timed out.
+    pub slow_read_indexes: IntCounter,
+    /// `etcd_server_snapshot_apply_in_progress_total`.
+    pub snapshot_applying: IntGauge,
+    /// `etcd_disk_wal_write_bytes_total` (a gauge in etcd): bytes of entries appended
+    /// to the log.
+    pub wal_write_bytes: IntGauge,
+    /// `etcd_disk_backend_defrag_duration_seconds`.
+    pub defrag_duration: Histogram,
+    /// `etcd_disk_defrag_inflight`.
+    pub defrag_inflight: IntGauge,
+    /// `etcd_disk_backend_snapshot_duration_seconds`: Maintenance.Snapshot streams.
+    pub snapshot_duration: Histogram,
+    /// `etcd_mvcc_hash_duration_seconds` (Hash) and `etcd_mvcc_hash_rev_duration_seconds`
+    /// (HashKV).
+    pub hash_durations: [Histogram; 2],
+    /// `os_fd_used` and `os_fd_limit`, sampled when scraped.
+    pub fds: [IntGauge; 2],
+    /// `process_virtual_memory_max_bytes`, which Go's process collector has and the
+    /// Rust one has not.
+    pub virtual_memory_max: prometheus::Gauge,
+}
+
+/// The v2 write actions as `etcd_debugging_store_writes_total` labels them.
+pub const STORE_WRITE_ACTIONS: [&str; 6] = ["set", "create", "update", "compareAndSwap", "delete", "compareAndDelete"];
+
+/// Brings a counter of a total kept elsewhere up to `total`.
+pub fn catch_up(counter: &IntCounter, total: u64) {
+    let now = counter.get();
+    if total > now {
+        counter.inc_by(total - now);
+    }
 }
 
 /// The process's metrics.
@@ -91,6 +170,23 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
 
 /// Metric options here are constants checked by the tests; an invalid one is a bug.
 #[allow(clippy::panic)]
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric(name)))
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    register(
+        registry,
+        Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+            .unwrap_or_else(|_| unreachable_metric(name)),
+    )
+}
+
+/// etcd's exponential buckets: `count` of them from `start`, doubling.
+fn doubling(start: f64, count: usize) -> Vec<f64> {
+    prometheus::exponential_buckets(start, 2.0, count).unwrap_or_default()
+}
+
 fn unreachable_metric(name: &str) -> ! {
     panic!("invalid metric definition {name}")
 }
@@ -153,6 +249,11 @@ impl Metrics {
             keys: gauge(&r, "etcd_debugging_mvcc_keys_total", "Total number of keys."),
             watch_streams: gauge(&r, "etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams."),
             watchers: gauge(&r, "etcd_debugging_mvcc_watcher_total", "Total number of watchers."),
+            watch_events: counter(
+                &r,
+                "etcd_debugging_mvcc_events_total",
+                "Total number of events sent by this member.",
+            ),
             store_watchers: gauge(&r, "etcd_debugging_store_watchers", "Count of currently active watchers."),
             is_learner: gauge(
                 &r,
@@ -237,6 +338,163 @@ impl Metrics {
                 )
                 .unwrap_or_else(|_| unreachable_metric("grpc_server_handled_total")),
             ),
+            peer_sent_bytes: counter_vec(
+                &r,
+                "etcd_network_peer_sent_bytes_total",
+                "The total number of bytes sent to peers.",
+                &["To"],
+            ),
+            peer_sent_failures: counter_vec(
+                &r,
+                "etcd_network_peer_sent_failures_total",
+                "The total number of send failures from peers.",
+                &["To"],
+            ),
+            grpc_msg_received: counter_vec(
+                &r,
+                "grpc_server_msg_received_total",
+                "Total number of RPC stream messages received on the server.",
+                &grpc,
+            ),
+            grpc_msg_sent: counter_vec(
+                &r,
+                "grpc_server_msg_sent_total",
+                "Total number of gRPC stream messages sent by the server.",
+                &grpc,
+            ),
+            client_received_bytes: counter(
+                &r,
+                "etcd_network_client_grpc_received_bytes_total",
+                "The total number of bytes received from grpc clients.",
+            ),
+            client_sent_bytes: counter(
+                &r,
+                "etcd_network_client_grpc_sent_bytes_total",
+                "The total number of bytes sent to grpc clients.",
+            ),
+            client_requests: counter_vec(
+                &r,
+                "etcd_server_client_requests_total",
+                "The total number of client requests per client version.",
+                &["client_api_version", "type"],
+            ),
+            mvcc_ops: [("range", "ranges"), ("put", "puts"), ("delete", "deletes"), ("txn", "txns")].map(
+                |(op, ops)| {
+                    let help = format!("Total number of {ops} seen by this member.");
+                    ["etcd_mvcc", "etcd_debugging_mvcc"]
+                        .map(|prefix| counter(&r, &format!("{prefix}_{op}_total"), &help))
+                },
+            ),
+            put_size: gauge(
+                &r,
+                "etcd_debugging_mvcc_total_put_size_in_bytes",
+                "The total size of put kv pairs seen by this member.",
+            ),
+            db_size_debugging: gauge(
+                &r,
+                "etcd_debugging_mvcc_db_total_size_in_bytes",
+                "Total size of the underlying database physically allocated in bytes.",
+            ),
+            store_reads: counter_vec(
+                &r,
+                "etcd_debugging_store_reads_total",
+                "Total number of reads action by (get/getRecursive), local to this member.",
+                &["action"],
+            ),
+            store_writes: counter_vec(
+                &r,
+                "etcd_debugging_store_writes_total",
+                "Total number of writes (e.g. set/compareAndDelete) seen by this member.",
+                &["action"],
+            ),
+            store_expires: counter(&r, "etcd_debugging_store_expires_total", "Total number of expired keys."),
+            store_watch_requests: counter(
+                &r,
+                "etcd_debugging_store_watch_requests_total",
+                "Total number of incoming watch requests (new or reestablished).",
+            ),
+            lease_granted: counter(&r, "etcd_debugging_lease_granted_total", "The total number of granted leases."),
+            lease_revoked: counter(&r, "etcd_debugging_lease_revoked_total", "The total number of revoked leases."),
+            lease_renewed: counter(
+                &r,
+                "etcd_debugging_lease_renewed_total",
+                "The number of renewed leases seen by the leader.",
+            ),
+            lease_expired: counter(
+                &r,
+                "etcd_debugging_server_lease_expired_total",
+                "The total number of expired leases.",
+            ),
+            lease_ttl: histogram(
+                &r,
+                "etcd_debugging_lease_ttl_total",
+                "Bucketed histogram of lease TTLs.",
+                doubling(1.0, 24),
+            ),
+            learner_promotions: counter(
+                &r,
+                "etcd_server_learner_promote_successes",
+                "The total number of successful learner promotions while this member is leader.",
+            ),
+            slow_applies: counter(
+                &r,
+                "etcd_server_slow_apply_total",
+                "The total number of slow apply requests (likely overloaded from slow disk).",
+            ),
+            read_indexes_failed: counter(
+                &r,
+                "etcd_server_read_indexes_failed_total",
+                "The total number of failed read indexes seen.",
+            ),
+            slow_read_indexes: counter(
+                &r,
+                "etcd_server_slow_read_indexes_total",
+                "The total number of pending read indexes not in sync with leader's or timed out read index requests.",
+            ),
+            snapshot_applying: gauge(
+                &r,
+                "etcd_server_snapshot_apply_in_progress_total",
+                "1 if the server is applying the incoming snapshot. 0 if none.",
+            ),
+            wal_write_bytes: gauge(&r, "etcd_disk_wal_write_bytes_total", "Total number of bytes written in WAL."),
+            defrag_duration: histogram(
+                &r,
+                "etcd_disk_backend_defrag_duration_seconds",
+                "The latency distribution of backend defragmentation.",
+                doubling(0.1, 13),
+            ),
+            defrag_inflight: gauge(
+                &r,
+                "etcd_disk_defrag_inflight",
+                "Whether or not defrag is active on the member. 1 means active, 0 means not.",
+            ),
+            snapshot_duration: histogram(
+                &r,
+                "etcd_disk_backend_snapshot_duration_seconds",
+                "The latency distribution of backend snapshots.",
+                doubling(0.01, 17),
+            ),
+            hash_durations: [
+                ("etcd_mvcc_hash_duration_seconds", "The latency distribution of storage hash operation."),
+                (
+                    "etcd_mvcc_hash_rev_duration_seconds",
+                    "The latency distribution of storage hash by revision operation.",
+                ),
+            ]
+            .map(|(name, help)| histogram(&r, name, help, doubling(0.01, 15))),
+            fds: [
+                ("os_fd_used", "The number of used file descriptors."),
+                ("os_fd_limit", "The file descriptor limit."),
+            ]
+            .map(|(name, help)| gauge(&r, name, help)),
+            virtual_memory_max: register(
+                &r,
+                prometheus::Gauge::new(
+                    "process_virtual_memory_max_bytes",
+                    "Maximum amount of virtual memory available in bytes.",
+                )
+                .unwrap_or_else(|_| unreachable_metric("process_virtual_memory_max_bytes")),
+            ),
             registry: r,
         }
     }
@@ -317,6 +575,19 @@ mod tests {
             "etcd_server_health_failures",
             "etcd_debugging_mvcc_current_revision",
             "etcd_debugging_mvcc_compact_revision",
+            "etcd_mvcc_put_total",
+            "etcd_debugging_mvcc_txn_total",
+            "etcd_debugging_mvcc_total_put_size_in_bytes",
+            "etcd_debugging_mvcc_events_total",
+            "etcd_network_client_grpc_sent_bytes_total",
+            "etcd_debugging_lease_ttl_total_bucket{le=\"8388608\"}",
+            "etcd_debugging_server_lease_expired_total",
+            "etcd_disk_wal_write_bytes_total",
+            "etcd_disk_backend_defrag_duration_seconds_bucket{le=\"409.6\"}",
+            "etcd_mvcc_hash_rev_duration_seconds_count",
+            "etcd_server_slow_read_indexes_total",
+            "os_fd_limit",
+            "process_virtual_memory_max_bytes",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

@@ -288,9 +288,12 @@ async fn revoke_expired_leases(node: Node) {
     loop {
         tick.tick().await;
         for id in node.expired_leases() {
-            if let Err(e) = node.propose(Command::LeaseRevoke { id }).await {
-                tracing::debug!(error = %e, lease = %format!("{id:x}"), "revoking an expired lease; will retry");
-                break;
+            match node.propose(Command::LeaseRevoke { id }).await {
+                Ok(_) => crate::metrics::metrics().lease_expired.inc(),
+                Err(e) => {
+                    tracing::debug!(error = %e, lease = %format!("{id:x}"), "revoking an expired lease; will retry");
+                    break;
+                }
             }
         }
     }

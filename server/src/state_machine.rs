@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use openraft::EntryPayload;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,10 @@ use crate::mvcc::{Discarded, MvccSnapshot, MvccStore, RecordScan, Revisions};
 use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 use crate::v2store::{Record, V2Store};
+
+/// An apply slower than this counts in `etcd_server_slow_apply_total` (etcd's
+/// `warnApplyDuration`).
+const SLOW_APPLY: Duration = Duration::from_millis(100);
 
 /// Meta key: [`Progress`], written after the entries it covers.
 const META_PROGRESS: &[u8] = b"progress";
@@ -165,6 +170,15 @@ impl<B: Backend> StateMachine<B> {
     /// writes (v2 nodes, leases, members) are not keyed by revision and are only safe to
     /// apply again on top of the state they were first applied to.
     pub fn apply(&mut self, entry: Entry) -> Result<Reply, Error> {
+        let started = Instant::now();
+        let reply = self.apply_entry(entry);
+        if started.elapsed() > SLOW_APPLY {
+            crate::metrics::metrics().slow_applies.inc();
+        }
+        reply
+    }
+
+    fn apply_entry(&mut self, entry: Entry) -> Result<Reply, Error> {
         let mut batch = WriteBatch::default();
         let defer_marker = matches!(
             entry.payload,
@@ -251,6 +265,19 @@ impl<B: Backend> StateMachine<B> {
             }
         };
         let end = w.end();
+        if out.is_ok() {
+            let m = crate::metrics::metrics();
+            match cmd {
+                Command::LeaseGrant { id, .. } => {
+                    m.lease_granted.inc();
+                    if let Some(ttl) = self.mvcc.leases().ttl(*id) {
+                        m.lease_ttl.observe(ttl as f64);
+                    }
+                }
+                Command::LeaseRevoke { .. } => m.lease_revoked.inc(),
+                _ => {}
+            }
+        }
         match out {
             Err(Error::Storage(e)) => Err(Error::Storage(e)),
             Ok(CommandResponse::Lease { .. }) => Ok(Ok(CommandResponse::Lease { revision: end })),
@@ -278,6 +305,19 @@ impl<B: Backend> StateMachine<B> {
         applied: Option<LogId>,
         membership: StoredMembership,
     ) -> Result<(), Error> {
+        let applying = &crate::metrics::metrics().snapshot_applying;
+        applying.set(1);
+        let installed = self.install_state(snap, applied, membership);
+        applying.set(0);
+        installed
+    }
+
+    fn install_state(
+        &mut self,
+        snap: StateSnapshot,
+        applied: Option<LogId>,
+        membership: StoredMembership,
+    ) -> Result<(), Error> {
         let mut batch = WriteBatch::default();
         let revisions = Revisions { current: snap.mvcc.current(), compacted: snap.mvcc.compacted() };
         batch.put(Tree::Meta, META_PROGRESS, encode(&Progress { applied, revisions }).map_err(storage)?);
@@ -286,7 +326,9 @@ impl<B: Backend> StateMachine<B> {
         batch.put(Tree::Meta, META_ALARMS, encode(&snap.alarms).map_err(storage)?);
         let index = applied.map_or(0, |l| l.index);
         self.v2.import(&**self.mvcc.backend(), snap.v2, index, &mut batch)?;
+        let counts = self.mvcc.op_counts().clone();
         self.mvcc = MvccStore::import(self.mvcc.backend().clone(), snap.mvcc, batch)?;
+        self.mvcc.adopt_op_counts(counts);
         self.applied = applied;
         self.marker_due = false;
         self.membership = membership;

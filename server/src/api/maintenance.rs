@@ -2,6 +2,7 @@
 //! leader transfer.
 
 use std::pin::Pin;
+use std::time::Instant;
 
 use etcd_proto::etcdserverpb as pb;
 use etcd_proto::etcdserverpb::alarm_request::AlarmAction;
@@ -14,6 +15,7 @@ use super::{Context, convert, mismatch};
 use crate::ETCD_VERSION;
 use crate::alarm::Alarm;
 use crate::command::{Command, CommandResponse};
+use crate::metrics::metrics;
 use crate::snapshot_file;
 
 /// The Maintenance service.
@@ -92,7 +94,12 @@ impl Maintenance for MaintenanceService {
     /// Rewrites this member's database; the pause writes saw is logged.
     async fn defragment(&self, _: Request<pb::DefragmentRequest>) -> Result<Response<pb::DefragmentResponse>, Status> {
         let before = self.ctx.node.db_size().map_err(status)?;
-        let done = self.ctx.node.defragment().await.map_err(status)?;
+        let m = metrics();
+        m.defrag_inflight.set(1);
+        let done = self.ctx.node.defragment().await;
+        m.defrag_inflight.set(0);
+        let done = done.map_err(status)?;
+        m.defrag_duration.observe(done.took.as_secs_f64());
         self.ctx.quota.invalidate();
         let after = self.ctx.node.db_size().map_err(status)?;
         let (took_ms, writes_paused_ms) = (done.took.as_millis() as u64, done.paused.as_millis() as u64);
@@ -103,20 +110,24 @@ impl Maintenance for MaintenanceService {
 
     async fn hash(&self, _: Request<pb::HashRequest>) -> Result<Response<pb::HashResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
+        let started = Instant::now();
         let (hash, revision) = {
             let state = self.ctx.node.read();
             (state.mvcc().hash().map_err(status)?, state.mvcc().current_revision())
         };
+        metrics().hash_durations[0].observe(started.elapsed().as_secs_f64());
         Ok(Response::new(pb::HashResponse { header: Some(self.ctx.header(revision)), hash }))
     }
 
     async fn hash_kv(&self, request: Request<pb::HashKvRequest>) -> Result<Response<pb::HashKvResponse>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
+        let started = Instant::now();
         let (hash, compact_revision, revision) = {
             let state = self.ctx.node.read();
             let (hash, compacted) = state.mvcc().hash_kv(request.into_inner().revision).map_err(status)?;
             (hash, compacted, state.mvcc().current_revision())
         };
+        metrics().hash_durations[1].observe(started.elapsed().as_secs_f64());
         Ok(Response::new(pb::HashKvResponse { header: Some(self.ctx.header(revision)), hash, compact_revision }))
     }
 
@@ -126,6 +137,7 @@ impl Maintenance for MaintenanceService {
     /// etcd's 32 KiB chunks (without headers, as etcd 3.4 sends them).
     async fn snapshot(&self, _: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
         self.ctx.node.refuse_if_learner().map_err(status)?;
+        let started = Instant::now();
         let export = self.ctx.node.export().await;
         let file = tokio::task::spawn_blocking(move || {
             let (snap, _) = export.finish()?;
@@ -134,6 +146,7 @@ impl Maintenance for MaintenanceService {
         .await
         .map_err(|e| Status::internal(format!("etcd-rs: snapshot stopped: {e}")))?
         .map_err(status)?;
+        metrics().snapshot_duration.observe(started.elapsed().as_secs_f64());
         let total = file.len();
         // Chunks are cut as the client reads them: one copy of the file in memory.
         let chunks = (0..total.div_ceil(SNAPSHOT_CHUNK)).map(move |i| {

@@ -10,8 +10,10 @@ use futures::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::metrics::{grpc_code_name, grpc_type, metrics};
+use super::grpc_frames::{CountedBody, Tally};
+use crate::metrics::{STORE_WRITE_ACTIONS, catch_up, grpc_code_name, grpc_type, metrics};
 use crate::node::Node;
+use crate::v2store::Counter;
 use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
 
 /// Samples the member's state into the gauges and renders every metric.
@@ -22,7 +24,9 @@ pub async fn render(node: Node) -> Response {
     m.is_leader.set(i64::from(raft.leader == node.id()));
     m.proposals_committed.set(node.committed_index() as i64);
     m.proposals_applied.set(raft.applied_index as i64);
-    m.db_size.set(node.db_size().map_or(0, |s| s as i64));
+    let db_size = node.db_size().map_or(0, |s| s as i64);
+    m.db_size.set(db_size);
+    m.db_size_debugging.set(db_size);
     m.db_size_in_use.set(node.db_size_in_use() as i64);
     m.is_learner.set(i64::from(raft.is_learner));
     {
@@ -31,6 +35,39 @@ pub async fn render(node: Node) -> Response {
         m.current_revision.set(state.mvcc().current_revision());
         m.compact_revision.set(state.mvcc().compacted_revision());
         m.store_watchers.set(state.v2().watcher_count() as i64);
+        let ops = state.mvcc().op_counts().totals();
+        for ([current, debugging], total) in m.mvcc_ops.iter().zip([ops.ranges, ops.puts, ops.deletes, ops.txns]) {
+            catch_up(current, total);
+            catch_up(debugging, total);
+        }
+        m.put_size.set(ops.put_bytes as i64);
+        let stats = state.v2().stats();
+        let gets = stats.get(Counter::GetSuccess) + stats.get(Counter::GetFail);
+        let recursive = stats.recursive_gets();
+        catch_up(&m.store_reads.with_label_values(&["get"]), gets.saturating_sub(recursive));
+        catch_up(&m.store_reads.with_label_values(&["getRecursive"]), recursive);
+        let writes = [
+            (Counter::SetSuccess, Counter::SetFail),
+            (Counter::CreateSuccess, Counter::CreateFail),
+            (Counter::UpdateSuccess, Counter::UpdateFail),
+            (Counter::CasSuccess, Counter::CasFail),
+            (Counter::DeleteSuccess, Counter::DeleteFail),
+            (Counter::CadSuccess, Counter::CadFail),
+        ];
+        for (action, (ok, fail)) in STORE_WRITE_ACTIONS.iter().zip(writes) {
+            // etcd labels an action once it was asked for.
+            let total = stats.get(ok) + stats.get(fail);
+            if total > 0 {
+                catch_up(&m.store_writes.with_label_values(&[action]), total);
+            }
+        }
+        catch_up(&m.store_expires, stats.get(Counter::Expire));
+        catch_up(&m.store_watch_requests, stats.watch_requests());
+    }
+    if let Some(limits) = ProcessLimits::read() {
+        m.fds[0].set(limits.open_fds);
+        m.fds[1].set(limits.max_open_files);
+        m.virtual_memory_max.set(limits.max_address_space);
     }
     let id = format!("{:x}", node.id());
     // The cluster version as etcd labels it: major.minor.
@@ -41,8 +78,36 @@ pub async fn render(node: Node) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.render()).into_response()
 }
 
-/// Counts gRPC calls as go-grpc-prometheus does: started, and handled with the status
-/// code. The code is read from the response headers (where tonic puts it for calls that
+/// What `/proc` says of this process's file descriptors and limits (etcd reads the same
+/// on Linux and sets nothing elsewhere).
+struct ProcessLimits {
+    open_fds: i64,
+    max_open_files: i64,
+    /// Bytes; "unlimited" is Go's 2^64 - 1.
+    max_address_space: f64,
+}
+
+impl ProcessLimits {
+    fn read() -> Option<Self> {
+        let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as i64;
+        let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+        // The soft limit, the first column after the name.
+        let soft = |name: &str| {
+            let line = limits.lines().find(|l| l.starts_with(name))?;
+            line[name.len()..].split_whitespace().next().map(str::to_string)
+        };
+        let max_open_files = soft("Max open files")?.parse().ok()?;
+        let max_address_space = match soft("Max address space")?.as_str() {
+            "unlimited" => u64::MAX as f64,
+            n => n.parse().ok()?,
+        };
+        Some(Self { open_fds, max_open_files, max_address_space })
+    }
+}
+
+/// Counts gRPC calls as go-grpc-prometheus does: started, messages each way, and
+/// handled with the status code; and etcd's own counts of calls by client version and of
+/// message bytes each way. The code is read from the response headers (where tonic puts it for calls that
 /// fail before answering); a call that answers is counted OK, since its final status
 /// travels in trailers this layer does not wait for. Being the one place every gRPC
 /// response passes, it also puts such a status into grpc-go's words where tonic's differ
@@ -84,7 +149,15 @@ where
         };
         let kind = grpc_type(&method);
         let m = metrics();
-        m.grpc_started.with_label_values(&[kind, &service, &method]).inc();
+        let labels = [kind, service.as_str(), method.as_str()];
+        m.grpc_started.with_label_values(&labels).inc();
+        let version = request.headers().get("client-api-version").and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+        let call = if kind == "unary" { "unary" } else { "stream" };
+        m.client_requests.with_label_values(&[version, call]).inc();
+        let received =
+            Tally { messages: m.grpc_msg_received.with_label_values(&labels), bytes: m.client_received_bytes.clone() };
+        let sent = Tally { messages: m.grpc_msg_sent.with_label_values(&labels), bytes: m.client_sent_bytes.clone() };
+        let request = request.map(|body| CountedBody::wrap(body, received));
         let response = self.inner.call(request);
         Either::Right(Box::pin(async move {
             let mut response = response.await?;
@@ -94,7 +167,7 @@ where
                 code = header_code(response.headers());
             }
             m.grpc_handled.with_label_values(&[kind, &service, &method, grpc_code_name(code)]).inc();
-            Ok(response)
+            Ok(response.map(|body| CountedBody::wrap(body, sent)))
         }))
     }
 }

@@ -10,6 +10,7 @@ mod cors;
 mod election;
 mod gateway;
 mod go_json;
+mod grpc_frames;
 mod http;
 mod kv;
 mod lease;

@@ -215,6 +215,7 @@ impl StreamTask {
     /// overhead allowance, as etcd's watch server takes it) with two or more events, each
     /// fragment filled until the next event would bring it to the limit.
     fn push_events(&self, batch: &mut Batch, header: pb::ResponseHeader, watch_id: i64, events: Vec<Event>) {
+        metrics().watch_events.inc_by(events.len() as u64);
         let response = |events, fragment| pb::WatchResponse { events, fragment, ..headed(header, watch_id) };
         let whole = response(events.into_iter().map(event).collect(), false);
         let limit = self.ctx.max_request_bytes + super::GRPC_OVERHEAD_BYTES;

@@ -53,6 +53,7 @@ impl RangeCursor {
         {
             return Err(Error::StreamSortUnsupported);
         }
+        store.counts.add(super::Tally { ranges: 1, ..super::Tally::default() });
         let current = store.current_revision();
         let at = store.check_read_revision(req.revision, current)?;
         let next = Some(req.key.clone());

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::discarded::Discarded;
 use super::key_history::KeyHistory;
 use super::lease::Leases;
+use super::op_counts::{OpCounts, Tally};
 use super::range_query;
 use super::write::WriteTxn;
 use super::{KeyRange, KeyValue, RangeRequest, RangeResponse, Record, Revision};
@@ -40,6 +41,8 @@ pub struct MvccStore<B> {
     pub(super) leases: Leases,
     /// Records compactions dropped from the index, until they are swept from the backend.
     pub(super) discarded: Discarded,
+    /// Calls counted for `etcd_mvcc_*_total`.
+    pub(super) counts: Arc<OpCounts>,
 }
 
 impl<B: Backend> MvccStore<B> {
@@ -66,8 +69,15 @@ impl<B: Backend> MvccStore<B> {
         if !unfinished.is_empty() {
             backend.write(unfinished)?;
         }
-        let mut store =
-            Self { backend, index, current: revs.current, compacted: -1, leases, discarded: Discarded::default() };
+        let mut store = Self {
+            backend,
+            index,
+            current: revs.current,
+            compacted: -1,
+            leases,
+            discarded: Discarded::default(),
+            counts: Arc::default(),
+        };
         store.compact_index(revs.compacted);
         Ok(store)
     }
@@ -143,7 +153,18 @@ impl<B: Backend> MvccStore<B> {
 
     /// Serves a range at the current revision.
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResponse> {
+        self.counts.add(Tally { ranges: 1, ..Tally::default() });
         range_query::run(self, req, self.current, &[])
+    }
+
+    /// The calls this store has served, for `etcd_mvcc_*_total`.
+    pub fn op_counts(&self) -> &Arc<OpCounts> {
+        &self.counts
+    }
+
+    /// Goes on counting where `counts` left off (a store replaced by a snapshot).
+    pub fn adopt_op_counts(&mut self, counts: Arc<OpCounts>) {
+        self.counts = counts;
     }
 
     /// Starts a change; its writes are queued into `batch`, which the caller writes to the

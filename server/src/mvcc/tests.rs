@@ -242,6 +242,42 @@ fn txn_one_revision_reads_own_writes_and_fails_whole() {
 }
 
 #[test]
+fn calls_are_counted_as_etcd_counts_them() {
+    let mut s = store();
+    let totals = |s: &Store| s.op_counts().totals();
+    let plain = PutRequest { key: b"k".to_vec(), value: b"val".to_vec(), ..Default::default() };
+    change(&mut s, |w| w.put(&plain)).expect("put");
+    assert_eq!(totals(&s), OpTotals { puts: 1, put_bytes: 4, ..OpTotals::default() }, "one call, no txn");
+
+    put(&mut s, "k", "v2"); // prev_kv: etcd reads the old value with a range of the change
+    assert_eq!((totals(&s).ranges, totals(&s).puts, totals(&s).txns), (1, 2, 1));
+
+    get(&s, "k", "", 0).expect("get");
+    del(&mut s, "nothing", "");
+    let t = totals(&s);
+    assert_eq!((t.ranges, t.deletes, t.txns), (2, 1, 1), "a range and a delete of no key are one call each");
+
+    let cmp = |target| Compare { result: CompareResult::Equal, target, key: b"k".to_vec(), range_end: vec![] };
+    let writing = TxnRequest {
+        compare: vec![cmp(CompareTarget::Value(b"v2".to_vec())), cmp(CompareTarget::Version(2))],
+        success: vec![RequestOp::Put(PutRequest { key: b"x".to_vec(), value: b"1".to_vec(), ..Default::default() })],
+        failure: vec![],
+    };
+    change(&mut s, |w| w.txn(&writing)).expect("txn");
+    let t = totals(&s);
+    assert_eq!((t.ranges, t.puts, t.txns), (4, 3, 2), "two compares read apart (a txn), then one put (not one)");
+
+    let reading = TxnRequest {
+        compare: vec![cmp(CompareTarget::Version(2))],
+        success: vec![RequestOp::Range(RangeRequest { key: b"k".to_vec(), ..Default::default() })],
+        failure: vec![],
+    };
+    change(&mut s, |w| w.txn(&reading)).expect("read-only txn");
+    let t = totals(&s);
+    assert_eq!((t.ranges, t.txns), (6, 3), "a compare and a range read as one txn");
+}
+
+#[test]
 fn range_compare_needs_every_key() {
     let mut s = store();
     put(&mut s, "p/a", "1");

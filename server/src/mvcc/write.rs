@@ -1,7 +1,10 @@
 //! One change to the store: every write shares the next revision, with a sub revision
 //! each, and reads inside the change see its earlier writes.
 
+use std::cell::Cell;
+
 use super::compare;
+use super::op_counts::Tally;
 use super::range_query;
 use super::store::MvccStore;
 use super::{
@@ -18,12 +21,14 @@ pub struct WriteTxn<'a, B> {
     batch: &'a mut WriteBatch,
     begin: i64,
     pending: Vec<(Revision, Record)>,
+    /// The calls made, counted when the change ends.
+    tally: Cell<Tally>,
 }
 
 impl<'a, B: Backend> WriteTxn<'a, B> {
     pub(super) fn new(store: &'a mut MvccStore<B>, batch: &'a mut WriteBatch) -> Self {
         let begin = store.current;
-        Self { store, batch, begin, pending: Vec::new() }
+        Self { store, batch, begin, pending: Vec::new(), tally: Cell::default() }
     }
 
     /// The revision reads see now: one past `begin` once this change wrote anything.
@@ -60,8 +65,15 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         self.pending.push((rev, rec));
     }
 
+    fn count(&self, f: impl FnOnce(&mut Tally)) {
+        let mut t = self.tally.get();
+        f(&mut t);
+        self.tally.set(t);
+    }
+
     /// Reads, seeing this change's own writes.
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResponse> {
+        self.count(|t| t.ranges += 1);
         range_query::run(self.store, req, self.now(), &self.pending)
     }
 
@@ -69,7 +81,13 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     pub fn put(&mut self, req: &PutRequest) -> Result<PutResponse> {
         self.check_put(req)?;
         // The replaced record is read only when its value or lease is needed.
-        let prev = if req.prev_kv || req.ignore_value || req.ignore_lease { self.latest(&req.key)? } else { None };
+        let prev = if req.prev_kv || req.ignore_value || req.ignore_lease {
+            // etcd reads it with a range of the change.
+            self.count(|t| t.ranges += 1);
+            self.latest(&req.key)?
+        } else {
+            None
+        };
         let rev = self.begin + 1;
         let (create_revision, version) = match self.store.index.get(&req.key).and_then(|h| h.live()) {
             Some((created, version)) => (created, version + 1),
@@ -89,12 +107,17 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
                 _ => req.lease,
             },
         };
+        self.count(|t| {
+            t.puts += 1;
+            t.put_bytes += (kv.key.len() + kv.value.len()) as u64;
+        });
         self.record(false, kv);
         Ok(PutResponse { revision: rev, prev_kv: prev.filter(|_| req.prev_kv) })
     }
 
     /// Deletes the live keys in a range.
     pub fn delete_range(&mut self, req: &DeleteRangeRequest) -> Result<DeleteRangeResponse> {
+        self.count(|t| t.deletes += 1);
         let live = self.store.live_in(&KeyRange::new(&req.key, &req.range_end), self.now());
         let mut prev_kvs = Vec::new();
         if req.prev_kv {
@@ -112,7 +135,12 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     /// Runs a txn. The branch is chosen, and every op on it checked, before anything is
     /// written, so a txn fails whole or applies whole.
     pub fn txn(&mut self, req: &TxnRequest) -> Result<TxnResponse> {
-        let path = self.choose_path(req)?;
+        let path = self.choose_path(req);
+        if !reads_only(req) {
+            // etcd reads a changing txn's compares in a read of their own, counted apart.
+            self.store.counts.add(self.tally.take());
+        }
+        let path = path?;
         self.check_path(req, &path)?;
         let mut path = path.into_iter();
         self.run_txn(req, &mut path)
@@ -139,6 +167,7 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
 
     fn compares_hold(&self, req: &TxnRequest) -> Result<bool> {
         for c in &req.compare {
+            self.count(|t| t.ranges += 1);
             let range = KeyRange::new(&c.key, &c.range_end);
             let ok = if let KeyRange::Single(_) = range {
                 compare::holds(c, self.latest(&c.key)?.as_ref())
@@ -219,6 +248,8 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         }
         // The records go later, swept a group at a time (see `Discarded`).
         self.store.compact_index(req.revision);
+        // etcd reads the revision for its answer with a range.
+        self.count(|t| t.ranges += 1);
         Ok(CompactResponse { revision: self.store.current })
     }
 
@@ -226,11 +257,18 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     /// revision after the change; the owner persists [`MvccStore::revisions`] after the
     /// batch's records.
     pub fn end(self) -> i64 {
+        self.store.counts.add(self.tally.get());
         if !self.pending.is_empty() {
             self.store.current = self.begin + 1;
         }
         self.store.current
     }
+}
+
+/// Whether every op of both branches reads (etcd's `isTxnReadonly`), so that etcd serves
+/// the txn, compares included, as one read.
+fn reads_only(req: &TxnRequest) -> bool {
+    req.success.iter().chain(&req.failure).all(|op| matches!(op, RequestOp::Range(_)))
 }
 
 fn branch(req: &TxnRequest, succeeded: bool) -> &[RequestOp] {

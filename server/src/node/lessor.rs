@@ -121,6 +121,7 @@ impl Node {
     pub(super) fn renew_lease_here(&self, id: i64) -> Option<(i64, i64)> {
         let ttl = self.read().mvcc().leases().ttl(id)?;
         self.lessor().expiries.insert(id, after(ttl));
+        crate::metrics::metrics().lease_renewed.inc();
         Some((ttl, ttl))
     }
 

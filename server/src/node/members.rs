@@ -93,7 +93,13 @@ impl Node {
                 (false, _) => Err(Error::MemberNotFound),
                 (true, false) => Err(Error::NotALearner),
                 (true, true) if !self.learner_ready(*id) => Err(Error::LearnerNotReady),
-                (true, true) => self.change(ChangeMembers::AddVoterIds(BTreeSet::from([*id]))).await,
+                (true, true) => {
+                    let promoted = self.change(ChangeMembers::AddVoterIds(BTreeSet::from([*id]))).await;
+                    if promoted.is_ok() {
+                        crate::metrics::metrics().learner_promotions.inc();
+                    }
+                    promoted
+                }
             },
         };
         match checked {

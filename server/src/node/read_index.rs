@@ -56,6 +56,12 @@ impl Node {
                 waiters.push(w);
             }
             let index = self.fetch_read_index().await;
+            // etcd counts a read index that timed out as slow, any other failure as failed.
+            match &index {
+                Err(Error::Timeout) => crate::metrics::metrics().slow_read_indexes.inc(),
+                Err(_) => crate::metrics::metrics().read_indexes_failed.inc(),
+                Ok(_) => {}
+            }
             for w in waiters {
                 w.send(index.clone()).ok();
             }

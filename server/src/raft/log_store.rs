@@ -232,9 +232,13 @@ impl<B: Backend> RaftLogStorage<TypeConfig> for LogStore<B> {
         I::IntoIter: Send,
     {
         let mut batch = WriteBatch::default();
+        let mut bytes = 0;
         for e in entries {
-            batch.put(Tree::Log, index_key(e.index()), encode(&e)?);
+            let encoded = encode(&e)?;
+            bytes += encoded.len() as i64;
+            batch.put(Tree::Log, index_key(e.index()), encoded);
         }
+        crate::metrics::metrics().wal_write_bytes.add(bytes);
         // In order, not atomic: a crash keeps a prefix of the entries, which is still a
         // log without holes, and the flush below makes them durable anyway.
         self.backend.write_in_order(batch).map_err(io::Error::other)?;

@@ -107,8 +107,37 @@ impl Peer {
         Fut: Future<Output = Result<tonic::Response<Payload>, tonic::Status>>,
     {
         let req = self.request(msg, timeout)?;
-        let resp = method(self.client()?, req).await.map_err(status_error)?;
+        let traffic = PeerTraffic::to(self.target);
+        traffic.sent(req.get_ref().data.len());
+        let resp = method(self.client()?, req).await.map_err(|s| traffic.failed(status_error(s)))?;
         decode::<Result<R, PeerError>>(&resp.into_inner().data).map_err(|e| PeerError::Failed(e.to_string()))?
+    }
+}
+
+/// `etcd_network_peer_sent_bytes_total` and `etcd_network_peer_sent_failures_total` for
+/// one member.
+#[derive(Clone)]
+struct PeerTraffic {
+    bytes: prometheus::IntCounter,
+    /// The member's id, as the label has it.
+    to: String,
+}
+
+impl PeerTraffic {
+    fn to(target: u64) -> Self {
+        let to = format!("{target:x}");
+        Self { bytes: crate::metrics::metrics().peer_sent_bytes.with_label_values(&[&to]), to }
+    }
+
+    fn sent(&self, bytes: usize) {
+        self.bytes.inc_by(bytes as u64);
+    }
+
+    /// Counts a failed send and passes the error on. The member's failure series appears
+    /// with its first failure, as etcd's does.
+    fn failed(&self, e: PeerError) -> PeerError {
+        crate::metrics::metrics().peer_sent_failures.with_label_values(&[&self.to]).inc();
+        e
     }
 }
 
@@ -186,19 +215,23 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             let mut client = self.client().map_err(rpc_error)?;
             let in_flight = Arc::new(Mutex::new(VecDeque::<Instant>::new()));
             let sending = in_flight.clone();
+            let traffic = PeerTraffic::to(self.target);
+            let counted = traffic.clone();
             // An entry batch that does not encode ends the stream; Raft starts a new one.
             let requests = input.map_while(move |rpc| {
                 let data = encode(&rpc).ok()?;
+                counted.sent(data.len());
                 lock(&sending).push_back(Instant::now());
                 Some(Payload { data })
             });
             let mut req = tonic::Request::new(requests);
             stamp(&mut req, self.cluster_id);
-            let responses = client.stream_append(req).await.map_err(|s| rpc_error(status_error(s)))?.into_inner();
-            let state = (responses, in_flight, self.stats.clone());
+            let responses =
+                client.stream_append(req).await.map_err(|s| rpc_error(traffic.failed(status_error(s))))?.into_inner();
             let target = self.target;
+            let state = (responses, in_flight, self.stats.clone(), traffic);
             let results = futures::stream::unfold(Some(state), move |state| async move {
-                let (mut responses, in_flight, stats) = state?;
+                let (mut responses, in_flight, stats, traffic) = state?;
                 let item = loop {
                     match tokio::time::timeout(timeout, responses.next()).await {
                         Ok(item) => break item?,
@@ -209,7 +242,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
                 };
                 let sent = lock(&in_flight).pop_front();
                 let result = item
-                    .map_err(status_error)
+                    .map_err(|s| traffic.failed(status_error(s)))
                     .and_then(|p| {
                         decode::<Result<StreamAppendResult<TypeConfig>, PeerError>>(&p.data)
                             .map_err(|e| PeerError::Failed(e.to_string()))?
@@ -219,7 +252,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
                     stats.sent_append(target, result.as_ref().ok().and(sent).map(|t| t.elapsed()));
                 }
                 // The first error ends the stream.
-                let next = result.is_ok().then_some((responses, in_flight, stats));
+                let next = result.is_ok().then_some((responses, in_flight, stats, traffic));
                 Some((result, next))
             });
             Ok(Box::pin(results) as BoxStream<'s, _>)

@@ -62,12 +62,37 @@ impl Counter {
 #[derive(Debug, Default)]
 pub struct Stats {
     counts: [AtomicU64; 15],
+    /// Gets with `recursive=true` (etcd's `getRecursive` reads), among the gets.
+    recursive_gets: AtomicU64,
+    /// Watches asked for, whether they started or not.
+    watch_requests: AtomicU64,
 }
 
 impl Stats {
     /// Counts one outcome.
     pub fn inc(&self, c: Counter) {
         self.counts[c as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a get that was recursive, besides its [`Counter::GetSuccess`] or
+    /// [`Counter::GetFail`].
+    pub fn inc_recursive_get(&self) {
+        self.recursive_gets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a watch asked for.
+    pub fn inc_watch_request(&self) {
+        self.watch_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Recursive gets so far.
+    pub fn recursive_gets(&self) -> u64 {
+        self.recursive_gets.load(Ordering::Relaxed)
+    }
+
+    /// Watches asked for so far.
+    pub fn watch_requests(&self) -> u64 {
+        self.watch_requests.load(Ordering::Relaxed)
     }
 
     /// The current count of `c`.

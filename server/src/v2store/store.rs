@@ -152,6 +152,9 @@ impl V2Store {
     pub fn get(&self, path: &str, recursive: bool, current: u64) -> Result<Event, V2Error> {
         let found = self.lookup(path, current);
         self.stats.inc(if found.is_ok() { Counter::GetSuccess } else { Counter::GetFail });
+        if recursive {
+            self.stats.inc_recursive_get();
+        }
         let n = found?;
         let mut node = n.bare_view(path);
         // The top of a GET always lists a directory's children.
@@ -161,6 +164,7 @@ impl V2Store {
 
     /// Starts a watch of `path` (see [`WatcherHub::watch`]).
     pub fn watch(&self, path: &str, recursive: bool, stream: bool, since: u64, current: u64) -> Result<Watch, V2Error> {
+        self.stats.inc_watch_request();
         lock(&self.hub).watch(path, recursive, stream, since, current)
     }
 

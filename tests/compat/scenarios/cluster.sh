@@ -47,6 +47,12 @@ section "leadership: make m0 the leader (move-leader, not recorded)"
 ensure_leader m0
 check_leader
 
+section "the leader's traffic to its peers in /metrics"
+# etcd_network_peer_sent_bytes_total{To=<member id>}: the leader sends every other
+# member heartbeats and entries, so it has a series above zero for each.
+check "m0 sent bytes to $(curl -s --max-time 5 "http://$(ep m0)/metrics" |
+  awk '/^etcd_network_peer_sent_bytes_total\{To="[0-9a-f]+"\} / && $2 > 0' | wc -l) members"
+
 section "member add: errors"
 settle_cluster 6                                # etcd: "unhealthy cluster" until peers are connected for 5 s
 alloc_port p_bad PPORT:bad
