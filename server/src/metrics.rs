@@ -38,6 +38,10 @@ pub struct Metrics {
     pub watch_streams: IntGauge,
     /// `etcd_debugging_mvcc_watcher_total`: v3 watchers on those streams.
     pub watchers: IntGauge,
+    /// `etcd_debugging_mvcc_slow_watcher_total`: v3 watchers catching up from the history.
+    pub slow_watchers: IntGauge,
+    /// `etcd_debugging_mvcc_db_compaction_keys_total`: records compactions removed.
+    pub compaction_keys: IntCounter,
     /// `etcd_debugging_mvcc_events_total`: events sent to v3 watchers, per watcher.
     pub watch_events: IntCounter,
     /// `etcd_debugging_store_watchers`: waiting v2 watches.
@@ -63,6 +67,8 @@ pub struct Metrics {
     pub peer_rtt: HistogramVec,
     /// `etcd_network_peer_sent_bytes_total{To}`: Raft messages' bytes sent to a member.
     pub peer_sent_bytes: IntCounterVec,
+    /// `etcd_network_peer_received_bytes_total{From}`: Raft messages' bytes received.
+    pub peer_received_bytes: IntCounterVec,
     /// `etcd_network_peer_sent_failures_total{To}`: sends to a member that failed.
     pub peer_sent_failures: IntCounterVec,
     /// `grpc_server_started_total{grpc_type,grpc_service,grpc_method}`.
@@ -86,6 +92,12 @@ pub struct Metrics {
     pub put_size: IntGauge,
     /// `etcd_debugging_mvcc_db_total_size_in_bytes`, the older name of the db size.
     pub db_size_debugging: IntGauge,
+    /// `etcd_http_received_total{method}`: parsed `/v2/keys` requests but watches.
+    pub http_received: IntCounterVec,
+    /// `etcd_http_failed_total{code,method}`.
+    pub http_failed: IntCounterVec,
+    /// `etcd_http_successful_duration_seconds{method}`.
+    pub http_duration: HistogramVec,
     /// `etcd_debugging_store_reads_total{action}`: v2 gets, `get` or `getRecursive`.
     pub store_reads: IntCounterVec,
     /// `etcd_debugging_store_writes_total{action}`: v2 writes by etcd's action name.
@@ -123,20 +135,27 @@ pub struct Metrics {
     pub defrag_inflight: IntGauge,
     /// `etcd_disk_backend_snapshot_duration_seconds`: Maintenance.Snapshot streams.
     pub snapshot_duration: Histogram,
-    /// `etcd_mvcc_hash_duration_seconds` (Hash) and `etcd_mvcc_hash_rev_duration_seconds`
-    /// (HashKV).
-    pub hash_durations: [Histogram; 2],
-    /// `os_fd_used` and `os_fd_limit`, sampled when scraped.
-    pub fds: [IntGauge; 2],
+    /// `etcd_mvcc_hash_duration_seconds`: Hash calls.
+    pub hash_duration: Histogram,
+    /// `etcd_mvcc_hash_rev_duration_seconds`: HashKV calls that succeeded.
+    pub hash_rev_duration: Histogram,
+    /// `os_fd_used`, sampled when scraped.
+    pub fd_used: IntGauge,
+    /// `os_fd_limit` (the soft limit), sampled when scraped.
+    pub fd_limit: IntGauge,
     /// `process_virtual_memory_max_bytes`, which Go's process collector has and the
     /// Rust one has not.
     pub virtual_memory_max: prometheus::Gauge,
 }
 
+/// Held while a scrape brings counters up to totals kept elsewhere ([`catch_up`]).
+pub static SAMPLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The v2 write actions as `etcd_debugging_store_writes_total` labels them.
 pub const STORE_WRITE_ACTIONS: [&str; 6] = ["set", "create", "update", "compareAndSwap", "delete", "compareAndDelete"];
 
-/// Brings a counter of a total kept elsewhere up to `total`.
+/// Brings a counter of a total kept elsewhere up to `total`. Callers hold
+/// [`SAMPLING`]: two scrapes adding the same gap would leave the counter ahead for good.
 pub fn catch_up(counter: &IntCounter, total: u64) {
     let now = counter.get();
     if total > now {
@@ -168,8 +187,6 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     register(registry, IntCounter::new(name, help).unwrap_or_else(|_| unreachable_metric(name)))
 }
 
-/// Metric options here are constants checked by the tests; an invalid one is a bug.
-#[allow(clippy::panic)]
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     register(registry, IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric(name)))
 }
@@ -187,6 +204,8 @@ fn doubling(start: f64, count: usize) -> Vec<f64> {
     prometheus::exponential_buckets(start, 2.0, count).unwrap_or_default()
 }
 
+/// Metric options here are constants checked by the tests; an invalid one is a bug.
+#[allow(clippy::panic)]
 fn unreachable_metric(name: &str) -> ! {
     panic!("invalid metric definition {name}")
 }
@@ -249,6 +268,12 @@ impl Metrics {
             keys: gauge(&r, "etcd_debugging_mvcc_keys_total", "Total number of keys."),
             watch_streams: gauge(&r, "etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams."),
             watchers: gauge(&r, "etcd_debugging_mvcc_watcher_total", "Total number of watchers."),
+            slow_watchers: gauge(&r, "etcd_debugging_mvcc_slow_watcher_total", "Total number of unsynced slow watchers."),
+            compaction_keys: counter(
+                &r,
+                "etcd_debugging_mvcc_db_compaction_keys_total",
+                "Total number of db keys compacted.",
+            ),
             watch_events: counter(
                 &r,
                 "etcd_debugging_mvcc_events_total",
@@ -344,6 +369,12 @@ impl Metrics {
                 "The total number of bytes sent to peers.",
                 &["To"],
             ),
+            peer_received_bytes: counter_vec(
+                &r,
+                "etcd_network_peer_received_bytes_total",
+                "The total number of bytes received from peers.",
+                &["From"],
+            ),
             peer_sent_failures: counter_vec(
                 &r,
                 "etcd_network_peer_sent_failures_total",
@@ -394,6 +425,30 @@ impl Metrics {
                 &r,
                 "etcd_debugging_mvcc_db_total_size_in_bytes",
                 "Total size of the underlying database physically allocated in bytes.",
+            ),
+            http_received: counter_vec(
+                &r,
+                "etcd_http_received_total",
+                "Counter of requests received into the system (successfully parsed and authd).",
+                &["method"],
+            ),
+            http_failed: counter_vec(
+                &r,
+                "etcd_http_failed_total",
+                "Counter of handle failures of requests (non-watches), by method (GET/PUT etc.) and code (400, 500 etc.).",
+                &["code", "method"],
+            ),
+            http_duration: register(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "etcd_http_successful_duration_seconds",
+                        "Bucketed histogram of processing time (s) of successfully handled requests (non-watches), by method (GET/PUT etc.).",
+                    )
+                    .buckets(doubling(0.0005, 13)),
+                    &["method"],
+                )
+                .unwrap_or_else(|_| unreachable_metric("etcd_http_successful_duration_seconds")),
             ),
             store_reads: counter_vec(
                 &r,
@@ -474,19 +529,20 @@ impl Metrics {
                 "The latency distribution of backend snapshots.",
                 doubling(0.01, 17),
             ),
-            hash_durations: [
-                ("etcd_mvcc_hash_duration_seconds", "The latency distribution of storage hash operation."),
-                (
-                    "etcd_mvcc_hash_rev_duration_seconds",
-                    "The latency distribution of storage hash by revision operation.",
-                ),
-            ]
-            .map(|(name, help)| histogram(&r, name, help, doubling(0.01, 15))),
-            fds: [
-                ("os_fd_used", "The number of used file descriptors."),
-                ("os_fd_limit", "The file descriptor limit."),
-            ]
-            .map(|(name, help)| gauge(&r, name, help)),
+            hash_duration: histogram(
+                &r,
+                "etcd_mvcc_hash_duration_seconds",
+                "The latency distribution of storage hash operation.",
+                doubling(0.01, 15),
+            ),
+            hash_rev_duration: histogram(
+                &r,
+                "etcd_mvcc_hash_rev_duration_seconds",
+                "The latency distribution of storage hash by revision operation.",
+                doubling(0.01, 15),
+            ),
+            fd_used: gauge(&r, "os_fd_used", "The number of used file descriptors."),
+            fd_limit: gauge(&r, "os_fd_limit", "The file descriptor limit."),
             virtual_memory_max: register(
                 &r,
                 prometheus::Gauge::new(

@@ -16,32 +16,37 @@ pub struct FrameScan {
     header: [u8; 5],
     header_bytes: usize,
     payload_left: u64,
+    /// The length of the message being read.
+    payload_len: u64,
 }
 
 impl FrameScan {
     /// Reads the next chunk of the stream (cut anywhere) and returns the messages that
-    /// start in it and their payload bytes, as the protobuf encoding's size (the 5-byte
-    /// headers are framing, which etcd does not count).
+    /// end in it and their payload bytes, as the protobuf encoding's size (the 5-byte
+    /// headers are framing, which etcd does not count). A message counts once whole:
+    /// a header announcing more than ever comes counts nothing.
     pub fn feed(&mut self, mut data: &[u8]) -> (u64, u64) {
         let (mut messages, mut bytes) = (0, 0);
         while !data.is_empty() {
-            if self.payload_left > 0 {
-                let n = usize::try_from(self.payload_left).map_or(data.len(), |left| left.min(data.len()));
-                self.payload_left -= n as u64;
+            if self.header_bytes < self.header.len() {
+                let n = (self.header.len() - self.header_bytes).min(data.len());
+                self.header[self.header_bytes..self.header_bytes + n].copy_from_slice(&data[..n]);
+                self.header_bytes += n;
                 data = &data[n..];
-                continue;
-            }
-            let n = (self.header.len() - self.header_bytes).min(data.len());
-            self.header[self.header_bytes..self.header_bytes + n].copy_from_slice(&data[..n]);
-            self.header_bytes += n;
-            data = &data[n..];
-            if self.header_bytes == self.header.len() {
+                if self.header_bytes < self.header.len() {
+                    break;
+                }
                 let [_, a, b, c, d] = self.header;
-                let len = u64::from(u32::from_be_bytes([a, b, c, d]));
-                self.header_bytes = 0;
-                self.payload_left = len;
+                self.payload_len = u64::from(u32::from_be_bytes([a, b, c, d]));
+                self.payload_left = self.payload_len;
+            }
+            let n = usize::try_from(self.payload_left).map_or(data.len(), |left| left.min(data.len()));
+            self.payload_left -= n as u64;
+            data = &data[n..];
+            if self.payload_left == 0 {
                 messages += 1;
-                bytes += len;
+                bytes += self.payload_len;
+                self.header_bytes = 0;
             }
         }
         (messages, bytes)
@@ -50,7 +55,7 @@ impl FrameScan {
 
 /// The counters one direction of one call adds to.
 #[derive(Debug, Clone)]
-pub struct Tally {
+pub struct Traffic {
     /// Messages (`grpc_server_msg_*_total` for the call's method).
     pub messages: IntCounter,
     /// Payload bytes (`etcd_network_client_grpc_*_bytes_total`).
@@ -61,12 +66,12 @@ pub struct Tally {
 pub struct CountedBody {
     inner: Body,
     scan: FrameScan,
-    tally: Tally,
+    tally: Traffic,
 }
 
 impl CountedBody {
     /// Wraps `inner`, counting into `tally`.
-    pub fn wrap(inner: Body, tally: Tally) -> Body {
+    pub fn wrap(inner: Body, tally: Traffic) -> Body {
         Body::new(Self { inner, scan: FrameScan::default(), tally })
     }
 }
@@ -123,5 +128,13 @@ mod tests {
             }
             assert_eq!((messages, bytes), (3, 305), "chunks of {cut}");
         }
+    }
+
+    #[test]
+    fn a_message_counts_once_whole() {
+        let mut scan = FrameScan::default();
+        let whole = message(&[1; 100]);
+        assert_eq!(scan.feed(&whole[..60]), (0, 0), "a header announcing more than came so far");
+        assert_eq!(scan.feed(&whole[60..]), (1, 100));
     }
 }

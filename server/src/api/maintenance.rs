@@ -2,6 +2,7 @@
 //! leader transfer.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use etcd_proto::etcdserverpb as pb;
@@ -94,12 +95,11 @@ impl Maintenance for MaintenanceService {
     /// Rewrites this member's database; the pause writes saw is logged.
     async fn defragment(&self, _: Request<pb::DefragmentRequest>) -> Result<Response<pb::DefragmentResponse>, Status> {
         let before = self.ctx.node.db_size().map_err(status)?;
-        let m = metrics();
-        m.defrag_inflight.set(1);
-        let done = self.ctx.node.defragment().await;
-        m.defrag_inflight.set(0);
-        let done = done.map_err(status)?;
-        m.defrag_duration.observe(done.took.as_secs_f64());
+        let done = {
+            let _inflight = DefragInflight::start();
+            self.ctx.node.defragment().await.map_err(status)?
+        };
+        metrics().defrag_duration.observe(done.took.as_secs_f64());
         self.ctx.quota.invalidate();
         let after = self.ctx.node.db_size().map_err(status)?;
         let (took_ms, writes_paused_ms) = (done.took.as_millis() as u64, done.paused.as_millis() as u64);
@@ -115,7 +115,7 @@ impl Maintenance for MaintenanceService {
             let state = self.ctx.node.read();
             (state.mvcc().hash().map_err(status)?, state.mvcc().current_revision())
         };
-        metrics().hash_durations[0].observe(started.elapsed().as_secs_f64());
+        metrics().hash_duration.observe(started.elapsed().as_secs_f64());
         Ok(Response::new(pb::HashResponse { header: Some(self.ctx.header(revision)), hash }))
     }
 
@@ -127,7 +127,7 @@ impl Maintenance for MaintenanceService {
             let (hash, compacted) = state.mvcc().hash_kv(request.into_inner().revision).map_err(status)?;
             (hash, compacted, state.mvcc().current_revision())
         };
-        metrics().hash_durations[1].observe(started.elapsed().as_secs_f64());
+        metrics().hash_rev_duration.observe(started.elapsed().as_secs_f64());
         Ok(Response::new(pb::HashKvResponse { header: Some(self.ctx.header(revision)), hash, compact_revision }))
     }
 
@@ -168,5 +168,28 @@ impl Maintenance for MaintenanceService {
         self.ctx.node.move_leader(request.into_inner().target_id).await.map_err(super::status::status)?;
         // etcd 3.4 sends no header here.
         Ok(Response::new(pb::MoveLeaderResponse::default()))
+    }
+}
+
+/// `etcd_disk_defrag_inflight` while a defragmentation runs, however the call ends (a
+/// client that gives up drops the handler mid-way). Overlapping calls are counted so
+/// that the first to end does not clear the gauge.
+struct DefragInflight;
+
+static DEFRAGS_RUNNING: AtomicI64 = AtomicI64::new(0);
+
+impl DefragInflight {
+    fn start() -> Self {
+        DEFRAGS_RUNNING.fetch_add(1, Ordering::Relaxed);
+        metrics().defrag_inflight.set(1);
+        Self
+    }
+}
+
+impl Drop for DefragInflight {
+    fn drop(&mut self) {
+        if DEFRAGS_RUNNING.fetch_sub(1, Ordering::Relaxed) == 1 {
+            metrics().defrag_inflight.set(0);
+        }
     }
 }

@@ -10,8 +10,8 @@ use futures::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::grpc_frames::{CountedBody, Tally};
-use crate::metrics::{STORE_WRITE_ACTIONS, catch_up, grpc_code_name, grpc_type, metrics};
+use super::grpc_frames::{CountedBody, Traffic};
+use crate::metrics::{SAMPLING, STORE_WRITE_ACTIONS, catch_up, grpc_code_name, grpc_type, metrics};
 use crate::node::Node;
 use crate::v2store::Counter;
 use crate::{ETCD_CLUSTER_VERSION, ETCD_VERSION};
@@ -35,6 +35,7 @@ pub async fn render(node: Node) -> Response {
         m.current_revision.set(state.mvcc().current_revision());
         m.compact_revision.set(state.mvcc().compacted_revision());
         m.store_watchers.set(state.v2().watcher_count() as i64);
+        let _sampling = SAMPLING.lock().unwrap_or_else(|p| p.into_inner());
         let ops = state.mvcc().op_counts().totals();
         for ([current, debugging], total) in m.mvcc_ops.iter().zip([ops.ranges, ops.puts, ops.deletes, ops.txns]) {
             catch_up(current, total);
@@ -42,10 +43,15 @@ pub async fn render(node: Node) -> Response {
         }
         m.put_size.set(ops.put_bytes as i64);
         let stats = state.v2().stats();
+        // Read before the recursive count, which a get raises first: never ahead of it.
         let gets = stats.get(Counter::GetSuccess) + stats.get(Counter::GetFail);
         let recursive = stats.recursive_gets();
-        catch_up(&m.store_reads.with_label_values(&["get"]), gets.saturating_sub(recursive));
-        catch_up(&m.store_reads.with_label_values(&["getRecursive"]), recursive);
+        // etcd labels a read once one was made.
+        for (action, total) in [("get", gets.saturating_sub(recursive)), ("getRecursive", recursive)] {
+            if total > 0 {
+                catch_up(&m.store_reads.with_label_values(&[action]), total);
+            }
+        }
         let writes = [
             (Counter::SetSuccess, Counter::SetFail),
             (Counter::CreateSuccess, Counter::CreateFail),
@@ -65,8 +71,8 @@ pub async fn render(node: Node) -> Response {
         catch_up(&m.store_watch_requests, stats.watch_requests());
     }
     if let Some(limits) = ProcessLimits::read() {
-        m.fds[0].set(limits.open_fds);
-        m.fds[1].set(limits.max_open_files);
+        m.fd_used.set(limits.open_fds);
+        m.fd_limit.set(limits.max_open_files);
         m.virtual_memory_max.set(limits.max_address_space);
     }
     let id = format!("{:x}", node.id());
@@ -154,9 +160,11 @@ where
         let version = request.headers().get("client-api-version").and_then(|v| v.to_str().ok()).unwrap_or("unknown");
         let call = if kind == "unary" { "unary" } else { "stream" };
         m.client_requests.with_label_values(&[version, call]).inc();
-        let received =
-            Tally { messages: m.grpc_msg_received.with_label_values(&labels), bytes: m.client_received_bytes.clone() };
-        let sent = Tally { messages: m.grpc_msg_sent.with_label_values(&labels), bytes: m.client_sent_bytes.clone() };
+        let received = Traffic {
+            messages: m.grpc_msg_received.with_label_values(&labels),
+            bytes: m.client_received_bytes.clone(),
+        };
+        let sent = Traffic { messages: m.grpc_msg_sent.with_label_values(&labels), bytes: m.client_sent_bytes.clone() };
         let request = request.map(|body| CountedBody::wrap(body, received));
         let response = self.inner.call(request);
         Either::Right(Box::pin(async move {

@@ -82,24 +82,33 @@ struct StreamTask {
     gauges: StreamGauges,
 }
 
-/// This stream's share of `etcd_debugging_mvcc_watch_stream_total` and
-/// `etcd_debugging_mvcc_watcher_total`, taken back when the stream ends.
+/// This stream's share of `etcd_debugging_mvcc_watch_stream_total`,
+/// `etcd_debugging_mvcc_watcher_total` and `etcd_debugging_mvcc_slow_watcher_total`,
+/// taken back when the stream ends.
 struct StreamGauges {
     watchers: i64,
+    /// Watchers catching up from the history (etcd's unsynced ones).
+    slow: i64,
 }
 
 impl StreamGauges {
     fn open() -> Self {
         metrics().watch_streams.inc();
-        Self { watchers: 0 }
+        Self { watchers: 0, slow: 0 }
     }
 
-    /// Records that the stream now has `n` watchers.
-    fn set_watchers(&mut self, n: usize) {
-        let n = i64::try_from(n).unwrap_or(i64::MAX);
-        if n != self.watchers {
-            metrics().watchers.add(n - self.watchers);
-            self.watchers = n;
+    /// Records how many watchers the stream has now, and how many of them are behind the
+    /// store at revision `current`.
+    fn count(&mut self, set: &WatcherSet, current: i64) {
+        let m = metrics();
+        for (gauge, mine, now) in
+            [(&m.watchers, &mut self.watchers, set.len()), (&m.slow_watchers, &mut self.slow, set.behind(current))]
+        {
+            let now = i64::try_from(now).unwrap_or(i64::MAX);
+            if now != *mine {
+                gauge.add(now - *mine);
+                *mine = now;
+            }
         }
     }
 }
@@ -108,6 +117,7 @@ impl Drop for StreamGauges {
     fn drop(&mut self) {
         let m = metrics();
         m.watchers.sub(self.watchers);
+        m.slow_watchers.sub(self.slow);
         m.watch_streams.dec();
     }
 }
@@ -170,7 +180,7 @@ impl StreamTask {
                 (state.mvcc().current_revision(), self.set.poll(state.mvcc()))
             };
             // A poll cancels the watchers whose history was compacted.
-            self.gauges.set_watchers(self.set.len());
+            self.gauges.count(&self.set, current);
             let deliveries = match polled {
                 Ok(d) => d,
                 Err(e) => {
@@ -269,7 +279,7 @@ impl StreamTask {
                     self.set.create(create, current).map_err(|e| e.to_string())
                 };
                 // Counted before the client hears of it.
-                self.gauges.set_watchers(self.set.len());
+                self.gauges.count(&self.set, current);
                 let r = match created {
                     Ok(id) => pb::WatchResponse { created: true, ..self.response(current, id) },
                     Err(reason) => pb::WatchResponse {
@@ -283,7 +293,7 @@ impl StreamTask {
             }
             Some(RequestUnion::CancelRequest(c)) => {
                 if self.set.cancel(c.watch_id) {
-                    self.gauges.set_watchers(self.set.len());
+                    self.gauges.count(&self.set, self.current());
                     let r = pb::WatchResponse { canceled: true, ..self.response(self.current(), c.watch_id) };
                     self.send(r).await?;
                 }

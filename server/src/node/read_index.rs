@@ -56,11 +56,12 @@ impl Node {
                 waiters.push(w);
             }
             let index = self.fetch_read_index().await;
-            // etcd counts a read index that timed out as slow, any other failure as failed.
+            // etcd counts a read index that timed out as slow, any other failure but its
+            // stopping as failed.
             match &index {
                 Err(Error::Timeout) => crate::metrics::metrics().slow_read_indexes.inc(),
+                Err(Error::Stopped) | Ok(_) => {}
                 Err(_) => crate::metrics::metrics().read_indexes_failed.inc(),
-                Ok(_) => {}
             }
             for w in waiters {
                 w.send(index.clone()).ok();

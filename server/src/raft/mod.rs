@@ -11,6 +11,7 @@ pub mod peer;
 pub mod snapshot_data;
 pub mod state_machine;
 pub mod stats;
+pub mod traffic;
 pub mod types;
 
 use std::collections::BTreeMap;

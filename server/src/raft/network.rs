@@ -21,6 +21,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::peer::{CLUSTER_ID_HEADER, PeerError};
 use super::stats::PeerStats;
+use super::traffic::PeerTraffic;
 use super::types::{PeerNode, Snapshot, TypeConfig, Vote, decode, encode};
 
 /// Snapshot data is streamed in chunks of this size.
@@ -60,6 +61,7 @@ pub struct Peer {
     target: u64,
     /// Set on the connections Raft replicates over.
     stats: Option<Arc<PeerStats>>,
+    traffic: PeerTraffic,
 }
 
 impl Peer {
@@ -75,7 +77,7 @@ impl Peer {
             let ch = e.tcp_nodelay(true).connect_timeout(CONNECT_TIMEOUT).connect_lazy();
             PeerClient::new(ch).max_decoding_message_size(MAX_PEER_MESSAGE).max_encoding_message_size(MAX_PEER_MESSAGE)
         });
-        Self { client, address, cluster_id, target, stats: None }
+        Self { client, address, cluster_id, target, stats: None, traffic: PeerTraffic::with(target) }
     }
 
     /// Whether the peer accepts connections. Checked before encoding a snapshot for it,
@@ -107,37 +109,11 @@ impl Peer {
         Fut: Future<Output = Result<tonic::Response<Payload>, tonic::Status>>,
     {
         let req = self.request(msg, timeout)?;
-        let traffic = PeerTraffic::to(self.target);
-        traffic.sent(req.get_ref().data.len());
-        let resp = method(self.client()?, req).await.map_err(|s| traffic.failed(status_error(s)))?;
+        let client = self.client()?;
+        self.traffic.sent(req.get_ref().data.len());
+        let resp = method(client, req).await.map_err(|s| self.traffic.failed(status_error(s)))?;
+        self.traffic.received(resp.get_ref().data.len());
         decode::<Result<R, PeerError>>(&resp.into_inner().data).map_err(|e| PeerError::Failed(e.to_string()))?
-    }
-}
-
-/// `etcd_network_peer_sent_bytes_total` and `etcd_network_peer_sent_failures_total` for
-/// one member.
-#[derive(Clone)]
-struct PeerTraffic {
-    bytes: prometheus::IntCounter,
-    /// The member's id, as the label has it.
-    to: String,
-}
-
-impl PeerTraffic {
-    fn to(target: u64) -> Self {
-        let to = format!("{target:x}");
-        Self { bytes: crate::metrics::metrics().peer_sent_bytes.with_label_values(&[&to]), to }
-    }
-
-    fn sent(&self, bytes: usize) {
-        self.bytes.inc_by(bytes as u64);
-    }
-
-    /// Counts a failed send and passes the error on. The member's failure series appears
-    /// with its first failure, as etcd's does.
-    fn failed(&self, e: PeerError) -> PeerError {
-        crate::metrics::metrics().peer_sent_failures.with_label_values(&[&self.to]).inc();
-        e
     }
 }
 
@@ -215,7 +191,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             let mut client = self.client().map_err(rpc_error)?;
             let in_flight = Arc::new(Mutex::new(VecDeque::<Instant>::new()));
             let sending = in_flight.clone();
-            let traffic = PeerTraffic::to(self.target);
+            let traffic = self.traffic.clone();
             let counted = traffic.clone();
             // An entry batch that does not encode ends the stream; Raft starts a new one.
             let requests = input.map_while(move |rpc| {
@@ -244,6 +220,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
                 let result = item
                     .map_err(|s| traffic.failed(status_error(s)))
                     .and_then(|p| {
+                        traffic.received(p.data.len());
                         decode::<Result<StreamAppendResult<TypeConfig>, PeerError>>(&p.data)
                             .map_err(|e| PeerError::Failed(e.to_string()))?
                     })

@@ -2,18 +2,21 @@
 //! read indexes for follower reads, and cluster discovery for joining members.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use etcd_proto::etcdrspb::Payload;
 use etcd_proto::etcdrspb::peer_server::Peer as PeerRpc;
 use openraft::ReadPolicy;
 use openraft::async_runtime::WatchReceiver;
 use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
+use openraft::vote::RaftLeaderId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::snapshot_data::{Incoming, SnapshotData};
+use super::traffic::PeerTraffic;
 use super::types::{PeerNode, Raft, SnapshotMeta, Vote, decode, encode};
 use crate::node::{Node, Proposal, REQUEST_TIMEOUT};
 
@@ -122,23 +125,35 @@ impl PeerRpc for PeerService {
         // The input ends when the member stops, too: Raft's reader holds it, and the stream
         // stays open (keeping the server from stopping) for as long as it is held.
         let input = futures::StreamExt::take_until(request.into_inner(), self.stopped());
+        // The leader the requests come from, whom the answers go to: one per stream.
+        let leader: Arc<OnceLock<PeerTraffic>> = Arc::default();
+        let answering = leader.clone();
         let rpcs = input.map_while(move |item| {
-            let rpc = item.ok().and_then(|p| decode::<AppendEntriesRequest<super::types::TypeConfig>>(&p.data).ok());
-            if rpc.is_some() {
-                node.peer_stats().received_append();
-            }
-            rpc
+            let p = item.ok()?;
+            let rpc = decode::<AppendEntriesRequest<super::types::TypeConfig>>(&p.data).ok()?;
+            node.peer_stats().received_append();
+            leader.get_or_init(|| PeerTraffic::with(*rpc.vote.leader_id().node_id())).received(p.data.len());
+            Some(rpc)
         });
-        let results = self.raft.stream_append(rpcs).map(|r| {
+        let results = self.raft.stream_append(rpcs).map(move |r| {
             let r = r.map_err(failed);
-            encode(&r).map(|data| Payload { data }).map_err(|e| Status::internal(e.to_string()))
+            let data = encode(&r).map_err(|e| Status::internal(e.to_string()))?;
+            if let Some(traffic) = answering.get() {
+                traffic.sent(data.len());
+            }
+            Ok(Payload { data })
         });
         Ok(Response::new(Box::pin(futures::StreamExt::take_until(results, self.stopped()))))
     }
 
     async fn vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        let size = request.get_ref().data.len();
         let rpc: VoteRequest<super::types::TypeConfig> = self.accept(request)?;
-        reply(self.raft.vote(rpc).await.map_err(failed))
+        let candidate = PeerTraffic::with(*rpc.vote.leader_id().node_id());
+        candidate.received(size);
+        let answer = reply(self.raft.vote(rpc).await.map_err(failed))?;
+        candidate.sent(answer.get_ref().data.len());
+        Ok(answer)
     }
 
     async fn install_snapshot(&self, request: Request<Streaming<Payload>>) -> Result<Response<Payload>, Status> {

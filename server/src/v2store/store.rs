@@ -151,10 +151,11 @@ impl V2Store {
     /// Reads `path` at store index `current`.
     pub fn get(&self, path: &str, recursive: bool, current: u64) -> Result<Event, V2Error> {
         let found = self.lookup(path, current);
-        self.stats.inc(if found.is_ok() { Counter::GetSuccess } else { Counter::GetFail });
+        // The recursive count first: a scrape reads it after the gets.
         if recursive {
             self.stats.inc_recursive_get();
         }
+        self.stats.inc(if found.is_ok() { Counter::GetSuccess } else { Counter::GetFail });
         let n = found?;
         let mut node = n.bare_view(path);
         // The top of a GET always lists a directory's children.

@@ -182,6 +182,12 @@ impl WatcherSet {
         self.watchers.len()
     }
 
+    /// How many watchers are behind the store at revision `current`, catching up from its
+    /// history (one that starts past `current` waits like a synced one, as in etcd).
+    pub fn behind(&self, current: i64) -> usize {
+        self.unsynced.iter().filter_map(|id| self.watchers.get(id)).filter(|w| w.next_rev <= current).count()
+    }
+
     /// True without watchers.
     pub fn is_empty(&self) -> bool {
         self.watchers.is_empty()

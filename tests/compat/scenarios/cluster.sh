@@ -47,11 +47,14 @@ section "leadership: make m0 the leader (move-leader, not recorded)"
 ensure_leader m0
 check_leader
 
-section "the leader's traffic to its peers in /metrics"
-# etcd_network_peer_sent_bytes_total{To=<member id>}: the leader sends every other
-# member heartbeats and entries, so it has a series above zero for each.
-check "m0 sent bytes to $(curl -s --max-time 5 "http://$(ep m0)/metrics" |
-  awk '/^etcd_network_peer_sent_bytes_total\{To="[0-9a-f]+"\} / && $2 > 0' | wc -l) members"
+section "the leader's traffic with its peers in /metrics"
+# etcd_network_peer_{sent,received}_bytes_total{To|From=<member id>}: the leader
+# sends every other member heartbeats and entries and hears their answers, so it
+# has a series above zero for each, each way.
+curl -s --max-time 5 "http://$(ep m0)/metrics" >"$SCRATCH/m0.metrics"
+check "m0 sent bytes to $(awk '/^etcd_network_peer_sent_bytes_total\{To="[0-9a-f]+"\} / && $2 > 0' "$SCRATCH/m0.metrics" | wc -l) members"
+# (etcd counts its stream links' own heartbeats under From="0", not a member.)
+check "m0 received bytes from $(awk '/^etcd_network_peer_received_bytes_total\{From="[0-9a-f]+"\} / && !/From="0"/ && $2 > 0' "$SCRATCH/m0.metrics" | wc -l) members"
 
 section "member add: errors"
 settle_cluster 6                                # etcd: "unhealthy cluster" until peers are connected for 5 s

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
@@ -14,6 +15,7 @@ use super::params::{Form, KeyRequest, Verb};
 use super::{V2Api, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM, json, method_not_allowed, now_ms};
 use crate::command::{Command, CommandResponse};
 use crate::error::Error;
+use crate::metrics::metrics;
 use crate::v2store::{Action, Code, Event, Method, V2Error, Watch};
 
 /// etcd's HTTP status for a v2 error code.
@@ -85,10 +87,53 @@ pub async fn keys(
     let body = if form_body { read_form(body).await.map(Some) } else { Ok(None) };
     let request = body.and_then(|b| Form::parse(uri.query(), b.as_deref())).and_then(|f| f.key_request(&key, verb));
     let response = match request {
-        Ok(r) => serve(&api, r).await.unwrap_or_else(|e| error_response(&e)),
+        Ok(r) => {
+            let counted = Counted::received(&r, &method);
+            let served = serve(&api, r).await;
+            counted.finished(&served);
+            served.unwrap_or_else(|e| error_response(&e))
+        }
         Err(e) => error_response(&e),
     };
     api.stamp(response)
+}
+
+/// A parsed request as etcd's `etcd_http_*` metrics count it: received (but for a
+/// watch), then failed with its status code, or timed when it succeeded (but for a watch).
+struct Counted {
+    /// The request's method, a quorum GET as `QGET` (etcd's `methodFromRequest`).
+    method: &'static str,
+    watch: bool,
+    started: Instant,
+}
+
+impl Counted {
+    fn received(request: &KeyRequest, http: &HttpMethod) -> Self {
+        let method = match request {
+            KeyRequest::Get { quorum: true, .. } if *http == HttpMethod::GET => "QGET",
+            KeyRequest::Write { write, .. } => match write.method {
+                Method::Put => "PUT",
+                Method::Post => "POST",
+                Method::Delete => "DELETE",
+            },
+            _ if *http == HttpMethod::HEAD => "HEAD",
+            _ => "GET",
+        };
+        let watch = matches!(request, KeyRequest::Watch { .. });
+        if !watch {
+            metrics().http_received.with_label_values(&[method]).inc();
+        }
+        Self { method, watch, started: Instant::now() }
+    }
+
+    fn finished(&self, served: &Result<Response, V2Error>) {
+        let m = metrics();
+        match served {
+            Ok(_) if self.watch => {}
+            Ok(_) => m.http_duration.with_label_values(&[self.method]).observe(self.started.elapsed().as_secs_f64()),
+            Err(e) => m.http_failed.with_label_values(&[http_status(e.code).as_str(), self.method]).inc(),
+        }
+    }
 }
 
 /// The most of a form body Go's `ParseForm` reads (its `maxFormSize`).

@@ -103,6 +103,7 @@ impl<B: Backend> SmStore<B> {
         // Any prefix of the removals is fine: the records are unreachable already.
         self.backend.write_in_order(batch)?;
         self.write().discarded_removed(&revs);
+        crate::metrics::metrics().compaction_keys.inc_by(revs.len() as u64);
         // Written out now, off the request path: the next log flush would otherwise carry
         // every group removed since the last one, and a put would wait for all of it.
         self.backend.flush()?;
