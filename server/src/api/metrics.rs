@@ -157,7 +157,7 @@ where
         let m = metrics();
         let labels = [kind, service.as_str(), method.as_str()];
         m.grpc_started.with_label_values(&labels).inc();
-        let version = request.headers().get("client-api-version").and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+        let version = api_version(request.headers());
         let call = if kind == "unary" { "unary" } else { "stream" };
         m.client_requests.with_label_values(&[version, call]).inc();
         let received = Traffic {
@@ -178,6 +178,18 @@ where
             Ok(response.map(|body| CountedBody::wrap(body, sent)))
         }))
     }
+}
+
+/// The `client_api_version` label of a call: the client's `client-api-version` header
+/// when it is a version as etcd's clients send it (`3.4`), else `unknown` as for a client
+/// that sends none. Bounded so that no client can mint series without end.
+fn api_version(headers: &HeaderMap) -> &str {
+    let number = |n: &str| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit());
+    headers
+        .get("client-api-version")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.split_once('.').is_some_and(|(major, minor)| number(major) && number(minor)))
+        .unwrap_or("unknown")
 }
 
 /// The code in a response's `grpc-status` header; OK without one.
@@ -255,5 +267,20 @@ mod tests {
         assert_eq!(m.grpc_started.with_label_values(&labels).get(), started + 2);
         assert_eq!(handled("OK"), ok + 1, "an answered call counts as OK");
         assert_eq!(handled("NotFound"), not_found + 1, "the code from the response headers");
+    }
+
+    #[test]
+    fn only_a_version_names_the_client_api_version() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("client-api-version", v.parse().expect("header value"));
+            h
+        };
+        assert_eq!(api_version(&with("3.4")), "3.4");
+        assert_eq!(api_version(&with("3.10")), "3.10");
+        for minted in ["3", "3.4.1", "abc", "3.x", "123.4", ""] {
+            assert_eq!(api_version(&with(minted)), "unknown", "{minted:?}");
+        }
+        assert_eq!(api_version(&HeaderMap::new()), "unknown");
     }
 }
