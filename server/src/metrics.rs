@@ -199,6 +199,14 @@ fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> 
     )
 }
 
+fn histogram_vec(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
+    register(
+        registry,
+        HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+            .unwrap_or_else(|_| unreachable_metric(name)),
+    )
+}
+
 /// etcd's exponential buckets: `count` of them from `start`, doubling.
 fn doubling(start: f64, count: usize) -> Vec<f64> {
     prometheus::exponential_buckets(start, 2.0, count).unwrap_or_default()
@@ -213,9 +221,6 @@ fn unreachable_metric(name: &str) -> ! {
 impl Metrics {
     fn new() -> Self {
         let r = Registry::new();
-        // etcd's buckets: 1 ms doubling to ~8 s for fsync, 0.1 ms doubling for peer RTT.
-        let fsync_buckets = prometheus::exponential_buckets(0.001, 2.0, 14).unwrap_or_default();
-        let rtt_buckets = prometheus::exponential_buckets(0.0001, 2.0, 16).unwrap_or_default();
         let grpc = ["grpc_type", "grpc_service", "grpc_method"];
         // The process_* series every Go program exports, which etcd's users read (etcdctl
         // `check datascale` reads process_resident_memory_bytes).
@@ -268,7 +273,11 @@ impl Metrics {
             keys: gauge(&r, "etcd_debugging_mvcc_keys_total", "Total number of keys."),
             watch_streams: gauge(&r, "etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams."),
             watchers: gauge(&r, "etcd_debugging_mvcc_watcher_total", "Total number of watchers."),
-            slow_watchers: gauge(&r, "etcd_debugging_mvcc_slow_watcher_total", "Total number of unsynced slow watchers."),
+            slow_watchers: gauge(
+                &r,
+                "etcd_debugging_mvcc_slow_watcher_total",
+                "Total number of unsynced slow watchers.",
+            ),
             compaction_keys: counter(
                 &r,
                 "etcd_debugging_mvcc_db_compaction_keys_total",
@@ -321,47 +330,30 @@ impl Metrics {
                     IntGaugeVec::new(Opts::new(name, help), &[label]).unwrap_or_else(|_| unreachable_metric(name)),
                 )
             }),
-            wal_fsync: register(
+            wal_fsync: histogram(
                 &r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "etcd_disk_wal_fsync_duration_seconds",
-                        "The latency distributions of fsync called by WAL.",
-                    )
-                    .buckets(fsync_buckets),
-                )
-                .unwrap_or_else(|_| unreachable_metric("etcd_disk_wal_fsync_duration_seconds")),
+                "etcd_disk_wal_fsync_duration_seconds",
+                "The latency distributions of fsync called by WAL.",
+                doubling(0.001, 14),
             ),
-            peer_rtt: register(
+            peer_rtt: histogram_vec(
                 &r,
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "etcd_network_peer_round_trip_time_seconds",
-                        "Round-Trip-Time histogram between peers.",
-                    )
-                    .buckets(rtt_buckets),
-                    &["To"],
-                )
-                .unwrap_or_else(|_| unreachable_metric("etcd_network_peer_round_trip_time_seconds")),
+                "etcd_network_peer_round_trip_time_seconds",
+                "Round-Trip-Time histogram between peers.",
+                doubling(0.0001, 16),
+                &["To"],
             ),
-            grpc_started: register(
+            grpc_started: counter_vec(
                 &r,
-                IntCounterVec::new(
-                    Opts::new("grpc_server_started_total", "Total number of RPCs started on the server."),
-                    &grpc,
-                )
-                .unwrap_or_else(|_| unreachable_metric("grpc_server_started_total")),
+                "grpc_server_started_total",
+                "Total number of RPCs started on the server.",
+                &grpc,
             ),
-            grpc_handled: register(
+            grpc_handled: counter_vec(
                 &r,
-                IntCounterVec::new(
-                    Opts::new(
-                        "grpc_server_handled_total",
-                        "Total number of RPCs completed on the server, regardless of success or failure.",
-                    ),
-                    &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
-                )
-                .unwrap_or_else(|_| unreachable_metric("grpc_server_handled_total")),
+                "grpc_server_handled_total",
+                "Total number of RPCs completed on the server, regardless of success or failure.",
+                &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
             ),
             peer_sent_bytes: counter_vec(
                 &r,
@@ -438,17 +430,12 @@ impl Metrics {
                 "Counter of handle failures of requests (non-watches), by method (GET/PUT etc.) and code (400, 500 etc.).",
                 &["code", "method"],
             ),
-            http_duration: register(
+            http_duration: histogram_vec(
                 &r,
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "etcd_http_successful_duration_seconds",
-                        "Bucketed histogram of processing time (s) of successfully handled requests (non-watches), by method (GET/PUT etc.).",
-                    )
-                    .buckets(doubling(0.0005, 13)),
-                    &["method"],
-                )
-                .unwrap_or_else(|_| unreachable_metric("etcd_http_successful_duration_seconds")),
+                "etcd_http_successful_duration_seconds",
+                "Bucketed histogram of processing time (s) of successfully handled requests (non-watches), by method (GET/PUT etc.).",
+                doubling(0.0005, 13),
+                &["method"],
             ),
             store_reads: counter_vec(
                 &r,
