@@ -59,6 +59,7 @@ pub fn free_port() -> u16 {
 
 pub mod cluster;
 pub mod grpc;
+pub mod linearizability;
 
 /// One running `etcd-rs` member.
 pub struct Member {
@@ -166,6 +167,24 @@ impl Member {
         if let Some(mut c) = self.child.take() {
             c.kill().ok();
             c.wait().ok();
+        }
+    }
+
+    /// SIGSTOP: the process freezes (a stand-in for a long pause or a stalled VM) until
+    /// [`Member::resume`]; its sockets stay open, so peers and clients see it hang.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`Member::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let status = Command::new("kill").args([sig, &c.id().to_string()]).status().expect("run kill");
+            assert!(status.success(), "kill {sig} {} failed", c.id());
         }
     }
 

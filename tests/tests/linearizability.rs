@@ -1,0 +1,306 @@
+//! Linearizability under faults, as etcd's robustness tests and Jepsen check it: clients
+//! read, put, compare-and-swap and delete a few keys through every member of a 3-member
+//! cluster while members are killed (SIGKILL, then restarted) and frozen (SIGSTOP, then
+//! SIGCONT), the leader more often than not. Every request and answer is recorded, and the
+//! history must then be explained by one sequential order that respects real time (the
+//! WGL checker of `etcd_rs_tests::linearizability`), with etcd's revisions as a second
+//! witness: they never go back in real time, no two writes share one, and a read's
+//! `mod_revision` is the revision its value's write was answered with.
+//!
+//! Test-client rules from etcd's robustness suite and Knossos: one request in flight per
+//! logical client; a write that fails or times out is recorded as of unknown outcome and
+//! its client retired (it is never retried); a failed read is dropped. Values are unique,
+//! so a read names the write it saw.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use etcd_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
+use etcd_proto::etcdserverpb::request_op::Request;
+use etcd_proto::etcdserverpb::{Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest};
+use etcd_rs_client::Client;
+use etcd_rs_tests::cluster::Cluster;
+use etcd_rs_tests::grpc;
+use etcd_rs_tests::linearizability::{
+    KeyInput, KeyModel, KeyOp, KeyOutput, Operation, Stamp, check, revisions_respect_real_time,
+};
+
+const KEYS: usize = 4;
+const WORKERS: usize = 6;
+const RUN: Duration = Duration::from_secs(20);
+/// Longer than an election (etcd-rs's default election timeout is 1 s), so that requests
+/// to a member that lost its leader may wait out the next one.
+const OP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A fixed-seed generator (xorshift64*), so a failing schedule can be replayed by seed.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap_or(0)
+    }
+
+    fn millis(&mut self, from: u64, to: u64) -> Duration {
+        Duration::from_millis(from + self.next() % (to - from))
+    }
+}
+
+/// One operation with the revisions its answer carried.
+struct Record {
+    op: Operation<KeyInput, KeyOutput>,
+    /// The response header's revision.
+    revision: Option<i64>,
+    /// For a read that found the key: its `mod_revision`.
+    mod_revision: Option<i64>,
+}
+
+fn key_name(key: usize) -> String {
+    format!("lin/k{key}")
+}
+
+fn parse(value: &[u8]) -> u64 {
+    let text = std::str::from_utf8(value).expect("values are numbers");
+    text.parse().unwrap_or_else(|_| panic!("a value nobody wrote: {text:?}"))
+}
+
+/// Sends `input` and returns its answer, the header revision and a read's `mod_revision`.
+async fn run(
+    client: &Client,
+    input: KeyInput,
+) -> Result<(KeyOutput, i64, Option<i64>), Box<dyn std::error::Error + Send + Sync>> {
+    let key = key_name(input.key).into_bytes();
+    let mut kv = client.kv();
+    let put = |v: u64| PutRequest { key: key.clone(), value: v.to_string().into_bytes(), ..Default::default() };
+    let revision = |h: Option<etcd_proto::etcdserverpb::ResponseHeader>| h.map_or(0, |h| h.revision);
+    Ok(match input.op {
+        KeyOp::Get => {
+            let r = kv.range(RangeRequest { key: key.clone(), ..Default::default() }).await?.into_inner();
+            let found = r.kvs.first();
+            (KeyOutput::Get(found.map(|kv| parse(&kv.value))), revision(r.header), found.map(|kv| kv.mod_revision))
+        }
+        KeyOp::Put(v) => {
+            let r = kv.put(put(v)).await?.into_inner();
+            (KeyOutput::Put, revision(r.header), None)
+        }
+        KeyOp::Cas { expect, new } => {
+            let compare = Compare {
+                result: CompareResult::Equal as i32,
+                target: CompareTarget::Value as i32,
+                key: key.clone(),
+                target_union: Some(TargetUnion::Value(expect.to_string().into_bytes())),
+                ..Default::default()
+            };
+            let success = RequestOp { request: Some(Request::RequestPut(put(new))) };
+            let req = TxnRequest { compare: vec![compare], success: vec![success], failure: vec![] };
+            let r = kv.txn(req).await?.into_inner();
+            (KeyOutput::Cas(r.succeeded), revision(r.header), None)
+        }
+        KeyOp::Delete => {
+            let r = kv.delete_range(DeleteRangeRequest { key: key.clone(), ..Default::default() }).await?.into_inner();
+            (KeyOutput::Delete(r.deleted > 0), revision(r.header), None)
+        }
+    })
+}
+
+/// What the workers share: the clock, the deadline and the counters that keep client ids
+/// and values unique.
+struct Shared {
+    start: Instant,
+    until: Instant,
+    urls: Vec<String>,
+    values: AtomicU64,
+    clients: AtomicUsize,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One worker: a logical client at a time on a random member, making requests until one
+/// fails, then a fresh client on another random member.
+async fn worker(shared: Arc<Shared>, seed: u64) -> Vec<Record> {
+    let mut rng = Rng::new(seed);
+    let mut records = Vec::new();
+    // The last value this worker saw in each key, to compare-and-swap against.
+    let mut seen: [Option<u64>; KEYS] = [None; KEYS];
+    while Instant::now() < shared.until {
+        let id = shared.clients.fetch_add(1, Ordering::Relaxed);
+        let url = &shared.urls[rng.below(shared.urls.len())];
+        let Ok(client) = Client::connect(vec![url.clone()], Duration::from_secs(1)).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        while Instant::now() < shared.until {
+            let key = rng.below(KEYS);
+            let fresh = || shared.values.fetch_add(1, Ordering::Relaxed);
+            let op = match (rng.below(10), seen[key]) {
+                (0..4, _) => KeyOp::Get,
+                (7..9, Some(expect)) => KeyOp::Cas { expect, new: fresh() },
+                (9, _) => KeyOp::Delete,
+                _ => KeyOp::Put(fresh()),
+            };
+            let input = KeyInput { key, op };
+            let call = shared.now();
+            let answer = tokio::time::timeout(OP_TIMEOUT, run(&client, input)).await;
+            let ret = shared.now();
+            match answer {
+                Ok(Ok((output, revision, mod_revision))) => {
+                    match (op, output) {
+                        (_, KeyOutput::Get(v)) => seen[key] = v,
+                        (KeyOp::Put(v), _) | (KeyOp::Cas { new: v, .. }, KeyOutput::Cas(true)) => seen[key] = Some(v),
+                        _ => {}
+                    }
+                    let op = Operation { client: id, call, ret: Some(ret), input, output: Some(output) };
+                    records.push(Record { op, revision: Some(revision), mod_revision });
+                }
+                _ => {
+                    // A read that failed did nothing; a write that failed may have.
+                    if op != KeyOp::Get {
+                        let op = Operation { client: id, call, ret: None, input, output: None };
+                        records.push(Record { op, revision: None, mod_revision: None });
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    records
+}
+
+/// The member that leads, if one answers quickly enough to say so.
+async fn leader(urls: &[String]) -> Option<usize> {
+    for (i, url) in urls.iter().enumerate() {
+        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(300), grpc::status(url)).await
+            && s.leader != 0
+            && s.leader == s.header.map_or(0, |h| h.member_id)
+        {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Faults, one member at a time so that a quorum stays: every 1–2 s, kill or freeze the
+/// leader (two times in three) or a random member, and bring it back 0.5–2.5 s later.
+/// Returns what it did.
+async fn nemesis(cluster: Arc<Mutex<Cluster>>, urls: Vec<String>, until: Instant, seed: u64) -> Vec<String> {
+    let mut rng = Rng::new(seed);
+    let mut done = Vec::new();
+    while Instant::now() + Duration::from_secs(3) < until {
+        tokio::time::sleep(rng.millis(500, 1500)).await;
+        let victim = match (rng.below(3), leader(&urls).await) {
+            (0..2, Some(l)) => l,
+            _ => rng.below(urls.len()),
+        };
+        let down = rng.millis(300, 2000);
+        let c = cluster.clone();
+        if rng.below(2) == 0 {
+            done.push(format!("kill -9 m{victim} for {down:?}"));
+            tokio::task::spawn_blocking(move || c.lock().expect("cluster").members[victim].kill9())
+                .await
+                .expect("kill");
+            tokio::time::sleep(down).await;
+            let c = cluster.clone();
+            tokio::task::spawn_blocking(move || c.lock().expect("cluster").members[victim].restart())
+                .await
+                .expect("restart");
+        } else {
+            done.push(format!("freeze m{victim} for {down:?}"));
+            c.lock().expect("cluster").members[victim].pause();
+            tokio::time::sleep(down).await;
+            c.lock().expect("cluster").members[victim].resume();
+        }
+    }
+    done
+}
+
+/// The write that put each value there: its answer's revision, when it was answered.
+fn write_revisions(records: &[Record]) -> HashMap<u64, i64> {
+    let mut by_value = HashMap::new();
+    let mut by_revision: HashMap<i64, &Operation<KeyInput, KeyOutput>> = HashMap::new();
+    for r in records {
+        let (Some(output), Some(revision)) = (r.op.output, r.revision) else { continue };
+        let value = match (r.op.input.op, output) {
+            (KeyOp::Put(v), _) | (KeyOp::Cas { new: v, .. }, KeyOutput::Cas(true)) => Some(v),
+            (KeyOp::Delete, KeyOutput::Delete(true)) => None,
+            _ => continue,
+        };
+        if let Some(other) = by_revision.insert(revision, &r.op) {
+            panic!("two writes answered with revision {revision}: {other:?} and {:?}", r.op);
+        }
+        if let Some(v) = value {
+            by_value.insert(v, revision);
+        }
+    }
+    by_value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn histories_under_kills_and_freezes_are_linearizable() {
+    let seed: u64 = std::env::var("LIN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261130);
+    eprintln!("seed {seed} (LIN_SEED replays a schedule)");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t0 = Instant::now();
+    let cluster = Arc::new(Mutex::new(Cluster::start(dir.path(), 3, &[])));
+    eprintln!("cluster up in {:?}", t0.elapsed());
+    let urls = cluster.lock().expect("cluster").endpoints();
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        start,
+        until: start + RUN,
+        urls: urls.clone(),
+        values: AtomicU64::new(1),
+        clients: AtomicUsize::new(0),
+    });
+    let workers: Vec<_> = (0..WORKERS as u64).map(|w| tokio::spawn(worker(shared.clone(), seed + w + 1))).collect();
+    let faults = nemesis(cluster.clone(), urls.clone(), shared.until, seed).await;
+    let mut records = Vec::new();
+    for w in workers {
+        records.extend(w.await.expect("worker"));
+    }
+
+    eprintln!("load done at {:?}", start.elapsed());
+    let known = records.iter().filter(|r| r.op.ret.is_some()).count();
+    let reads = records.iter().filter(|r| matches!(r.op.output, Some(KeyOutput::Get(Some(_))))).count();
+    let swaps = records.iter().filter(|r| r.op.output == Some(KeyOutput::Cas(true))).count();
+    eprintln!(
+        "{} operations ({known} answered, {reads} reads of a value, {swaps} swaps won, {} clients); faults: {faults:?}",
+        records.len(),
+        shared.clients.load(Ordering::Relaxed),
+    );
+    assert!(faults.len() >= 5, "the nemesis struck often enough: {faults:?}");
+    assert!(known > 1000 && reads > 200 && swaps > 10, "the clients made progress through the faults");
+
+    let history: Vec<_> = records.iter().map(|r| r.op.clone()).collect();
+    let checking = Instant::now();
+    if let Err(v) = check(&KeyModel, &history) {
+        panic!("{v}");
+    }
+    eprintln!("checked in {:?}", checking.elapsed());
+    let stamps: Vec<Stamp> =
+        records.iter().filter_map(|r| Some(Stamp { call: r.op.call, ret: r.op.ret?, revision: r.revision? })).collect();
+    revisions_respect_real_time(&stamps).expect("revisions follow real time");
+    let written = write_revisions(&records);
+    for r in &records {
+        if let (Some(KeyOutput::Get(Some(v))), Some(m)) = (r.op.output, r.mod_revision)
+            && let Some(w) = written.get(&v)
+        {
+            assert_eq!(m, *w, "{:?} read value {v} at mod_revision {m}, but its write was answered with {w}", r.op);
+        }
+    }
+}
