@@ -7,6 +7,11 @@
 //! witness: they never go back in real time, no two writes share one, and a read's
 //! `mod_revision` is the revision its value's write was answered with.
 //!
+//! Over the v3 API, a watcher on each member follows the keys from the first revision,
+//! resuming after the last event it saw whenever its stream breaks; their logs must hold
+//! every revision once and in order, agree with each other, and agree with the writes'
+//! answers (etcd's watch guarantees, checked against the same history).
+//!
 //! Once over the v3 API (Range, Put, Txn comparing the value, DeleteRange) and once over
 //! v2's (quorum GET, PUT, PUT with `prevValue`, DELETE; the index in `X-Etcd-Index` and
 //! `modifiedIndex` standing for the revision), as Docker's libkv and flannel use it.
@@ -17,19 +22,25 @@
 //! so a read names the write it saw.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use etcd_proto::etcdserverpb::request_op::Request;
-use etcd_proto::etcdserverpb::{Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest};
+use etcd_proto::etcdserverpb::watch_request::RequestUnion;
+use etcd_proto::etcdserverpb::{
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest,
+};
+use etcd_proto::mvccpb::event::EventType;
 use etcd_rs_client::Client;
 use etcd_rs_tests::cluster::Cluster;
 use etcd_rs_tests::grpc;
 use etcd_rs_tests::linearizability::{
-    KeyInput, KeyModel, KeyOp, KeyOutput, Operation, Stamp, check, revisions_respect_real_time,
+    KeyInput, KeyModel, KeyOp, KeyOutput, Operation, Stamp, WatchEvent, check, check_watch_logs,
+    revisions_respect_real_time,
 };
+use futures::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -40,6 +51,9 @@ const RUN: Duration = Duration::from_secs(20);
 /// Longer than an election (etcd-rs's default election timeout is 1 s), so that requests
 /// to a member that lost its leader may wait out the next one.
 const OP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long after the load the watchers may take to catch up with the last revision.
+const WATCH_DRAIN: Duration = Duration::from_secs(30);
 
 /// A fixed-seed generator (xorshift64*), so a failing schedule can be replayed by seed.
 struct Rng(u64);
@@ -290,6 +304,52 @@ async fn worker(shared: Arc<Shared>, seed: u64) -> Vec<Record> {
     records
 }
 
+/// Follows every change of the test's keys on the member at `url` from revision 1 until
+/// it has seen revision `last` (set once the load is over, 0 until then) or `deadline`
+/// passes, resuming after the last event it saw whenever the stream breaks or stays silent.
+async fn watcher(url: String, last: Arc<AtomicI64>, deadline: Instant) -> Vec<WatchEvent> {
+    let mut seen: Vec<WatchEvent> = Vec::new();
+    loop {
+        let next = seen.last().map_or(1, |e| e.revision + 1);
+        let target = last.load(Ordering::Relaxed);
+        if (target > 0 && next > target) || Instant::now() > deadline {
+            return seen;
+        }
+        let create = WatchCreateRequest {
+            key: b"lin/".to_vec(),
+            range_end: b"lin0".to_vec(),
+            start_revision: next,
+            ..Default::default()
+        };
+        let request = WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) };
+        let opened = tokio::time::timeout(OP_TIMEOUT, async {
+            let client = Client::connect(vec![url.clone()], Duration::from_secs(1)).await.ok()?;
+            // The request stream stays open (nothing more to send) for as long as the
+            // response stream is read.
+            let requests = futures::stream::iter([request]).chain(futures::stream::pending());
+            client.watch().watch(requests).await.ok().map(tonic::Response::into_inner)
+        });
+        let Ok(Some(mut stream)) = opened.await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        while let Ok(Ok(Some(resp))) = tokio::time::timeout(OP_TIMEOUT, stream.message()).await {
+            assert_eq!(resp.compact_revision, 0, "nothing compacts in this test");
+            for e in resp.events {
+                let kv = e.kv.unwrap_or_default();
+                let key = std::str::from_utf8(&kv.key).ok().and_then(|k| k.strip_prefix("lin/k")?.parse().ok());
+                let key = key.unwrap_or_else(|| panic!("an event for a key nobody wrote: {:?}", kv.key));
+                let value = (e.r#type != EventType::Delete as i32).then(|| parse(&kv.value));
+                seen.push(WatchEvent { revision: kv.mod_revision, key, value });
+            }
+            if last.load(Ordering::Relaxed) > 0 && seen.last().map_or(0, |e| e.revision) >= last.load(Ordering::Relaxed)
+            {
+                break;
+            }
+        }
+    }
+}
+
 /// The member that leads, if one answers quickly enough to say so.
 async fn leader(urls: &[String]) -> Option<usize> {
     for (i, url) in urls.iter().enumerate() {
@@ -337,10 +397,11 @@ async fn nemesis(cluster: Arc<Mutex<Cluster>>, urls: Vec<String>, until: Instant
     done
 }
 
-/// The write that put each value there: the revision of its change, when it was answered.
-fn write_revisions(records: &[Record]) -> HashMap<u64, i64> {
-    let mut by_value = HashMap::new();
-    let mut by_revision: HashMap<i64, &Operation<KeyInput, KeyOutput>> = HashMap::new();
+/// The changes whose answers came back, by revision: the key and the value put (`None`
+/// for a delete). Panics if two share a revision.
+fn write_revisions(records: &[Record]) -> HashMap<i64, (usize, Option<u64>)> {
+    let mut by_revision = HashMap::new();
+    let mut ops: HashMap<i64, &Operation<KeyInput, KeyOutput>> = HashMap::new();
     for r in records {
         let Some(answer) = &r.answer else { continue };
         if !changed(r.op.input.op, answer.output) {
@@ -351,14 +412,12 @@ fn write_revisions(records: &[Record]) -> HashMap<u64, i64> {
             KeyOp::Put(v) | KeyOp::Cas { new: v, .. } => Some(v),
             _ => None,
         };
-        if let Some(other) = by_revision.insert(revision, &r.op) {
+        if let Some(other) = ops.insert(revision, &r.op) {
             panic!("two writes answered with revision {revision}: {other:?} and {:?}", r.op);
         }
-        if let Some(v) = value {
-            by_value.insert(v, revision);
-        }
+        by_revision.insert(revision, (r.op.input.key, value));
     }
-    by_value
+    by_revision
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -386,11 +445,34 @@ async fn histories_are_linearizable(api: Api) {
         values: AtomicU64::new(1),
         clients: AtomicUsize::new(0),
     });
+    let last = Arc::new(AtomicI64::new(0));
+    let watchers: Vec<_> = match api {
+        Api::V3 => {
+            urls.iter().map(|u| tokio::spawn(watcher(u.clone(), last.clone(), shared.until + WATCH_DRAIN))).collect()
+        }
+        Api::V2 => Vec::new(),
+    };
     let workers: Vec<_> = (0..WORKERS as u64).map(|w| tokio::spawn(worker(shared.clone(), seed + w + 1))).collect();
     let faults = nemesis(cluster.clone(), urls.clone(), shared.until, seed).await;
     let mut records = Vec::new();
     for w in workers {
         records.extend(w.await.expect("worker"));
+    }
+    // Every member is back by now; the store's last revision is where the watchers stop.
+    if !watchers.is_empty() {
+        let mut read = None;
+        for url in urls.iter().cycle().take(30) {
+            if let Ok(Ok(r)) = tokio::time::timeout(OP_TIMEOUT, grpc::get_prefix(url, "lin/", false)).await {
+                read = r.header.map(|h| h.revision);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        last.store(read.expect("a linearizable read once the faults are over"), Ordering::Relaxed);
+    }
+    let mut logs = Vec::new();
+    for (i, w) in watchers.into_iter().enumerate() {
+        logs.push((format!("m{i}"), w.await.expect("watcher")));
     }
 
     let known = records.iter().filter(|r| r.op.ret.is_some()).count();
@@ -416,11 +498,21 @@ async fn histories_are_linearizable(api: Api) {
         .collect();
     revisions_respect_real_time(&stamps).expect("revisions follow real time");
     let written = write_revisions(&records);
+    let value_written_at: HashMap<u64, i64> =
+        written.iter().filter_map(|(revision, (_, value))| Some(((*value)?, *revision))).collect();
     for r in &records {
         if let Some(Answer { output: KeyOutput::Get(Some(v)), mod_revision: Some(m), .. }) = r.answer
-            && let Some(w) = written.get(&v)
+            && let Some(w) = value_written_at.get(&v)
         {
             assert_eq!(m, *w, "{:?} read value {v} at mod_revision {m}, but its write was answered with {w}", r.op);
         }
+    }
+    if !logs.is_empty() {
+        // Revision 1 is the empty store; each later one is a change of the test's keys.
+        let last = last.load(Ordering::Relaxed);
+        if let Err(e) = check_watch_logs(&logs, 2, last, &written) {
+            panic!("watch guarantees: {e}");
+        }
+        eprintln!("{api:?}: {} watchers saw revisions 2..={last} alike", logs.len());
     }
 }

@@ -11,14 +11,17 @@
 //!
 //! [`KeyModel`] is etcd's key as a register: get, put, compare-and-swap (a txn comparing
 //! the value) and delete. [`revisions_respect_real_time`] checks what the model leaves out,
-//! the store revision in each response header.
+//! the store revision in each response header, and [`check_watch_logs`] etcd's watch
+//! guarantees on what watchers saw of the same history.
 
 mod history;
 mod kv_model;
 mod revisions;
+mod watch_log;
 mod wgl;
 
 pub use history::Operation;
 pub use kv_model::{KeyInput, KeyModel, KeyOp, KeyOutput};
 pub use revisions::{Stamp, revisions_respect_real_time};
+pub use watch_log::{WatchEvent, check_watch_logs};
 pub use wgl::{Model, Violation, check};
