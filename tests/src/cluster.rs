@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::grpc;
-use crate::{Member, free_port};
+use crate::{Host, Member, free_port};
 
 /// A running cluster. Dropping it kills every member.
 pub struct Cluster {
@@ -15,16 +15,24 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts `n` members (`m0`, `m1`, …) with `extra` flags and waits for a leader.
+    /// Starts `n` members (`m0`, `m1`, …) on loopback with `extra` flags and waits for a
+    /// leader.
     pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Cluster {
-        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        Cluster::start_on(dir, vec![Host::loopback(); n], extra)
+    }
+
+    /// Starts a member on each of `hosts` (`m0` on the first, …) with `extra` flags and
+    /// waits for a leader.
+    pub fn start_on(dir: &Path, hosts: Vec<Host>, extra: &[&str]) -> Cluster {
+        let ports: Vec<(u16, u16)> = hosts.iter().map(|_| (free_port(), free_port())).collect();
         let initial: Vec<String> =
-            ports.iter().enumerate().map(|(i, (_, p))| format!("m{i}=http://127.0.0.1:{p}")).collect();
+            hosts.iter().zip(&ports).enumerate().map(|(i, (h, (_, p)))| format!("m{i}=http://{}:{p}", h.ip)).collect();
         let initial = initial.join(",");
-        let mut members: Vec<Member> = ports
-            .iter()
+        let mut members: Vec<Member> = hosts
+            .into_iter()
+            .zip(ports)
             .enumerate()
-            .map(|(i, (c, p))| Member::new(dir, &format!("m{i}"), *c, *p, &initial, "new", extra))
+            .map(|(i, (h, ports))| Member::new_on(h, dir, &format!("m{i}"), ports, &initial, "new", extra))
             .collect();
         for m in &mut members {
             m.spawn();

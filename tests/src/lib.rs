@@ -1,5 +1,6 @@
-//! Test harness: real `etcd-rs` processes on free loopback ports, and helpers to drive
-//! them. Every process a test starts is killed when its [`Member`] is dropped.
+//! Test harness: real `etcd-rs` processes on free loopback ports (or in network namespaces
+//! of their own, [`netns`]), and helpers to drive them. Every process a test starts is
+//! killed when its [`Member`] is dropped.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -60,6 +61,24 @@ pub fn free_port() -> u16 {
 pub mod cluster;
 pub mod grpc;
 pub mod linearizability;
+pub mod netns;
+
+/// Where a member runs: the address it listens on, and the network namespace it runs in
+/// (`None`: the test's own, on loopback).
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// The IPv4 address of its client and peer URLs.
+    pub ip: String,
+    /// The network namespace (`ip netns` name) it is started in.
+    pub netns: Option<String>,
+}
+
+impl Host {
+    /// 127.0.0.1 in the test's own namespace.
+    pub fn loopback() -> Host {
+        Host { ip: "127.0.0.1".to_string(), netns: None }
+    }
+}
 
 /// One running `etcd-rs` member.
 pub struct Member {
@@ -68,9 +87,11 @@ pub struct Member {
     pub name: String,
     /// Arguments it was started with (for restarts).
     args: Vec<String>,
-    /// Client port on 127.0.0.1.
+    /// Where it runs.
+    pub host: Host,
+    /// Client port on its host's address.
     pub client_port: u16,
-    /// Peer port on 127.0.0.1.
+    /// Peer port on its host's address.
     pub peer_port: u16,
     /// Its data directory.
     pub data_dir: PathBuf,
@@ -88,7 +109,7 @@ impl Member {
         m
     }
 
-    /// Describes a member without starting it.
+    /// Describes a member on loopback without starting it.
     pub fn new(
         dir: &Path,
         name: &str,
@@ -98,9 +119,23 @@ impl Member {
         state: &str,
         extra: &[&str],
     ) -> Member {
+        Member::new_on(Host::loopback(), dir, name, (client_port, peer_port), initial_cluster, state, extra)
+    }
+
+    /// Describes a member on `host` without starting it; `ports` are its client and peer
+    /// ports.
+    pub fn new_on(
+        host: Host,
+        dir: &Path,
+        name: &str,
+        (client_port, peer_port): (u16, u16),
+        initial_cluster: &str,
+        state: &str,
+        extra: &[&str],
+    ) -> Member {
         let data_dir = dir.join(format!("{name}.etcd"));
-        let client = format!("http://127.0.0.1:{client_port}");
-        let peer = format!("http://127.0.0.1:{peer_port}");
+        let client = format!("http://{}:{client_port}", host.ip);
+        let peer = format!("http://{}:{peer_port}", host.ip);
         let mut args = vec![
             format!("--name={name}"),
             format!("--data-dir={}", data_dir.display()),
@@ -116,6 +151,7 @@ impl Member {
             child: None,
             name: name.to_string(),
             args,
+            host,
             client_port,
             peer_port,
             data_dir,
@@ -127,13 +163,18 @@ impl Member {
     pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open member log");
         let err = log.try_clone().expect("clone log handle");
-        let child = Command::new(bin("etcd-rs"))
-            .args(&self.args)
-            .env_remove("ETCD_RS_LOG")
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .expect("spawn etcd-rs");
+        let mut command = match &self.host.netns {
+            // `ip netns exec` enters the namespace and then execs the member, so the child's
+            // process id is the member's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin("etcd-rs"));
+                c
+            }
+            None => Command::new(bin("etcd-rs")),
+        };
+        let child =
+            command.args(&self.args).env_remove("ETCD_RS_LOG").stdout(log).stderr(err).spawn().expect("spawn etcd-rs");
         self.child = Some(child);
     }
 
@@ -149,17 +190,17 @@ impl Member {
 
     /// Waits until `/health` answers 200 (the member sees a leader).
     pub fn wait_healthy(&self) {
-        wait_healthy(self.client_port, &self.log);
+        wait_healthy(&self.host.ip, self.client_port, &self.log);
     }
 
-    /// `127.0.0.1:port`, as etcdctl's `--endpoints` takes it.
+    /// `address:port` (`127.0.0.1:port` on loopback), as etcdctl's `--endpoints` takes it.
     pub fn endpoint(&self) -> String {
-        format!("127.0.0.1:{}", self.client_port)
+        format!("{}:{}", self.host.ip, self.client_port)
     }
 
-    /// `http://127.0.0.1:port`.
+    /// `http://address:port`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        format!("http://{}", self.endpoint())
     }
 
     /// SIGKILL: no chance to flush or clean up.
@@ -238,27 +279,32 @@ impl Drop for Member {
     }
 }
 
-fn wait_healthy(port: u16, log: &Path) {
+fn wait_healthy(ip: &str, port: u16, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok((200, _)) = http_get(port, "/health") {
+        if let Ok((200, _)) = http_at(ip, port, "GET", "/health") {
             return;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("etcd-rs on port {port} did not become healthy; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!("etcd-rs on {ip}:{port} did not become healthy; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
-/// A plain HTTP/1.1 GET; returns status and body.
+/// A plain HTTP/1.1 GET to 127.0.0.1; returns status and body.
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     http(port, "GET", path)
 }
 
-/// A plain HTTP/1.1 request without body; returns status and body.
+/// A plain HTTP/1.1 request without body to 127.0.0.1; returns status and body.
 pub fn http(port: u16, method: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    http_at("127.0.0.1", port, method, path)
+}
+
+/// A plain HTTP/1.1 request without body to `ip`; returns status and body.
+pub fn http_at(ip: &str, port: u16, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect((ip, port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n")?;
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
     let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);

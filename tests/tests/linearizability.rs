@@ -1,7 +1,9 @@
 //! Linearizability under faults, as etcd's robustness tests and Jepsen check it: clients
 //! read, put, compare-and-swap and delete a few keys through every member of a 3-member
-//! cluster while members are killed (SIGKILL, then restarted) and frozen (SIGSTOP, then
-//! SIGCONT), the leader more often than not. Every request and answer is recorded, and the
+//! cluster while members are killed (SIGKILL, then restarted), frozen (SIGSTOP, then
+//! SIGCONT) and, over v3, cut off from the other members by a network partition (members
+//! in network namespaces of their own; clients still reach them), the leader more often
+//! than not. Every request and answer is recorded, and the
 //! history must then be explained by one sequential order that respects real time (the
 //! WGL checker of `etcd_rs_tests::linearizability`), with etcd's revisions as a second
 //! witness: they never go back in real time, no two writes share one, and a read's
@@ -34,12 +36,14 @@ use etcd_proto::etcdserverpb::{
 };
 use etcd_proto::mvccpb::event::EventType;
 use etcd_rs_client::Client;
+use etcd_rs_tests::Host;
 use etcd_rs_tests::cluster::Cluster;
 use etcd_rs_tests::grpc;
 use etcd_rs_tests::linearizability::{
     KeyInput, KeyModel, KeyOp, KeyOutput, Operation, Stamp, WatchEvent, check, check_watch_logs,
     revisions_respect_real_time,
 };
+use etcd_rs_tests::netns::Network;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -363,10 +367,16 @@ async fn leader(urls: &[String]) -> Option<usize> {
     None
 }
 
-/// Faults, one member at a time so that a quorum stays: every 1–2 s, kill or freeze the
-/// leader (two times in three) or a random member, and bring it back 0.5–2.5 s later.
-/// Returns what it did.
-async fn nemesis(cluster: Arc<Mutex<Cluster>>, urls: Vec<String>, until: Instant, seed: u64) -> Vec<String> {
+/// Faults, one member at a time so that a quorum stays: every 0.5–1.5 s, kill or freeze
+/// the leader (two times in three) or a random member, or with a `network` cut it off from
+/// the other members, and bring it back 0.3–2 s later. Returns what it did.
+async fn nemesis(
+    cluster: Arc<Mutex<Cluster>>,
+    network: Option<&Network>,
+    urls: Vec<String>,
+    until: Instant,
+    seed: u64,
+) -> Vec<String> {
     let mut rng = Rng::new(seed);
     let mut done = Vec::new();
     while Instant::now() + Duration::from_secs(3) < until {
@@ -377,7 +387,14 @@ async fn nemesis(cluster: Arc<Mutex<Cluster>>, urls: Vec<String>, until: Instant
         };
         let down = rng.millis(300, 2000);
         let c = cluster.clone();
-        if rng.below(2) == 0 {
+        let kinds = if network.is_some() { 3 } else { 2 };
+        let kind = rng.below(kinds);
+        if let (2, Some(network)) = (kind, network) {
+            done.push(format!("isolate m{victim} for {down:?}"));
+            network.isolate(victim);
+            tokio::time::sleep(down).await;
+            network.heal(victim);
+        } else if kind == 0 {
             done.push(format!("kill -9 m{victim} for {down:?}"));
             tokio::task::spawn_blocking(move || c.lock().expect("cluster").members[victim].kill9())
                 .await
@@ -420,21 +437,29 @@ fn write_revisions(records: &[Record]) -> HashMap<i64, (usize, Option<u64>)> {
     by_revision
 }
 
+/// Members in network namespaces of their own (root needed), so that partitions join the
+/// kills and freezes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v3_histories_under_kills_and_freezes_are_linearizable() {
-    histories_are_linearizable(Api::V3).await;
+async fn v3_histories_under_partitions_kills_and_freezes_are_linearizable() {
+    histories_are_linearizable(Api::V3, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_histories_under_kills_and_freezes_are_linearizable() {
-    histories_are_linearizable(Api::V2).await;
+    histories_are_linearizable(Api::V2, false).await;
 }
 
-async fn histories_are_linearizable(api: Api) {
+async fn histories_are_linearizable(api: Api, partitions: bool) {
     let seed: u64 = std::env::var("LIN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261130);
     eprintln!("{api:?}: seed {seed} (LIN_SEED replays a schedule)");
     let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Arc::new(Mutex::new(Cluster::start(dir.path(), 3, &[])));
+    // Declared before the cluster, so dropped after its members are gone.
+    let network = partitions.then(|| Network::create(3));
+    let hosts = match &network {
+        Some(n) => (0..3).map(|i| n.host(i)).collect(),
+        None => vec![Host::loopback(); 3],
+    };
+    let cluster = Arc::new(Mutex::new(Cluster::start_on(dir.path(), hosts, &[])));
     let urls = cluster.lock().expect("cluster").endpoints();
     let start = Instant::now();
     let shared = Arc::new(Shared {
@@ -453,7 +478,7 @@ async fn histories_are_linearizable(api: Api) {
         Api::V2 => Vec::new(),
     };
     let workers: Vec<_> = (0..WORKERS as u64).map(|w| tokio::spawn(worker(shared.clone(), seed + w + 1))).collect();
-    let faults = nemesis(cluster.clone(), urls.clone(), shared.until, seed).await;
+    let faults = nemesis(cluster.clone(), network.as_ref(), urls.clone(), shared.until, seed).await;
     let mut records = Vec::new();
     for w in workers {
         records.extend(w.await.expect("worker"));
