@@ -48,17 +48,14 @@ impl Cluster {
         self.members.iter().filter(|m| m.is_running()).map(Member::url).collect()
     }
 
-    /// Index of the member that leads, as the running members report it.
+    /// Index of the member that leads, as the members report it.
     pub async fn leader(&self) -> usize {
         let deadline = Instant::now() + Duration::from_secs(20);
+        // A member that is not running refuses the connection at once.
+        let urls: Vec<String> = self.members.iter().map(Member::url).collect();
         loop {
-            for (i, m) in self.members.iter().enumerate().filter(|(_, m)| m.is_running()) {
-                if let Ok(s) = grpc::status(&m.url()).await
-                    && s.leader != 0
-                    && s.leader == s.header.map_or(0, |h| h.member_id)
-                {
-                    return i;
-                }
+            if let Some(i) = grpc::leader_among(&urls, Duration::from_secs(2)).await {
+                return i;
             }
             assert!(Instant::now() < deadline, "no leader within 20 s");
             tokio::time::sleep(Duration::from_millis(100)).await;

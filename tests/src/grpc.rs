@@ -19,6 +19,25 @@ pub async fn status(url: &str) -> Result<StatusResponse, Box<dyn std::error::Err
     Ok(client(url).await?.maintenance().status(StatusRequest {}).await?.into_inner())
 }
 
+/// Maintenance.Status of the member at `url`, if it answers within `limit`.
+pub async fn status_within(url: &str, limit: Duration) -> Option<StatusResponse> {
+    tokio::time::timeout(limit, status(url)).await.ok()?.ok()
+}
+
+/// Which of `urls` leads, as the first member that answers within `limit` and calls itself
+/// the leader says.
+pub async fn leader_among(urls: &[String], limit: Duration) -> Option<usize> {
+    for (i, url) in urls.iter().enumerate() {
+        if let Some(s) = status_within(url, limit).await
+            && s.leader != 0
+            && s.leader == s.header.map_or(0, |h| h.member_id)
+        {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// Puts `key` = `value` through the member at `url`.
 pub async fn put(url: &str, key: &str, value: &str) -> Result<i64, tonic::Status> {
     let req = PutRequest { key: key.into(), value: value.into(), ..Default::default() };

@@ -60,7 +60,9 @@ pub fn free_port() -> u16 {
 
 pub mod cluster;
 pub mod grpc;
+pub mod key_client;
 pub mod linearizability;
+pub mod nemesis;
 pub mod netns;
 
 /// Where a member runs: the address it listens on, and the network namespace it runs in

@@ -13,6 +13,7 @@
 //! Needs root (`CAP_NET_ADMIN`), `ip` and `iptables`.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::Host;
 
@@ -52,9 +53,14 @@ fn run(ns: Option<&str>, args: &[&str]) {
 impl Network {
     /// Creates the namespaces and links for `members` members.
     pub fn create(members: usize) -> Network {
-        let pid = std::process::id();
-        let net =
-            Network { prefix: format!("l{}", pid % 1_000_000), subnet: format!("10.213.{}", 20 + pid % 200), members };
+        // Names and subnet unique to this process, and to this network within it.
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let (pid, n) = (std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
+        let net = Network {
+            prefix: format!("l{}n{n}", pid % 100_000),
+            subnet: format!("10.213.{}", 20 + (pid + n) % 200),
+            members,
+        };
         let sw = net.switch();
         run(None, &["ip", "netns", "add", &sw]);
         run(Some(&sw), &["ip", "link", "add", "br0", "type", "bridge"]);

@@ -46,9 +46,11 @@ pub fn check_watch_logs(
             return Err(format!("{name}: events end at revision {}, the store at {last}", expected - 1));
         }
     }
-    // Equal revisions throughout, so any difference is in a key or value.
-    if let Some(((a, la), (b, lb))) = logs.first().zip(logs.iter().find(|(_, l)| *l != logs[0].1)) {
-        let (x, y) = la.iter().zip(lb).find(|(x, y)| x != y).unwrap_or((&la[0], &lb[0]));
+    // Equal revisions throughout (checked above), so logs that differ differ in some
+    // event's key or value.
+    if let Some(((a, la), (b, lb))) = logs.first().zip(logs.iter().find(|(_, l)| *l != logs[0].1))
+        && let Some((x, y)) = la.iter().zip(lb).find(|(x, y)| x != y)
+    {
         return Err(format!("{a} saw {x:?} where {b} saw {y:?}"));
     }
     Ok(())

@@ -42,7 +42,8 @@ pub struct Violation {
     pub stuck_at: String,
     /// How many operations the partition has.
     pub total: usize,
-    /// Whether the search gave up on its step budget instead of proving a violation.
+    /// Whether the search gave up on its step or memory budget instead of proving a
+    /// violation.
     pub gave_up: bool,
 }
 
@@ -64,6 +65,10 @@ type Op<M> = Operation<<M as Model>::Input, <M as Model>::Output>;
 /// Search steps allowed per partition before giving up: far more than a history of a few
 /// thousand operations with a handful of clients needs, and a bound on a test's time.
 const STEP_BUDGET: u64 = 50_000_000;
+
+/// (placed set, state) pairs remembered per partition before giving up: a bound on the
+/// memory the search takes, since each pair holds a copy of the placed set.
+const MEMO_BUDGET: usize = 2_000_000;
 
 /// Checks that `history` is linearizable under `model`, partition by partition.
 pub fn check<M: Model>(model: &M, history: &[Op<M>]) -> Result<(), Violation> {
@@ -176,7 +181,7 @@ fn check_partition<M: Model>(model: &M, ops: &[&Op<M>]) -> Result<(), Violation>
     };
     while !events.is_empty() {
         steps += 1;
-        if steps > STEP_BUDGET {
+        if steps > STEP_BUDGET || seen.len() > MEMO_BUDGET {
             let order: Vec<usize> = stack.iter().map(|(op, _)| *op).collect();
             return Err(describe(&order, op_of(node), true));
         }
