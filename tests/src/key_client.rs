@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::linearizability::{KeyInput, KeyOp, KeyOutput, WatchEvent};
+use crate::linearizability::{KeyInput, KeyOp, KeyOutput, WatchEvent, WatchLog};
 
 /// How long a request may take before its outcome counts as unknown.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(1);
@@ -154,7 +154,7 @@ async fn run_v2(addr: &str, input: KeyInput) -> Result<Answer, Failure> {
 }
 
 /// One HTTP/1.1 request (a form body when `form` is not empty) on a connection of its
-/// own; returns the status, `X-Etcd-Index` and the JSON body.
+/// own; returns the status, `X-Etcd-Index` and the JSON body (plain or chunked).
 async fn http(addr: &str, method: &str, path: &str, form: &str) -> Result<(u16, i64, Value), Failure> {
     let mut stream = TcpStream::connect(addr).await?;
     let body = if form.is_empty() {
@@ -175,55 +175,145 @@ async fn http(addr: &str, method: &str, path: &str, form: &str) -> Result<(u16, 
         .find_map(|l| l.strip_prefix("X-Etcd-Index: ").or_else(|| l.strip_prefix("x-etcd-index: ")))
         .and_then(|v| v.trim().parse().ok())
         .ok_or("no X-Etcd-Index")?;
-    Ok((status, index, serde_json::from_str(body)?))
+    // Watches answer in chunks: etcd sends the headers before the event.
+    let chunked = head.lines().any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    let body = if chunked { dechunk(body)? } else { body.to_string() };
+    Ok((status, index, serde_json::from_str(&body)?))
 }
 
-/// Follows every change of the test's keys on the member at `url` from revision 1 until
-/// it has seen revision `last` (set once the load is over, 0 until then) or `deadline`
-/// passes, resuming after the last event it saw whenever the stream breaks or stays silent.
-/// Returns the events up to `last`.
-pub async fn watcher(url: String, last: Arc<AtomicI64>, deadline: Instant) -> Vec<WatchEvent> {
-    let mut seen: Vec<WatchEvent> = Vec::new();
+/// The payload of a body in HTTP/1.1's chunked transfer coding.
+fn dechunk(mut body: &str) -> Result<String, Failure> {
+    let mut out = String::new();
     loop {
-        let next = seen.last().map_or(1, |e| e.revision + 1);
+        let (size, rest) = body.split_once("\r\n").ok_or("a chunk without its size line")?;
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or_default().trim(), 16)?;
+        if size == 0 {
+            return Ok(out);
+        }
+        out.push_str(rest.get(..size).ok_or("a chunk cut short")?);
+        body = rest.get(size..).and_then(|r| r.strip_prefix("\r\n")).ok_or("a chunk without its end")?;
+    }
+}
+
+/// The store's revision (v2: its index) as a linearizable read through `url` finds it, if
+/// one answers within [`OP_TIMEOUT`].
+pub async fn current_revision(api: Api, url: &str) -> Option<i64> {
+    let read = async {
+        match api {
+            Api::V3 => crate::grpc::get_prefix(url, "lin/", false).await.ok()?.header.map(|h| h.revision),
+            Api::V2 => {
+                let quorum_get = http(url.trim_start_matches("http://"), "GET", "/v2/keys/lin?quorum=true", "");
+                quorum_get.await.ok().map(|(_, index, _)| index)
+            }
+        }
+    };
+    tokio::time::timeout(OP_TIMEOUT, read).await.ok().flatten()
+}
+
+/// Follows every change of the test's keys on the member at `url` from the first revision
+/// until it has seen revision `last` (set once the load is over, 0 until then) or
+/// `deadline` passes, resuming after the last event it saw whenever the stream breaks or
+/// stays silent. Over v3 a watch stream; over v2 one long poll (`wait=true`, recursive,
+/// `waitIndex`) per event, as libkv and flannel follow keys. Returns the events up to
+/// `last`.
+pub async fn watcher(api: Api, url: String, last: Arc<AtomicI64>, deadline: Instant) -> WatchLog {
+    let mut log = WatchLog { name: url.clone(), ..Default::default() };
+    // Long polls that found nothing since `last` was set. v2's index also counts entries
+    // that change no key, so the last event may sit below `last` and the end shows as
+    // silence instead.
+    let mut silent = 0;
+    loop {
+        let after_events = log.events.last().map_or(1, |e| e.revision + 1);
+        let next = after_events.max(log.cleared.last().map_or(1, |&(_, to)| to + 1));
         let target = last.load(Ordering::Relaxed);
-        if (target > 0 && next > target) || Instant::now() > deadline {
+        if (target > 0 && (next > target || silent >= 3)) || Instant::now() > deadline {
             // A write whose outcome was unknown may still commit after `last` was read;
             // what the store did after `last` is not part of the history checked.
-            seen.retain(|e| target == 0 || e.revision <= target);
-            return seen;
+            log.events.retain(|e| target == 0 || e.revision <= target);
+            return log;
         }
-        let create = WatchCreateRequest {
-            key: b"lin/".to_vec(),
-            range_end: b"lin0".to_vec(),
-            start_revision: next,
-            ..Default::default()
-        };
-        let request = WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) };
-        let opened = tokio::time::timeout(OP_TIMEOUT, async {
-            let client = Client::connect(vec![url.clone()], Duration::from_secs(1)).await.ok()?;
-            // The request stream stays open (nothing more to send) for as long as the
-            // response stream is read.
-            let requests = futures::stream::iter([request]).chain(futures::stream::pending());
-            client.watch().watch(requests).await.ok().map(tonic::Response::into_inner)
-        });
-        let Ok(Some(mut stream)) = opened.await else {
+        match api {
+            Api::V3 => follow_v3(&url, next, &mut log.events, &last).await,
+            Api::V2 => {
+                let heard = follow_v2(&url, next, &mut log).await;
+                silent = if heard || target == 0 { 0 } else { silent + 1 };
+            }
+        }
+    }
+}
+
+/// The key number of a key named as [`key_name`] names it; panics on any other key.
+fn key_number(key: &str) -> usize {
+    let number = key.strip_prefix("lin/k").and_then(|n| n.parse().ok());
+    number.unwrap_or_else(|| panic!("an event for a key nobody wrote: {key:?}"))
+}
+
+/// Reads one v3 watch stream from revision `next` into `seen` until it breaks, stays
+/// silent for [`OP_TIMEOUT`], or reaches `last`.
+async fn follow_v3(url: &str, next: i64, seen: &mut Vec<WatchEvent>, last: &AtomicI64) {
+    let create = WatchCreateRequest {
+        key: b"lin/".to_vec(),
+        range_end: b"lin0".to_vec(),
+        start_revision: next,
+        ..Default::default()
+    };
+    let request = WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) };
+    let opened = tokio::time::timeout(OP_TIMEOUT, async {
+        let client = Client::connect(vec![url.to_string()], Duration::from_secs(1)).await.ok()?;
+        // The request stream stays open (nothing more to send) for as long as the
+        // response stream is read.
+        let requests = futures::stream::iter([request]).chain(futures::stream::pending());
+        client.watch().watch(requests).await.ok().map(tonic::Response::into_inner)
+    });
+    let Ok(Some(mut stream)) = opened.await else {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return;
+    };
+    while let Ok(Ok(Some(resp))) = tokio::time::timeout(OP_TIMEOUT, stream.message()).await {
+        assert_eq!(resp.compact_revision, 0, "nothing compacts in this test");
+        for e in resp.events {
+            let kv = e.kv.unwrap_or_default();
+            let key = key_number(&String::from_utf8_lossy(&kv.key));
+            let value = (e.r#type != EventType::Delete as i32).then(|| parse(&kv.value));
+            seen.push(WatchEvent { revision: kv.mod_revision, key, value });
+        }
+        let target = last.load(Ordering::Relaxed);
+        if target > 0 && seen.last().map_or(0, |e| e.revision) >= target {
+            return;
+        }
+    }
+}
+
+/// One v2 long poll for the first change of the test's keys at index `next` or later,
+/// into `log`; returns whether it got one (or an announced gap). Silence for
+/// [`OP_TIMEOUT`] or a member that does not answer ends it without.
+async fn follow_v2(url: &str, next: i64, log: &mut WatchLog) -> bool {
+    let addr = url.trim_start_matches("http://");
+    let path = format!("/v2/keys/lin?wait=true&recursive=true&waitIndex={next}");
+    match tokio::time::timeout(OP_TIMEOUT, http(addr, "GET", &path, "")).await {
+        Ok(Ok((200, _, body))) => {
+            let node = &body["node"];
+            let key = key_number(node["key"].as_str().unwrap_or_default().trim_start_matches('/'));
+            let revision = node["modifiedIndex"].as_i64().unwrap_or_else(|| panic!("no modifiedIndex: {body}"));
+            let value = match body["action"].as_str() {
+                Some("delete") => None,
+                _ => Some(parse(node["value"].as_str().unwrap_or_default().as_bytes())),
+            };
+            log.events.push(WatchEvent { revision, key, value });
+            true
+        }
+        // 401 "The event in requested index is outdated and cleared": the member's event
+        // history no longer reaches back to `next` (it holds the last 1,000 events, and
+        // etcd-rs rebuilds none of them at a restart). A client reads afresh and watches
+        // on from the current index, as libkv does; the gap is announced, not silent.
+        Ok(Ok((400, index, body))) if body["errorCode"] == 401 => {
+            log.cleared.push((next, index));
+            true
+        }
+        Ok(_) => {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        while let Ok(Ok(Some(resp))) = tokio::time::timeout(OP_TIMEOUT, stream.message()).await {
-            assert_eq!(resp.compact_revision, 0, "nothing compacts in this test");
-            for e in resp.events {
-                let kv = e.kv.unwrap_or_default();
-                let key = std::str::from_utf8(&kv.key).ok().and_then(|k| k.strip_prefix("lin/k")?.parse().ok());
-                let key = key.unwrap_or_else(|| panic!("an event for a key nobody wrote: {:?}", kv.key));
-                let value = (e.r#type != EventType::Delete as i32).then(|| parse(&kv.value));
-                seen.push(WatchEvent { revision: kv.mod_revision, key, value });
-            }
-            if last.load(Ordering::Relaxed) > 0 && seen.last().map_or(0, |e| e.revision) >= last.load(Ordering::Relaxed)
-            {
-                break;
-            }
+            false
         }
+        Err(_) => false,
     }
 }

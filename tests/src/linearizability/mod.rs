@@ -23,5 +23,5 @@ mod wgl;
 pub use history::Operation;
 pub use kv_model::{KeyInput, KeyModel, KeyOp, KeyOutput};
 pub use revisions::{Stamp, revisions_respect_real_time};
-pub use watch_log::{WatchEvent, check_watch_logs};
+pub use watch_log::{Span, WatchEvent, WatchLog, check_watch_logs};
 pub use wgl::{Model, Violation, check};
