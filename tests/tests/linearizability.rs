@@ -217,7 +217,10 @@ async fn histories_are_linearizable(api: Api, partitions: bool) {
         shared.clients.load(Ordering::Relaxed),
     );
     assert!(faults.len() >= 3, "the nemesis struck often enough: {faults:?}");
-    assert!(known > 500 && reads > 100 && swaps > 10, "the clients made progress through the faults");
+    // Bounds against a run where nothing happened, not targets: on 2 CPUs with two debug
+    // clusters, seeds measured 555–3,668 answered operations, 175–1,128 reads of a value
+    // and 21–132 won swaps.
+    assert!(known > 300 && reads > 60 && swaps > 5, "the clients made progress through the faults");
 
     let history: Vec<_> = records.iter().map(|r| r.op.clone()).collect();
     let checking = Instant::now();
