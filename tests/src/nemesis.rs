@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::Member;
 use crate::cluster::Cluster;
 use crate::grpc;
 use crate::netns::Network;
@@ -37,9 +38,13 @@ impl Rng {
     }
 }
 
-/// Faults, one member at a time so that a quorum stays: every 0.5–1.5 s, kill or freeze
-/// the leader (two times in three) or a random member, or with a `network` cut it off from
-/// the other members, and bring it back 0.3–2 s later. Returns what it did.
+/// A fault, or its undoing, run on a blocking thread.
+type Action = Box<dyn FnOnce() + Send>;
+
+/// Faults, one member at a time so that a quorum stays: 0.5–1.5 s after the last one
+/// ended, kill or freeze the leader (two times in three, when one answers) or a random
+/// member, or with a `network` cut it off from the other members, and bring it back
+/// 0.3–2 s later; none starts in the last 3 s before `until`. Returns what it did.
 pub async fn strike(
     cluster: Arc<Mutex<Cluster>>,
     network: Option<Arc<Network>>,
@@ -56,39 +61,26 @@ pub async fn strike(
             _ => rng.below(urls.len()),
         };
         let down = rng.millis(300, 2000);
-        let c = cluster.clone();
         let kinds = if network.is_some() { 3 } else { 2 };
-        let kind = rng.below(kinds);
+        // What to do to the victim and how to undo it.
+        let on_member = |act: fn(&mut Member)| -> Action {
+            let c = cluster.clone();
+            Box::new(move || act(&mut c.lock().expect("cluster").members[victim]))
+        };
+        let (what, start, end): (&str, Action, Action) = match (rng.below(kinds), &network) {
+            (2, Some(n)) => {
+                let (a, b) = (n.clone(), n.clone());
+                ("isolate", Box::new(move || a.isolate(victim)), Box::new(move || b.heal(victim)))
+            }
+            (0, _) => ("kill -9", on_member(Member::kill9), on_member(Member::restart)),
+            _ => ("freeze", on_member(|m| m.pause()), on_member(|m| m.resume())),
+        };
+        done.push(format!("{what} m{victim} for {down:?}"));
         // Signals and iptables run as processes: off the runtime's threads, which the
         // clients' requests need.
-        if let (2, Some(network)) = (kind, &network) {
-            done.push(format!("isolate m{victim} for {down:?}"));
-            let n = network.clone();
-            tokio::task::spawn_blocking(move || n.isolate(victim)).await.expect("isolate");
-            tokio::time::sleep(down).await;
-            let n = network.clone();
-            tokio::task::spawn_blocking(move || n.heal(victim)).await.expect("heal");
-        } else if kind == 0 {
-            done.push(format!("kill -9 m{victim} for {down:?}"));
-            tokio::task::spawn_blocking(move || c.lock().expect("cluster").members[victim].kill9())
-                .await
-                .expect("kill");
-            tokio::time::sleep(down).await;
-            let c = cluster.clone();
-            tokio::task::spawn_blocking(move || c.lock().expect("cluster").members[victim].restart())
-                .await
-                .expect("restart");
-        } else {
-            done.push(format!("freeze m{victim} for {down:?}"));
-            tokio::task::spawn_blocking(move || c.lock().expect("cluster").members[victim].pause())
-                .await
-                .expect("pause");
-            tokio::time::sleep(down).await;
-            let c = cluster.clone();
-            tokio::task::spawn_blocking(move || c.lock().expect("cluster").members[victim].resume())
-                .await
-                .expect("resume");
-        }
+        tokio::task::spawn_blocking(start).await.expect(what);
+        tokio::time::sleep(down).await;
+        tokio::task::spawn_blocking(end).await.expect(what);
     }
     done
 }
