@@ -200,7 +200,7 @@ impl<B: Backend> StateMachine<B> {
                 self.v2.apply(&w, entry.log_id.index, &mut batch).map(CommandResponse::V2).map_err(Error::V2)
             }
             EntryPayload::Normal(Command::V2Expire { path, now }) => {
-                Ok(match self.v2.expire(&path, now, entry.log_id.index, &mut batch) {
+                Ok(match self.v2.expire(&path, now, entry.log_id.index, &mut batch)? {
                     Some(e) => CommandResponse::V2(e),
                     None => CommandResponse::Noop,
                 })

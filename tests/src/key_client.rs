@@ -155,7 +155,7 @@ async fn run_v2(addr: &str, input: KeyInput) -> Result<Answer, Failure> {
 
 /// One HTTP/1.1 request (a form body when `form` is not empty) on a connection of its
 /// own; returns the status, `X-Etcd-Index` and the JSON body (plain or chunked).
-async fn http(addr: &str, method: &str, path: &str, form: &str) -> Result<(u16, i64, Value), Failure> {
+pub async fn http(addr: &str, method: &str, path: &str, form: &str) -> Result<(u16, i64, Value), Failure> {
     let mut stream = TcpStream::connect(addr).await?;
     let body = if form.is_empty() {
         String::new()
@@ -303,9 +303,9 @@ async fn follow_v2(url: &str, next: i64, log: &mut WatchLog) -> bool {
             true
         }
         // 401 "The event in requested index is outdated and cleared": the member's event
-        // history no longer reaches back to `next` (it holds the last 1,000 events, and
-        // etcd-rs rebuilds none of them at a restart). A client reads afresh and watches
-        // on from the current index, as libkv does; the gap is announced, not silent.
+        // history (its last 1,000 events) no longer reaches back to `next`. A client reads
+        // afresh and watches on from the current index, as libkv does; the gap is
+        // announced, not silent. Whether it was due is for the caller to judge.
         Ok(Ok((400, index, body))) if body["errorCode"] == 401 => {
             log.cleared.push((next, index));
             true

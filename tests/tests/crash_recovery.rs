@@ -10,6 +10,7 @@ use etcd_proto::etcdserverpb::kv_client::KvClient;
 use etcd_proto::etcdserverpb::{CompactionRequest, PutRequest, RangeRequest};
 use etcd_rs_client::Transport;
 use etcd_rs_tests::Member;
+use etcd_rs_tests::key_client::http;
 
 const WRITERS: usize = 8;
 
@@ -170,6 +171,33 @@ async fn large_values_survive_kill_9_during_blob_removal() {
         assert_eq!(all.kvs.len(), KEYS, "round {round}: keys after the restart");
         for kv in &all.kvs {
             assert!(kv.value == value, "round {round}: {} holds another value", String::from_utf8_lossy(&kv.key));
+        }
+    }
+}
+
+/// A member keeps its v2 event history across a kill -9, as etcd does by replaying its
+/// WAL: a watch from an index before the restart is answered from the history (what
+/// Docker's libkv and flannel resume with), not with 401 "outdated and cleared".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_watches_from_before_kill_9_replay_the_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut member = Member::start(dir.path(), "v2-history");
+    let addr = member.endpoint();
+    let mut changes = Vec::new();
+    for (method, form) in [("PUT", "value=0"), ("PUT", "value=1"), ("PUT", "value=2"), ("DELETE", "")] {
+        let (status, index, body) = http(&addr, method, "/v2/keys/h/k", form).await.expect("v2 write");
+        assert!(status == 200 || status == 201, "{method} {form}: {status} {body}");
+        assert_eq!(body["node"]["modifiedIndex"].as_i64(), Some(index), "{body}");
+        changes.push((index, body));
+    }
+    member.restart();
+    for (index, written) in &changes {
+        for path in ["/v2/keys/h/k", "/v2/keys/h?recursive=true"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let watch = format!("{path}{sep}wait=true&waitIndex={index}");
+            let (status, _, seen) = http(&addr, "GET", &watch, "").await.expect("v2 watch");
+            assert_eq!(status, 200, "GET {watch} after the restart: {seen}");
+            assert_eq!(&seen, written, "GET {watch}: the event as its write was answered");
         }
     }
 }

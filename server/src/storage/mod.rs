@@ -35,11 +35,13 @@ pub enum Tree {
     Log,
     /// The v2 store: one record per node, keyed by its path.
     V2,
+    /// The v2 store's recent events, keyed by index, for watchers that start in the past.
+    V2History,
 }
 
 impl Tree {
     /// Every tree, in a fixed order.
-    pub const ALL: [Tree; 4] = [Tree::Kv, Tree::Meta, Tree::Log, Tree::V2];
+    pub const ALL: [Tree; 5] = [Tree::Kv, Tree::Meta, Tree::Log, Tree::V2, Tree::V2History];
 
     /// The tree's name, for messages.
     pub fn name(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Tree {
             Tree::Meta => "meta",
             Tree::Log => "log",
             Tree::V2 => "v2",
+            Tree::V2History => "v2-history",
         }
     }
 }

@@ -296,6 +296,7 @@ fn prefix(tree: Tree) -> u8 {
         Tree::Meta => b'm',
         Tree::Log => b'l',
         Tree::V2 => b'v',
+        Tree::V2History => b'h',
     }
 }
 

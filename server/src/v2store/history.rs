@@ -13,24 +13,40 @@ pub const HISTORY_CAPACITY: usize = 1000;
 pub struct EventHistory {
     events: VecDeque<Event>,
     /// Every event at or below this index may be gone: dropped from the ring, or older
-    /// than this member's start (the history is not persisted).
+    /// than a snapshot this member installed.
     cleared_through: u64,
 }
 
 impl EventHistory {
     /// An empty history of a store at `index`: nothing at or before it can be replayed.
     pub fn new(index: u64) -> Self {
-        Self { events: VecDeque::with_capacity(HISTORY_CAPACITY), cleared_through: index }
+        Self::restore(index, Vec::new())
     }
 
-    /// Records an event, dropping the oldest beyond the capacity.
-    pub fn add(&mut self, event: Event) {
+    /// A history as it was saved: `events` (any order) after `cleared_through`. Only the
+    /// newest [`HISTORY_CAPACITY`] events are kept.
+    pub fn restore(cleared_through: u64, mut events: Vec<Event>) -> Self {
+        events.retain(|e| e.index > cleared_through);
+        events.sort_by_key(|e| e.index);
+        let mut history = Self { events: VecDeque::with_capacity(HISTORY_CAPACITY), cleared_through };
+        for e in events {
+            history.add(e);
+        }
+        history
+    }
+
+    /// Records an event, dropping the oldest beyond the capacity; returns the index of
+    /// the event dropped, which is now the newest one cleared.
+    pub fn add(&mut self, event: Event) -> Option<u64> {
+        let mut dropped = None;
         if self.events.len() == HISTORY_CAPACITY
             && let Some(old) = self.events.pop_front()
         {
             self.cleared_through = old.index;
+            dropped = Some(old.index);
         }
         self.events.push_back(event);
+        dropped
     }
 
     /// The first event at or after `index` that a watcher of `key` would see, if the

@@ -7,6 +7,7 @@ mod event;
 mod history;
 mod node;
 mod request;
+mod saved_history;
 mod stats;
 mod store;
 mod text;

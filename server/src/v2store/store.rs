@@ -12,6 +12,7 @@ use super::error::{Code, V2Error};
 use super::event::{Action, Event, NodeView};
 use super::node::{Kind, Node, Record, components, join};
 use super::request::{Method, V2Write};
+use super::saved_history::SavedHistory;
 use super::stats::{Counter, Stats};
 use super::text::text;
 use super::watch::{Watch, WatcherHub};
@@ -23,6 +24,7 @@ pub struct V2Store {
     /// Nodes with a TTL, by expiry then path.
     ttls: BTreeSet<(u64, String)>,
     hub: Arc<Mutex<WatcherHub>>,
+    saved: SavedHistory,
     stats: Arc<Stats>,
 }
 
@@ -41,10 +43,17 @@ fn decode(b: &[u8]) -> Result<Record, StorageError> {
 type Removed = Vec<String>;
 
 impl V2Store {
-    /// Loads the store from `backend`; `index` is the applied index (watch history
-    /// before it is not kept across restarts).
+    /// Loads the store and its event history from `backend`; `index` is the applied
+    /// index.
     pub fn open<B: Backend>(backend: &B, index: u64) -> Result<Self, StorageError> {
-        let mut store = Self::empty(index);
+        let (saved, history) = SavedHistory::load(backend, index)?;
+        let mut store = Self {
+            root: Node::dir(0),
+            ttls: BTreeSet::new(),
+            hub: Arc::new(Mutex::new(WatcherHub::with_history(history))),
+            saved,
+            stats: Arc::default(),
+        };
         let mut records = Vec::new();
         backend.scan(Tree::V2, .., &mut |k, v| {
             records.push((String::from_utf8_lossy(k).into_owned(), decode(v)?));
@@ -52,15 +61,6 @@ impl V2Store {
         })?;
         store.load(records);
         Ok(store)
-    }
-
-    fn empty(index: u64) -> Self {
-        Self {
-            root: Node::dir(0),
-            ttls: BTreeSet::new(),
-            hub: Arc::new(Mutex::new(WatcherHub::new(index))),
-            stats: Arc::default(),
-        }
     }
 
     /// Inserts records; parents sort before their children, and a parent missing after a
@@ -105,7 +105,8 @@ impl V2Store {
     }
 
     /// Replaces the contents with `records` (a snapshot taken at `index`), queueing the
-    /// writes. Watchers are ended: what they watched may have changed without events.
+    /// writes. Watchers are ended: what they watched may have changed without events. The
+    /// history restarts at `index`.
     pub fn import<B: Backend>(
         &mut self,
         backend: &B,
@@ -120,16 +121,13 @@ impl V2Store {
         for (path, record) in &records {
             batch.put(Tree::V2, path.as_bytes().to_vec(), encode(record)?);
         }
-        let hub = self.hub.clone();
-        let stats = self.stats.clone();
-        *self = Self::empty(index);
+        self.saved.reset(backend, index, batch)?;
+        self.root = Node::dir(0);
+        self.ttls.clear();
         self.load(records);
-        self.stats = stats;
-        let mut old = lock(&hub);
-        old.close();
-        *old = WatcherHub::new(index);
-        drop(old);
-        self.hub = hub;
+        let mut hub = lock(&self.hub);
+        hub.close();
+        *hub = WatcherHub::new(index);
         Ok(())
     }
 
@@ -177,7 +175,7 @@ impl V2Store {
         match result {
             Ok((event, removed)) => {
                 self.stats.inc(ok);
-                self.publish(&event, &removed);
+                self.publish(&event, &removed, batch).map_err(internal)?;
                 Ok(event)
             }
             Err(e) => {
@@ -189,23 +187,31 @@ impl V2Store {
 
     /// Removes the node at `path` if its TTL ran out at `now`: the leader decides that a
     /// TTL ran out, every member applies the same removal.
-    pub fn expire(&mut self, path: &str, now: u64, index: u64, batch: &mut WriteBatch) -> Option<Event> {
-        let n = self.lookup(path, index).ok()?;
+    pub fn expire(
+        &mut self,
+        path: &str,
+        now: u64,
+        index: u64,
+        batch: &mut WriteBatch,
+    ) -> Result<Option<Event>, StorageError> {
+        let Ok(n) = self.lookup(path, index) else { return Ok(None) };
         if n.expire_at.is_none_or(|t| t > now) {
-            return None;
+            return Ok(None);
         }
         let (event, removed) = self.remove(path, Action::Expire, index, batch);
         self.stats.inc(Counter::Expire);
-        self.publish(&event, &removed);
-        Some(event)
+        self.publish(&event, &removed, batch)?;
+        Ok(Some(event))
     }
 
-    fn publish(&self, event: &Event, removed: &Removed) {
+    /// Tells watchers of `event` and records it in the history, in memory and in `batch`.
+    fn publish(&mut self, event: &Event, removed: &Removed, batch: &mut WriteBatch) -> Result<(), StorageError> {
         let mut hub = lock(&self.hub);
         for p in removed {
             hub.notify_removed(event, p);
         }
-        hub.notify(event);
+        let dropped = hub.notify(event);
+        self.saved.record(event, dropped, batch)
     }
 
     /// Picks the operation as etcd's `applierV2store` does.

@@ -1,7 +1,7 @@
 //! The v2 store against etcd's action and error tables.
 
 use super::*;
-use crate::storage::{Backend, SledBackend, WriteBatch};
+use crate::storage::{Backend, SledBackend, Tree, WriteBatch};
 
 struct T {
     backend: SledBackend,
@@ -161,9 +161,9 @@ fn ttl_expiry_and_refresh() {
     assert!(t.store.expired(3_000).is_empty());
     let mut batch = WriteBatch::default();
     t.index += 1;
-    let e = t.store.expire("/e", 5_000, t.index, &mut batch).expect("expired");
+    let e = t.store.expire("/e", 5_000, t.index, &mut batch).expect("storage").expect("expired");
     assert_eq!((e.action, e.node.dir), (Action::Expire, true));
-    assert!(t.store.expire("/d/k", 5_000, t.index, &mut batch).is_none());
+    assert!(t.store.expire("/d/k", 5_000, t.index, &mut batch).expect("storage").is_none());
     t.backend.write_in_order(batch).expect("write");
     assert_eq!(code(t.get("/e/child", false)).0, 100);
     assert_eq!(code(t.reopen().get("/e", false, t.index)).0, 100);
@@ -233,10 +233,57 @@ fn watch_before_the_history_is_cleared() {
     assert_eq!(e.code.number(), 401);
     assert_eq!(e.cause, "the requested history has been cleared [6/3]");
     assert_eq!(e.index, t.index);
-    // A restarted member has no history before its applied index.
+}
+
+fn saved_events(backend: &SledBackend) -> Vec<u64> {
+    let mut indexes = Vec::new();
+    backend
+        .scan(Tree::V2History, .., &mut |k, _| {
+            indexes.push(u64::from_be_bytes(k.try_into().expect("8 bytes")));
+            Ok(true)
+        })
+        .expect("scan");
+    indexes
+}
+
+#[test]
+fn the_history_survives_a_restart() {
+    let mut t = t();
+    let mut last = None;
+    for i in 0..(HISTORY_CAPACITY + 5) {
+        last = Some(t.put("/k", &i.to_string()).expect("set"));
+    }
+    // Each dropped event left the disk in the batch that dropped it.
+    assert_eq!(saved_events(&t.backend), (6..=t.index).collect::<Vec<_>>());
     let r = t.reopen();
-    assert_eq!(r.watch("/k", false, false, t.index, t.index).expect_err("restart").code.number(), 401);
-    assert!(r.watch("/k", false, false, t.index + 1, t.index).is_ok());
+    let e = r.watch("/k", false, false, 3, t.index).expect_err("cleared before the restart");
+    assert_eq!((e.code.number(), e.cause.as_str()), (401, "the requested history has been cleared [6/3]"));
+    let mut w = r.watch("/k", false, false, 6, t.index).expect("the oldest kept event");
+    let e = w.events.try_recv().expect("replayed");
+    assert_eq!((e.index, e.node.value), (6, Some(b"5".to_vec())));
+    let mut w = r.watch("/", true, false, t.index, t.index).expect("the newest event");
+    assert_eq!(Some(w.events.try_recv().expect("replayed")), last, "the event as it was first sent");
+}
+
+#[test]
+fn a_snapshot_restarts_the_history() {
+    let mut t = t();
+    t.put("/a", "1").expect("set");
+    t.put("/b", "2").expect("set");
+    let records = t.store.export();
+    t.index += 10;
+    let mut batch = WriteBatch::default();
+    t.store.import(&t.backend, records, t.index, &mut batch).expect("import");
+    t.backend.write_in_order(batch).expect("write");
+    assert!(saved_events(&t.backend).is_empty());
+    for s in [&t.store, &t.reopen()] {
+        assert_eq!(s.watch("/a", false, false, 1, t.index).expect_err("before the snapshot").code.number(), 401);
+        let mut w = s.watch("/a", false, false, t.index + 1, t.index).expect("after it");
+        assert!(w.events.try_recv().is_err(), "nothing to replay yet");
+    }
+    t.put("/a", "3").expect("set");
+    let mut w = t.reopen().watch("/a", false, false, t.index, t.index).expect("watch");
+    assert_eq!(w.events.try_recv().expect("replayed").node.value, Some(b"3".to_vec()));
 }
 
 #[test]

@@ -51,7 +51,12 @@ fn hidden_below(watched: &str, key: &str) -> bool {
 impl WatcherHub {
     /// A hub for a store at `index`.
     pub fn new(index: u64) -> Self {
-        Self { watchers: HashMap::new(), history: EventHistory::new(index) }
+        Self::with_history(EventHistory::new(index))
+    }
+
+    /// A hub that replays `history` to watchers that start in the past.
+    pub fn with_history(history: EventHistory) -> Self {
+        Self { watchers: HashMap::new(), history }
     }
 
     /// Starts watching `key` from `since` (0 = the next change after `current`). An event
@@ -84,11 +89,12 @@ impl WatcherHub {
     }
 
     /// Records `event` and notifies the watchers of its path and of every ancestor. A
-    /// refresh only enters the history.
-    pub fn notify(&mut self, event: &Event) {
-        self.history.add(event.clone());
+    /// refresh only enters the history. Returns the index of the event the history
+    /// dropped to make room, if any.
+    pub fn notify(&mut self, event: &Event) -> Option<u64> {
+        let dropped = self.history.add(event.clone());
         if event.refresh {
-            return;
+            return dropped;
         }
         let key = event.node.key.as_str();
         self.notify_path(event, "/", false);
@@ -98,6 +104,7 @@ impl WatcherHub {
         if key != "/" && !key.is_empty() {
             self.notify_path(event, key, false);
         }
+        dropped
     }
 
     /// Notifies watchers of `path`, a node removed together with the event's node.
