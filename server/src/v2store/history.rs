@@ -12,8 +12,9 @@ pub const HISTORY_CAPACITY: usize = 1000;
 #[derive(Debug)]
 pub struct EventHistory {
     events: VecDeque<Event>,
-    /// Every event at or below this index may be gone: dropped from the ring, or older
-    /// than a snapshot this member installed.
+    /// Every event at or below this index may be gone. Once the ring is full, that is
+    /// everything below its oldest event (etcd's `StartIndex`); before, what came before
+    /// the history began (a snapshot this member installed, say).
     cleared_through: u64,
 }
 
@@ -23,8 +24,8 @@ impl EventHistory {
         Self::restore(index, Vec::new())
     }
 
-    /// A history as it was saved: `events` (any order) after `cleared_through`. Only the
-    /// newest [`HISTORY_CAPACITY`] events are kept.
+    /// A history that began after `cleared_through`, holding `events` (any order), as
+    /// it was saved. Only the newest [`HISTORY_CAPACITY`] events are kept.
     pub fn restore(cleared_through: u64, mut events: Vec<Event>) -> Self {
         events.retain(|e| e.index > cleared_through);
         events.sort_by_key(|e| e.index);
@@ -35,18 +36,19 @@ impl EventHistory {
         history
     }
 
-    /// Records an event, dropping the oldest beyond the capacity; returns the index of
-    /// the event dropped, which is now the newest one cleared.
-    pub fn add(&mut self, event: Event) -> Option<u64> {
-        let mut dropped = None;
-        if self.events.len() == HISTORY_CAPACITY
-            && let Some(old) = self.events.pop_front()
-        {
-            self.cleared_through = old.index;
-            dropped = Some(old.index);
+    /// Records an event, dropping the oldest beyond the capacity. What is cleared
+    /// follows from the events kept, so a history restored from them clears the same
+    /// indexes.
+    pub fn add(&mut self, event: Event) {
+        if self.events.len() == HISTORY_CAPACITY {
+            self.events.pop_front();
         }
         self.events.push_back(event);
-        dropped
+        if self.events.len() == HISTORY_CAPACITY
+            && let Some(oldest) = self.events.front()
+        {
+            self.cleared_through = self.cleared_through.max(oldest.index - 1);
+        }
     }
 
     /// The first event at or after `index` that a watcher of `key` would see, if the

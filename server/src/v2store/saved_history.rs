@@ -2,14 +2,16 @@
 //! it, so a restarted member still answers a watch that starts before its restart, as
 //! etcd does by replaying its WAL, instead of "outdated and cleared".
 //!
-//! Events are keyed by index (big-endian, so they sort in order). The newest index the
-//! history has dropped is kept beside them: every event at or below it may be gone.
+//! The events sit in a ring of [`HISTORY_CAPACITY`] slots, like the history in memory:
+//! each event overwrites the one the history drops for it, so saving an event is one
+//! write and never a removal. Where the history began (a snapshot's index, say) is kept
+//! beside them, written once.
 
 use super::event::Event;
-use super::history::EventHistory;
+use super::history::{EventHistory, HISTORY_CAPACITY};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
-/// Where the newest dropped index is kept.
+/// Where the index the history began after is kept.
 const META_CLEARED: &[u8] = b"v2.history.cleared";
 
 fn corrupt(reason: impl ToString) -> StorageError {
@@ -28,9 +30,23 @@ fn decode_index(b: &[u8]) -> Result<u64, StorageError> {
     <[u8; 8]>::try_from(b).map(u64::from_be_bytes).map_err(|_| corrupt("an index is not 8 bytes"))
 }
 
-/// Writes events and dropped indexes of one store's history.
+fn slot_key(slot: usize) -> Vec<u8> {
+    (slot as u16).to_be_bytes().to_vec()
+}
+
+fn decode_slot(b: &[u8]) -> Result<usize, StorageError> {
+    match <[u8; 2]>::try_from(b).map(u16::from_be_bytes) {
+        Ok(slot) if usize::from(slot) < HISTORY_CAPACITY => Ok(slot.into()),
+        _ => Err(corrupt("a slot key out of range")),
+    }
+}
+
+/// Writes the events of one store's history.
 #[derive(Debug)]
 pub struct SavedHistory {
+    /// The slot the next event goes to: the one after the newest event's, which holds
+    /// the oldest event once the ring is full.
+    next_slot: usize,
     /// The start of the history, while it is not on disk. A database written before
     /// events were saved has none: its history starts at the applied index of the first
     /// start that saves events, and that must be recorded with the first event.
@@ -42,21 +58,25 @@ impl SavedHistory {
     pub fn load<B: Backend>(backend: &B, applied: u64) -> Result<(Self, EventHistory), StorageError> {
         let cleared = backend.get(Tree::Meta, META_CLEARED)?.map(|b| decode_index(&b)).transpose()?;
         let mut events = Vec::new();
-        backend.scan(Tree::V2History, .., &mut |_, v| {
-            events.push(decode(v)?);
+        let mut newest: Option<(u64, usize)> = None;
+        backend.scan(Tree::V2History, .., &mut |k, v| {
+            let (slot, event) = (decode_slot(k)?, decode(v)?);
+            if newest.is_none_or(|(index, _)| event.index > index) {
+                newest = Some((event.index, slot));
+            }
+            events.push(event);
             Ok(true)
         })?;
+        let next_slot = newest.map_or(0, |(_, slot)| (slot + 1) % HISTORY_CAPACITY);
         let unmarked = if cleared.is_some() { None } else { Some(applied) };
-        Ok((Self { unmarked }, EventHistory::restore(cleared.unwrap_or(applied), events)))
+        Ok((Self { next_slot, unmarked }, EventHistory::restore(cleared.unwrap_or(applied), events)))
     }
 
-    /// Queues `event`, and the removal of the one the history `dropped` for it.
-    pub fn record(&mut self, event: &Event, dropped: Option<u64>, batch: &mut WriteBatch) -> Result<(), StorageError> {
-        batch.put(Tree::V2History, event.index.to_be_bytes().to_vec(), encode(event)?);
-        if let Some(d) = dropped {
-            batch.delete(Tree::V2History, d.to_be_bytes().to_vec());
-        }
-        if let Some(cleared) = dropped.or(self.unmarked.take()) {
+    /// Queues `event`, in place of the oldest saved one once the ring is full.
+    pub fn record(&mut self, event: &Event, batch: &mut WriteBatch) -> Result<(), StorageError> {
+        batch.put(Tree::V2History, slot_key(self.next_slot), encode(event)?);
+        self.next_slot = (self.next_slot + 1) % HISTORY_CAPACITY;
+        if let Some(cleared) = self.unmarked.take() {
             batch.put(Tree::Meta, META_CLEARED, cleared.to_be_bytes().to_vec());
         }
         Ok(())
@@ -70,6 +90,7 @@ impl SavedHistory {
             Ok(true)
         })?;
         batch.put(Tree::Meta, META_CLEARED, index.to_be_bytes().to_vec());
+        self.next_slot = 0;
         self.unmarked = None;
         Ok(())
     }
@@ -92,8 +113,8 @@ mod tests {
         let (mut saved, mut history) = SavedHistory::load(&backend, 7)?;
         assert_eq!(history.scan("/k", false, 7, 7).map_err(|e| e.code.number()), Err(401));
         let mut batch = WriteBatch::default();
-        let dropped = history.add(set(8));
-        saved.record(&set(8), dropped, &mut batch)?;
+        history.add(set(8));
+        saved.record(&set(8), &mut batch)?;
         backend.write_in_order(batch)?;
         // Restarted later: the start recorded with the first event still holds.
         let (_, history) = SavedHistory::load(&backend, 20)?;

@@ -210,8 +210,8 @@ impl V2Store {
         for p in removed {
             hub.notify_removed(event, p);
         }
-        let dropped = hub.notify(event);
-        self.saved.record(event, dropped, batch)
+        hub.notify(event);
+        self.saved.record(event, batch)
     }
 
     /// Picks the operation as etcd's `applierV2store` does.

@@ -89,12 +89,11 @@ impl WatcherHub {
     }
 
     /// Records `event` and notifies the watchers of its path and of every ancestor. A
-    /// refresh only enters the history. Returns the index of the event the history
-    /// dropped to make room, if any.
-    pub fn notify(&mut self, event: &Event) -> Option<u64> {
-        let dropped = self.history.add(event.clone());
+    /// refresh only enters the history.
+    pub fn notify(&mut self, event: &Event) {
+        self.history.add(event.clone());
         if event.refresh {
-            return dropped;
+            return;
         }
         let key = event.node.key.as_str();
         self.notify_path(event, "/", false);
@@ -104,7 +103,6 @@ impl WatcherHub {
         if key != "/" && !key.is_empty() {
             self.notify_path(event, key, false);
         }
-        dropped
     }
 
     /// Notifies watchers of `path`, a node removed together with the event's node.
