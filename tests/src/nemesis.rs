@@ -43,14 +43,9 @@ type Action = Box<dyn FnOnce() + Send>;
 
 /// Faults, one member at a time so that a quorum stays: 0.5–1.5 s after the last one
 /// ended, kill or freeze the leader (two times in three, when one answers) or a random
-/// member, or with a `network` cut it off from the other members, and bring it back
+/// member, or cut it off from the other members of `network`, and bring it back
 /// 0.3–2 s later; none starts in the last 3 s before `until`. Returns what it did.
-pub async fn strike(
-    cluster: Arc<Mutex<Cluster>>,
-    network: Option<Arc<Network>>,
-    until: Instant,
-    seed: u64,
-) -> Vec<String> {
+pub async fn strike(cluster: Arc<Mutex<Cluster>>, network: Arc<Network>, until: Instant, seed: u64) -> Vec<String> {
     let urls: Vec<String> = cluster.lock().expect("cluster").members.iter().map(|m| m.url()).collect();
     let mut rng = Rng::new(seed);
     let mut done = Vec::new();
@@ -61,19 +56,18 @@ pub async fn strike(
             _ => rng.below(urls.len()),
         };
         let down = rng.millis(300, 2000);
-        let kinds = if network.is_some() { 3 } else { 2 };
         // What to do to the victim and how to undo it.
         let on_member = |act: fn(&mut Member)| -> Action {
             let c = cluster.clone();
             Box::new(move || act(&mut c.lock().expect("cluster").members[victim]))
         };
-        let (what, start, end): (&str, Action, Action) = match (rng.below(kinds), &network) {
-            (2, Some(n)) => {
-                let (a, b) = (n.clone(), n.clone());
+        let (what, start, end): (&str, Action, Action) = match rng.below(3) {
+            0 => ("kill -9", on_member(Member::kill9), on_member(Member::restart)),
+            1 => ("freeze", on_member(|m| m.pause()), on_member(|m| m.resume())),
+            _ => {
+                let (a, b) = (network.clone(), network.clone());
                 ("isolate", Box::new(move || a.isolate(victim)), Box::new(move || b.heal(victim)))
             }
-            (0, _) => ("kill -9", on_member(Member::kill9), on_member(Member::restart)),
-            _ => ("freeze", on_member(|m| m.pause()), on_member(|m| m.resume())),
         };
         done.push(format!("{what} m{victim} for {down:?}"));
         // Signals and iptables run as processes: off the runtime's threads, which the

@@ -1,8 +1,8 @@
 //! Linearizability under faults, as etcd's robustness tests and Jepsen check it: clients
 //! read, put, compare-and-swap and delete a few keys through every member of a 3-member
 //! cluster while members are killed (SIGKILL, then restarted), frozen (SIGSTOP, then
-//! SIGCONT) and, over v3, cut off from the other members by a network partition (members
-//! in network namespaces of their own; clients still reach them), the leader more often
+//! SIGCONT) and cut off from the other members by a network partition (members in
+//! network namespaces of their own; clients still reach them), the leader more often
 //! than not. Every request and answer is recorded, and the
 //! history must then be explained by one sequential order that respects real time (the
 //! WGL checker of `etcd_rs_tests::linearizability`), with etcd's revisions as a second
@@ -31,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_rs_client::Client;
-use etcd_rs_tests::Host;
 use etcd_rs_tests::cluster::Cluster;
 use etcd_rs_tests::key_client::{Answer, Api, Conn, OP_TIMEOUT, changed, current_revision, run, watcher};
 use etcd_rs_tests::linearizability::{
@@ -155,28 +154,25 @@ fn write_revisions(records: &[Record]) -> HashMap<i64, (usize, Option<u64>)> {
     by_revision
 }
 
-/// Members in network namespaces of their own (root needed), so that partitions join the
-/// kills and freezes.
+// Both run with members in network namespaces of their own (root needed), so that
+// partitions join the kills and freezes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v3_histories_under_partitions_kills_and_freezes_are_linearizable() {
-    histories_are_linearizable(Api::V3, true).await;
+    histories_are_linearizable(Api::V3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v2_histories_under_kills_and_freezes_are_linearizable() {
-    histories_are_linearizable(Api::V2, false).await;
+async fn v2_histories_under_partitions_kills_and_freezes_are_linearizable() {
+    histories_are_linearizable(Api::V2).await;
 }
 
-async fn histories_are_linearizable(api: Api, partitions: bool) {
+async fn histories_are_linearizable(api: Api) {
     let seed: u64 = std::env::var("LIN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261130);
     eprintln!("{api:?}: seed {seed} (LIN_SEED replays a schedule)");
     let dir = tempfile::tempdir().expect("tempdir");
     // Declared before the cluster, so dropped after its members are gone.
-    let network = partitions.then(|| Arc::new(Network::create(3)));
-    let hosts = match &network {
-        Some(n) => (0..3).map(|i| n.host(i)).collect(),
-        None => vec![Host::loopback(); 3],
-    };
+    let network = Arc::new(Network::create(3));
+    let hosts = (0..3).map(|i| network.host(i)).collect();
     let cluster = Arc::new(Mutex::new(Cluster::start_on(dir.path(), hosts, &[])));
     let urls = cluster.lock().expect("cluster").endpoints();
     let start = Instant::now();
