@@ -197,7 +197,7 @@ impl<B: Backend> StateMachine<B> {
                 Ok(CommandResponse::Published)
             }
             EntryPayload::Normal(Command::V2(w)) => {
-                self.v2.apply(&w, entry.log_id.index, &mut batch).map(CommandResponse::V2).map_err(Error::V2)
+                self.v2.apply(&w, entry.log_id.index, &mut batch)?.map(CommandResponse::V2).map_err(Error::V2)
             }
             EntryPayload::Normal(Command::V2Expire { path, now }) => {
                 Ok(match self.v2.expire(&path, now, entry.log_id.index, &mut batch)? {

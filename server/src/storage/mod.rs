@@ -35,7 +35,8 @@ pub enum Tree {
     Log,
     /// The v2 store: one record per node, keyed by its path.
     V2,
-    /// The v2 store's recent events, keyed by index, for watchers that start in the past.
+    /// The v2 store's recent events, in a ring of slots, for watchers that start in the
+    /// past.
     V2History,
 }
 
@@ -79,6 +80,13 @@ impl WriteBatch {
     /// Queues a removal.
     pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
         self.ops.push(WriteOp::Delete(tree, key.into()));
+    }
+
+    /// Queues `other`'s writes ahead of those queued from position `at` on (all of them
+    /// past the end), so that a crash keeping a prefix keeps them first.
+    pub fn insert_at(&mut self, at: usize, other: WriteBatch) {
+        let at = at.min(self.ops.len());
+        self.ops.splice(at..at, other.ops);
     }
 
     /// How many writes are queued.

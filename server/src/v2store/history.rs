@@ -47,7 +47,7 @@ impl EventHistory {
         if self.events.len() == HISTORY_CAPACITY
             && let Some(oldest) = self.events.front()
         {
-            self.cleared_through = self.cleared_through.max(oldest.index - 1);
+            self.cleared_through = self.cleared_through.max(oldest.index.saturating_sub(1));
         }
     }
 

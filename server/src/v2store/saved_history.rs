@@ -47,39 +47,61 @@ pub struct SavedHistory {
     /// The slot the next event goes to: the one after the newest event's, which holds
     /// the oldest event once the ring is full.
     next_slot: usize,
+    /// The index of the newest event saved: an entry applied again after a crash finds
+    /// its event here already.
+    newest: u64,
     /// The start of the history, while it is not on disk. A database written before
     /// events were saved has none: its history starts at the applied index of the first
     /// start that saves events, and that must be recorded with the first event.
     unmarked: Option<u64>,
 }
 
+/// What was read: the start marker and the events with their slots.
+type Saved = (Option<u64>, Vec<(usize, Event)>);
+
 impl SavedHistory {
-    /// Loads the saved history of a store whose applied index is `applied`.
+    /// Loads the saved history of a store whose applied index is `applied`. Events of
+    /// entries above it are kept: their writes went first, so they are what applying
+    /// the entry made (see `V2Store::publish`). A history that cannot be read is only
+    /// a cache of what watchers may replay: it is dropped, and starts again at
+    /// `applied`, as after a snapshot.
     pub fn load<B: Backend>(backend: &B, applied: u64) -> Result<(Self, EventHistory), StorageError> {
-        let cleared = backend.get(Tree::Meta, META_CLEARED)?.map(|b| decode_index(&b)).transpose()?;
-        let mut events = Vec::new();
-        let mut newest: Option<(u64, usize)> = None;
-        backend.scan(Tree::V2History, .., &mut |k, v| {
-            let (slot, event) = (decode_slot(k)?, decode(v)?);
-            if newest.is_none_or(|(index, _)| event.index > index) {
-                newest = Some((event.index, slot));
+        let (cleared, events) = match read(backend) {
+            Ok(saved) => saved,
+            Err(e @ StorageError::Corrupt { .. }) => {
+                tracing::warn!(error = %e, applied, "the saved v2 event history is unreadable; it restarts here");
+                let mut fresh = Self { next_slot: 0, newest: applied, unmarked: None };
+                let mut batch = WriteBatch::default();
+                fresh.reset(backend, applied, &mut batch)?;
+                backend.write_in_order(batch)?;
+                return Ok((fresh, EventHistory::new(applied)));
             }
-            events.push(event);
-            Ok(true)
-        })?;
-        let next_slot = newest.map_or(0, |(_, slot)| (slot + 1) % HISTORY_CAPACITY);
-        let unmarked = if cleared.is_some() { None } else { Some(applied) };
-        Ok((Self { next_slot, unmarked }, EventHistory::restore(cleared.unwrap_or(applied), events)))
+            Err(e) => return Err(e),
+        };
+        let newest = events.iter().max_by_key(|(_, e)| e.index);
+        let next_slot = newest.map_or(0, |(slot, _)| (slot + 1) % HISTORY_CAPACITY);
+        let start = cleared.unwrap_or(applied);
+        let saved = Self {
+            next_slot,
+            newest: newest.map_or(start, |(_, e)| e.index.max(start)),
+            unmarked: if cleared.is_some() { None } else { Some(applied) },
+        };
+        Ok((saved, EventHistory::restore(start, events.into_iter().map(|(_, e)| e).collect())))
     }
 
-    /// Queues `event`, in place of the oldest saved one once the ring is full.
-    pub fn record(&mut self, event: &Event, batch: &mut WriteBatch) -> Result<(), StorageError> {
-        batch.put(Tree::V2History, slot_key(self.next_slot), encode(event)?);
-        self.next_slot = (self.next_slot + 1) % HISTORY_CAPACITY;
+    /// Queues `event`, in place of the oldest saved one once the ring is full; returns
+    /// false, queueing nothing, if an event at its index or later is saved already.
+    pub fn record(&mut self, event: &Event, batch: &mut WriteBatch) -> Result<bool, StorageError> {
+        if event.index <= self.newest {
+            return Ok(false);
+        }
         if let Some(cleared) = self.unmarked.take() {
             batch.put(Tree::Meta, META_CLEARED, cleared.to_be_bytes().to_vec());
         }
-        Ok(())
+        batch.put(Tree::V2History, slot_key(self.next_slot), encode(event)?);
+        self.next_slot = (self.next_slot + 1) % HISTORY_CAPACITY;
+        self.newest = event.index;
+        Ok(true)
     }
 
     /// Queues the removal of every saved event: a snapshot taken at `index` replaces the
@@ -91,9 +113,20 @@ impl SavedHistory {
         })?;
         batch.put(Tree::Meta, META_CLEARED, index.to_be_bytes().to_vec());
         self.next_slot = 0;
+        self.newest = index;
         self.unmarked = None;
         Ok(())
     }
+}
+
+fn read<B: Backend>(backend: &B) -> Result<Saved, StorageError> {
+    let cleared = backend.get(Tree::Meta, META_CLEARED)?.map(|b| decode_index(&b)).transpose()?;
+    let mut events = Vec::new();
+    backend.scan(Tree::V2History, .., &mut |k, v| {
+        events.push((decode_slot(k)?, decode(v)?));
+        Ok(true)
+    })?;
+    Ok((cleared, events))
 }
 
 #[cfg(test)]
@@ -114,12 +147,29 @@ mod tests {
         assert_eq!(history.scan("/k", false, 7, 7).map_err(|e| e.code.number()), Err(401));
         let mut batch = WriteBatch::default();
         history.add(set(8));
-        saved.record(&set(8), &mut batch)?;
+        assert!(saved.record(&set(8), &mut batch)?);
         backend.write_in_order(batch)?;
         // Restarted later: the start recorded with the first event still holds.
         let (_, history) = SavedHistory::load(&backend, 20)?;
         assert_eq!(history.scan("/k", false, 7, 20).map_err(|e| e.code.number()), Err(401));
         assert_eq!(history.scan("/k", false, 8, 20)?.map(|e| e.index), Some(8));
+        Ok(())
+    }
+
+    #[test]
+    fn an_unreadable_history_starts_again_at_the_applied_index() -> Result<(), Box<dyn std::error::Error>> {
+        let backend = SledBackend::temporary()?;
+        let mut batch = WriteBatch::default();
+        batch.put(Tree::V2History, slot_key(3), encode(&set(4))?);
+        batch.put(Tree::V2History, slot_key(4), b"not an event".to_vec());
+        backend.write_in_order(batch)?;
+        let (_, history) = SavedHistory::load(&backend, 9)?;
+        assert_eq!(history.scan("/k", false, 4, 9).map_err(|e| e.code.number()), Err(401));
+        assert_eq!(history.scan("/k", false, 10, 9)?.map(|e| e.index), None);
+        // Dropped from disk too, and the start recorded: a later start reads it cleanly.
+        let (_, history) = SavedHistory::load(&backend, 12)?;
+        assert_eq!(history.scan("/k", false, 10, 12)?.map(|e| e.index), None);
+        assert_eq!(history.scan("/k", false, 9, 12).map_err(|e| e.code.number()), Err(401));
         Ok(())
     }
 }

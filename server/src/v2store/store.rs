@@ -168,19 +168,25 @@ impl V2Store {
     }
 
     /// Applies a write at log index `index`, queueing its records in `batch`. Watchers
-    /// hear of it when it succeeds.
-    pub fn apply(&mut self, w: &V2Write, index: u64, batch: &mut WriteBatch) -> Result<Event, V2Error> {
-        let (counter, result) = self.dispatch(w, index, batch);
-        let (ok, fail) = counter;
+    /// hear of it when it succeeds. The outer `Err` is a storage failure, after which the
+    /// member must stop.
+    pub fn apply(
+        &mut self,
+        w: &V2Write,
+        index: u64,
+        batch: &mut WriteBatch,
+    ) -> Result<Result<Event, V2Error>, StorageError> {
+        let first = batch.len();
+        let ((ok, fail), result) = self.dispatch(w, index, batch);
         match result {
             Ok((event, removed)) => {
                 self.stats.inc(ok);
-                self.publish(&event, &removed, batch).map_err(internal)?;
-                Ok(event)
+                self.publish(&event, &removed, first, batch)?;
+                Ok(Ok(event))
             }
             Err(e) => {
                 self.stats.inc(fail);
-                Err(e)
+                Ok(Err(e))
             }
         }
     }
@@ -198,20 +204,36 @@ impl V2Store {
         if n.expire_at.is_none_or(|t| t > now) {
             return Ok(None);
         }
+        let first = batch.len();
         let (event, removed) = self.remove(path, Action::Expire, index, batch);
         self.stats.inc(Counter::Expire);
-        self.publish(&event, &removed, batch)?;
+        self.publish(&event, &removed, first, batch)?;
         Ok(Some(event))
     }
 
-    /// Tells watchers of `event` and records it in the history, in memory and in `batch`.
-    fn publish(&mut self, event: &Event, removed: &Removed, batch: &mut WriteBatch) -> Result<(), StorageError> {
+    /// Records `event` in the history and tells its watchers. On disk it goes ahead of
+    /// the change's other writes (those from `first` on in `batch`): a crash keeps a
+    /// prefix of a batch, so any of the change that survives has its event beside it. An
+    /// entry applied again after such a crash, on top of part of its change, may come out
+    /// otherwise; the event saved the first time stands, and nothing is sent again.
+    fn publish(
+        &mut self,
+        event: &Event,
+        removed: &Removed,
+        first: usize,
+        batch: &mut WriteBatch,
+    ) -> Result<(), StorageError> {
+        let mut saved = WriteBatch::default();
+        if !self.saved.record(event, &mut saved)? {
+            return Ok(());
+        }
+        batch.insert_at(first, saved);
         let mut hub = lock(&self.hub);
         for p in removed {
             hub.notify_removed(event, p);
         }
         hub.notify(event);
-        self.saved.record(event, batch)
+        Ok(())
     }
 
     /// Picks the operation as etcd's `applierV2store` does.
