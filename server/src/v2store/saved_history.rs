@@ -9,6 +9,7 @@
 
 use super::event::Event;
 use super::history::{EventHistory, HISTORY_CAPACITY};
+use crate::raft::types::{decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
 /// Where the index the history began after is kept.
@@ -16,14 +17,6 @@ const META_CLEARED: &[u8] = b"v2.history.cleared";
 
 fn corrupt(reason: impl ToString) -> StorageError {
     StorageError::Corrupt { tree: Tree::V2History.name(), reason: reason.to_string() }
-}
-
-fn encode(e: &Event) -> Result<Vec<u8>, StorageError> {
-    bincode::serde::encode_to_vec(e, bincode::config::standard()).map_err(corrupt)
-}
-
-fn decode(b: &[u8]) -> Result<Event, StorageError> {
-    bincode::serde::decode_from_slice(b, bincode::config::standard()).map(|(e, _)| e).map_err(corrupt)
 }
 
 fn decode_index(b: &[u8]) -> Result<u64, StorageError> {
@@ -98,7 +91,7 @@ impl SavedHistory {
         if let Some(cleared) = self.unmarked.take() {
             batch.put(Tree::Meta, META_CLEARED, cleared.to_be_bytes().to_vec());
         }
-        batch.put(Tree::V2History, slot_key(self.next_slot), encode(event)?);
+        batch.put(Tree::V2History, slot_key(self.next_slot), encode(event).map_err(corrupt)?);
         self.next_slot = (self.next_slot + 1) % HISTORY_CAPACITY;
         self.newest = event.index;
         Ok(true)
@@ -123,7 +116,7 @@ fn read<B: Backend>(backend: &B) -> Result<Saved, StorageError> {
     let cleared = backend.get(Tree::Meta, META_CLEARED)?.map(|b| decode_index(&b)).transpose()?;
     let mut events = Vec::new();
     backend.scan(Tree::V2History, .., &mut |k, v| {
-        events.push((decode_slot(k)?, decode(v)?));
+        events.push((decode_slot(k)?, decode(v).map_err(corrupt)?));
         Ok(true)
     })?;
     Ok((cleared, events))

@@ -28,15 +28,16 @@ pub struct V2Store {
     stats: Arc<Stats>,
 }
 
+fn corrupt(e: std::io::Error) -> StorageError {
+    StorageError::Corrupt { tree: Tree::V2.name(), reason: e.to_string() }
+}
+
 fn encode(r: &Record) -> Result<Vec<u8>, StorageError> {
-    bincode::serde::encode_to_vec(r, bincode::config::standard())
-        .map_err(|e| StorageError::Corrupt { tree: Tree::V2.name(), reason: e.to_string() })
+    crate::raft::types::encode(r).map_err(corrupt)
 }
 
 fn decode(b: &[u8]) -> Result<Record, StorageError> {
-    bincode::serde::decode_from_slice(b, bincode::config::standard())
-        .map(|(r, _)| r)
-        .map_err(|e| StorageError::Corrupt { tree: Tree::V2.name(), reason: e.to_string() })
+    crate::raft::types::decode(b).map_err(corrupt)
 }
 
 /// Removed nodes, children first: the watchers of each are told of the removal.
