@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::mvcc::{Discarded, MvccSnapshot, MvccStore, RecordScan, Revisions};
 use crate::raft::types::{Entry, LogId, StoredMembership, decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
-use crate::v2store::{Record, V2Store};
+use crate::v2store::{HistoryCopy, Record, V2Store};
 
 /// An apply slower than this counts in `etcd_server_slow_apply_total` (etcd's
 /// `warnApplyDuration`).
@@ -58,6 +58,9 @@ pub struct StateSnapshot<M = MvccSnapshot> {
     pub(crate) mvcc: M,
     pub(crate) published: BTreeMap<u64, Published>,
     pub(crate) v2: Vec<(String, Record)>,
+    /// The v2 event history; none in a snapshot file (the history of a restored member
+    /// starts at its snapshot).
+    pub(crate) v2_history: Option<HistoryCopy>,
     pub(crate) alarms: Alarms,
     /// The index of the last entry applied into it (etcd's consistent index); not
     /// installed: a restored or installed member has its own log.
@@ -73,8 +76,9 @@ impl StateSnapshot {
         records: usize,
         discarded: Discarded,
     ) -> StateSnapshot<MvccSnapshot<RecordScan<'_, B>>> {
-        let Self { mvcc, published, v2, alarms, consistent_index } = self;
-        StateSnapshot { mvcc: mvcc.scanning(backend, records, discarded), published, v2, alarms, consistent_index }
+        let Self { mvcc, published, v2, v2_history, alarms, consistent_index } = self;
+        let mvcc = mvcc.scanning(backend, records, discarded);
+        StateSnapshot { mvcc, published, v2, v2_history, alarms, consistent_index }
     }
 }
 
@@ -293,6 +297,7 @@ impl<B: Backend> StateMachine<B> {
             mvcc: self.mvcc.export(),
             published: self.published.clone(),
             v2: self.v2.export(),
+            v2_history: Some(self.v2.export_history()),
             alarms: self.alarms.clone(),
             consistent_index: self.applied_index(),
         }
@@ -325,7 +330,7 @@ impl<B: Backend> StateMachine<B> {
         batch.put(Tree::Meta, META_PUBLISHED, encode(&snap.published).map_err(storage)?);
         batch.put(Tree::Meta, META_ALARMS, encode(&snap.alarms).map_err(storage)?);
         let index = applied.map_or(0, |l| l.index);
-        self.v2.import(&**self.mvcc.backend(), snap.v2, index, &mut batch)?;
+        self.v2.import(&**self.mvcc.backend(), snap.v2, snap.v2_history.as_ref(), index, &mut batch)?;
         let counts = self.mvcc.op_counts().clone();
         self.mvcc = MvccStore::import(self.mvcc.backend().clone(), snap.mvcc, batch)?;
         self.mvcc.adopt_op_counts(counts);

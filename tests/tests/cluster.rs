@@ -7,6 +7,7 @@ use etcd_proto::etcdserverpb::MemberAddRequest;
 use etcd_proto::etcdserverpb::{MemberListRequest, MemberPromoteRequest, MemberRemoveRequest, MoveLeaderRequest};
 use etcd_rs_tests::cluster::Cluster;
 use etcd_rs_tests::grpc::{self, client, get_prefix, put};
+use etcd_rs_tests::key_client::http;
 use etcd_rs_tests::{Member, free_port};
 
 /// Retries a put until it succeeds (a failover may be in progress).
@@ -98,6 +99,14 @@ async fn a_follower_far_behind_catches_up_from_a_snapshot() {
     let leader = cluster.leader().await;
     let follower = (leader + 1) % 3;
     cluster.members[follower].kill9();
+    // v2 writes first: the snapshot must carry their events (see below).
+    let leader_addr = cluster.members[leader].endpoint();
+    let mut v2_changes = Vec::new();
+    for (method, form) in [("PUT", "value=0"), ("PUT", "value=1"), ("DELETE", "")] {
+        let (status, index, body) = http(&leader_addr, method, "/v2/keys/snap/k", form).await.expect("v2 write");
+        assert!(status == 200 || status == 201, "{method} {form}: {status} {body}");
+        v2_changes.push((index, body));
+    }
     let value = |i: usize| format!("{i}-{}", "x".repeat(15_000));
     for i in 0..200 {
         put_eventually(&urls[leader], &format!("s/{i:03}"), &value(i)).await;
@@ -122,6 +131,15 @@ async fn a_follower_far_behind_catches_up_from_a_snapshot() {
     let log = cluster.members[leader].log();
     let snapshots: Vec<&str> = log.lines().filter(|l| l.contains("snapshot")).collect();
     assert!(encoded(&cluster.members[leader]) >= 1, "the follower caught up from a snapshot: {snapshots:#?}");
+    // The snapshot carried the v2 event history, as etcd's does: the follower answers a
+    // watch from before it with the event, not with 401 "outdated and cleared".
+    let follower_addr = cluster.members[follower].endpoint();
+    for (index, written) in &v2_changes {
+        let watch = format!("/v2/keys/snap/k?wait=true&waitIndex={index}");
+        let (status, _, seen) = http(&follower_addr, "GET", &watch, "").await.expect("v2 watch");
+        assert_eq!(status, 200, "GET {watch} on the follower: {seen}");
+        assert_eq!(&seen, written, "GET {watch}: the event as its write was answered");
+    }
     // Every member purged its log behind its snapshots: what they cover (installed, or
     // applied and flushed when the snapshot was taken) survives killing them all.
     for i in 200..220 {

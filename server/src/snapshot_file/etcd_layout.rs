@@ -186,6 +186,7 @@ pub(super) fn from_buckets(buckets: &[(Vec<u8>, Entries)]) -> Result<StateSnapsh
         mvcc: MvccSnapshot { records, current, compacted, leases },
         published,
         v2,
+        v2_history: None,
         alarms,
         consistent_index,
     })

@@ -201,6 +201,7 @@ mod tests {
             mvcc: MvccSnapshot { records, current: 6, compacted: 3, leases: vec![(7, 600)] },
             published,
             v2: Vec::new(),
+            v2_history: None,
             alarms: Default::default(),
             consistent_index: 42,
         }

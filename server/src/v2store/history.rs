@@ -2,11 +2,24 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use super::error::{Code, V2Error};
 use super::event::Event;
 
 /// How many events etcd keeps for v2 watchers.
 pub const HISTORY_CAPACITY: usize = 1000;
+
+/// A history as a Raft snapshot carries it, so that a member which installs the snapshot
+/// answers watches from the same indexes as the member that took it (etcd ships its
+/// history inside the v2 store's snapshot).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryCopy {
+    /// Every event at or below this index may be gone.
+    pub cleared_through: u64,
+    /// The events kept, oldest first.
+    pub events: Vec<Event>,
+}
 
 /// A ring of the most recent events, oldest first.
 #[derive(Debug)]
@@ -19,11 +32,6 @@ pub struct EventHistory {
 }
 
 impl EventHistory {
-    /// An empty history of a store at `index`: nothing at or before it can be replayed.
-    pub fn new(index: u64) -> Self {
-        Self::restore(index, Vec::new())
-    }
-
     /// A history that began after `cleared_through`, holding `events` (any order), as
     /// it was saved. Only the newest [`HISTORY_CAPACITY`] events are kept.
     pub fn restore(cleared_through: u64, mut events: Vec<Event>) -> Self {
@@ -34,6 +42,11 @@ impl EventHistory {
             history.add(e);
         }
         history
+    }
+
+    /// The history as a snapshot carries it; [`EventHistory::restore`] makes it again.
+    pub fn copy(&self) -> HistoryCopy {
+        HistoryCopy { cleared_through: self.cleared_through, events: self.events.iter().cloned().collect() }
     }
 
     /// Records an event, dropping the oldest beyond the capacity. What is cleared

@@ -15,7 +15,7 @@ mod watch;
 
 pub use error::{Code, V2Error};
 pub use event::{Action, Event, NodeView};
-pub use history::HISTORY_CAPACITY;
+pub use history::{HISTORY_CAPACITY, HistoryCopy};
 pub use node::Record;
 pub use request::{Method, V2Write};
 pub use stats::{Counter, Stats};

@@ -8,7 +8,7 @@
 //! beside them, written once.
 
 use super::event::Event;
-use super::history::{EventHistory, HISTORY_CAPACITY};
+use super::history::{EventHistory, HISTORY_CAPACITY, HistoryCopy};
 use crate::raft::types::{decode, encode};
 use crate::storage::{Backend, StorageError, Tree, WriteBatch};
 
@@ -65,9 +65,9 @@ impl SavedHistory {
                 tracing::warn!(error = %e, applied, "the saved v2 event history is unreadable; it restarts here");
                 let mut fresh = Self { next_slot: 0, newest: applied, unmarked: None };
                 let mut batch = WriteBatch::default();
-                fresh.reset(backend, applied, &mut batch)?;
+                let history = fresh.replace(backend, None, applied, &mut batch)?;
                 backend.write_in_order(batch)?;
-                return Ok((fresh, EventHistory::new(applied)));
+                return Ok((fresh, history));
             }
             Err(e) => return Err(e),
         };
@@ -97,18 +97,34 @@ impl SavedHistory {
         Ok(true)
     }
 
-    /// Queues the removal of every saved event: a snapshot taken at `index` replaces the
-    /// store, and nothing at or before it can be replayed.
-    pub fn reset<B: Backend>(&mut self, backend: &B, index: u64, batch: &mut WriteBatch) -> Result<(), StorageError> {
+    /// Queues the removal of every saved event and the saving of `copy`'s, for a snapshot
+    /// taken at `index` that replaces the store; returns the history to serve. Without a
+    /// copy (a snapshot file restored) the history restarts at `index`: nothing at or
+    /// before it can be replayed.
+    pub fn replace<B: Backend>(
+        &mut self,
+        backend: &B,
+        copy: Option<&HistoryCopy>,
+        index: u64,
+        batch: &mut WriteBatch,
+    ) -> Result<EventHistory, StorageError> {
         backend.scan(Tree::V2History, .., &mut |k, _| {
             batch.delete(Tree::V2History, k.to_vec());
             Ok(true)
         })?;
-        batch.put(Tree::Meta, META_CLEARED, index.to_be_bytes().to_vec());
-        self.next_slot = 0;
-        self.newest = index;
-        self.unmarked = None;
-        Ok(())
+        let (cleared, events) = match copy {
+            Some(c) => (c.cleared_through.min(index), c.events.as_slice()),
+            None => (index, [].as_slice()),
+        };
+        batch.put(Tree::Meta, META_CLEARED, cleared.to_be_bytes().to_vec());
+        let mut kept: Vec<Event> = events.iter().filter(|e| e.index > cleared && e.index <= index).cloned().collect();
+        kept.sort_by_key(|e| e.index);
+        kept.drain(..kept.len().saturating_sub(HISTORY_CAPACITY));
+        for (slot, event) in kept.iter().enumerate() {
+            batch.put(Tree::V2History, slot_key(slot), encode(event).map_err(corrupt)?);
+        }
+        *self = Self { next_slot: kept.len() % HISTORY_CAPACITY, newest: index, unmarked: None };
+        Ok(EventHistory::restore(cleared, kept))
     }
 }
 

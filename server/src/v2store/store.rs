@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::error::{Code, V2Error};
 use super::event::{Action, Event, NodeView};
+use super::history::HistoryCopy;
 use super::node::{Kind, Node, Record, components, join};
 use super::request::{Method, V2Write};
 use super::saved_history::SavedHistory;
@@ -105,13 +106,20 @@ impl V2Store {
         all
     }
 
-    /// Replaces the contents with `records` (a snapshot taken at `index`), queueing the
-    /// writes. Watchers are ended: what they watched may have changed without events. The
-    /// history restarts at `index`.
+    /// The event history, as a snapshot carries it.
+    pub fn export_history(&self) -> HistoryCopy {
+        lock(&self.hub).history().copy()
+    }
+
+    /// Replaces the contents with `records` and the history with `history` (a snapshot
+    /// taken at `index`), queueing the writes. Watchers are ended: what they watched may
+    /// have changed without events. A snapshot without a history (a snapshot file
+    /// restored) restarts it at `index`.
     pub fn import<B: Backend>(
         &mut self,
         backend: &B,
         records: Vec<(String, Record)>,
+        history: Option<&HistoryCopy>,
         index: u64,
         batch: &mut WriteBatch,
     ) -> Result<(), StorageError> {
@@ -122,13 +130,13 @@ impl V2Store {
         for (path, record) in &records {
             batch.put(Tree::V2, path.as_bytes().to_vec(), encode(record)?);
         }
-        self.saved.reset(backend, index, batch)?;
+        let history = self.saved.replace(backend, history, index, batch)?;
         self.root = Node::dir(0);
         self.ttls.clear();
         self.load(records);
         let mut hub = lock(&self.hub);
         hub.close();
-        *hub = WatcherHub::new(index);
+        *hub = WatcherHub::with_history(history);
         Ok(())
     }
 

@@ -280,14 +280,14 @@ fn the_history_survives_a_restart() {
 }
 
 #[test]
-fn a_snapshot_restarts_the_history() {
+fn a_snapshot_file_without_a_history_restarts_it() {
     let mut t = t();
     t.put("/a", "1").expect("set");
     t.put("/b", "2").expect("set");
     let records = t.store.export();
     t.index += 10;
     let mut batch = WriteBatch::default();
-    t.store.import(&t.backend, records, t.index, &mut batch).expect("import");
+    t.store.import(&t.backend, records, None, t.index, &mut batch).expect("import");
     t.backend.write_in_order(batch).expect("write");
     assert_eq!(saved_events(&t.backend), 0);
     for s in [&t.store, &t.reopen()] {
@@ -298,6 +298,54 @@ fn a_snapshot_restarts_the_history() {
     t.put("/a", "3").expect("set");
     let mut w = t.reopen().watch("/a", false, false, t.index, t.index).expect("watch");
     assert_eq!(w.events.try_recv().expect("replayed").node.value, Some(b"3".to_vec()));
+}
+
+/// A member that installs a snapshot (a follower far behind) answers watches from the
+/// same indexes as the member that took it, as etcd's followers do: etcd's v2 snapshot
+/// holds its event history.
+#[test]
+fn a_snapshot_carries_the_history() {
+    let mut leader = t();
+    for i in 0..(HISTORY_CAPACITY + 5) {
+        leader.put("/k", &i.to_string()).expect("set");
+    }
+    let last = leader.put("/d/e", "x").expect("set");
+    // A follower with a store of its own, older, installs the leader's snapshot.
+    let mut follower = t();
+    follower.put("/old", "gone").expect("set");
+    follower.index = leader.index;
+    let mut batch = WriteBatch::default();
+    let copy = leader.store.export_history();
+    follower
+        .store
+        .import(&follower.backend, leader.store.export(), Some(&copy), follower.index, &mut batch)
+        .expect("import");
+    follower.backend.write_in_order(batch).expect("write");
+    assert_eq!(saved_events(&follower.backend), HISTORY_CAPACITY);
+    for s in [&follower.store, &follower.reopen()] {
+        let cleared = |s: &V2Store| s.watch("/k", false, false, 6, leader.index).map(|_| ()).map_err(|e| e.cause);
+        assert_eq!(cleared(s), cleared(&leader.store), "the same indexes are cleared");
+        assert_eq!(cleared(s), Err("the requested history has been cleared [7/6]".to_string()));
+        let mut w = s.watch("/k", false, false, 7, leader.index).expect("the oldest event kept");
+        let e = w.events.try_recv().expect("replayed");
+        assert_eq!((e.index, e.node.value), (7, Some(b"6".to_vec())));
+        let mut w = s.watch("/d", true, false, 8, leader.index).expect("a recursive watch");
+        assert_eq!(Some(w.events.try_recv().expect("replayed")), Some(last.clone()));
+        assert!(s.watch("/old", false, false, 1, leader.index).is_err(), "the follower's own events are gone");
+    }
+    // The follower goes on around the ring from the snapshot's events.
+    follower.store = follower.reopen();
+    let next = follower.put("/k", "after").expect("set");
+    assert_eq!(saved_events(&follower.backend), HISTORY_CAPACITY);
+    let r = follower.reopen();
+    assert_eq!(
+        r.watch("/k", false, false, 7, follower.index).expect_err("dropped for the new event").code.number(),
+        401
+    );
+    let mut w = r.watch("/k", false, false, 8, follower.index).expect("kept");
+    assert_eq!(w.events.try_recv().expect("replayed").index, 8);
+    let mut w = r.watch("/k", false, false, follower.index, follower.index).expect("the new event");
+    assert_eq!(w.events.try_recv().expect("replayed"), next);
 }
 
 #[test]

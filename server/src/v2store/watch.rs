@@ -49,11 +49,6 @@ fn hidden_below(watched: &str, key: &str) -> bool {
 }
 
 impl WatcherHub {
-    /// A hub for a store at `index`.
-    pub fn new(index: u64) -> Self {
-        Self::with_history(EventHistory::new(index))
-    }
-
     /// A hub that replays `history` to watchers that start in the past.
     pub fn with_history(history: EventHistory) -> Self {
         Self { watchers: HashMap::new(), history }
@@ -126,6 +121,11 @@ impl WatcherHub {
         if list.is_empty() {
             self.watchers.remove(path);
         }
+    }
+
+    /// The events kept for watchers that start in the past.
+    pub fn history(&self) -> &EventHistory {
+        &self.history
     }
 
     /// Ends every watch (at shutdown): clients see their responses end.
