@@ -89,6 +89,10 @@ pub enum Error {
     /// A member id that names no member.
     #[error("etcdserver: member not found")]
     MemberNotFound,
+    /// A member id of a member removed from the cluster (etcd's `ErrIDRemoved`): not
+    /// found to v3 clients, 410 Gone to a v2 removal.
+    #[error("etcdserver: member not found")]
+    MemberRemoved,
     /// MemberPromote of a voter.
     #[error("etcdserver: can only promote a learner member")]
     NotALearner,

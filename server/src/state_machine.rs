@@ -5,7 +5,7 @@
 //! entries to apply again. A run of v3 key changes shares one marker (see
 //! [`StateMachine::apply`]). Nothing is flushed here: the log is the durability point.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ const META_PROGRESS: &[u8] = b"progress";
 const META_MEMBERSHIP: &[u8] = b"raft.membership";
 /// Meta key: what members published about themselves.
 const META_PUBLISHED: &[u8] = b"members.published";
+/// Meta key: the ids of the members removed from the cluster.
+const META_REMOVED: &[u8] = b"members.removed";
 /// Meta key: the active alarms.
 const META_ALARMS: &[u8] = b"alarms";
 
@@ -62,6 +64,9 @@ pub struct StateSnapshot<M = MvccSnapshot> {
     /// starts at its snapshot).
     pub(crate) v2_history: Option<HistoryCopy>,
     pub(crate) alarms: Alarms,
+    /// The ids of the members removed; none in a snapshot file (a restored member starts
+    /// a new cluster).
+    pub(crate) removed: BTreeSet<u64>,
     /// The index of the last entry applied into it (etcd's consistent index); not
     /// installed: a restored or installed member has its own log.
     pub(crate) consistent_index: u64,
@@ -76,9 +81,9 @@ impl StateSnapshot {
         records: usize,
         discarded: Discarded,
     ) -> StateSnapshot<MvccSnapshot<RecordScan<'_, B>>> {
-        let Self { mvcc, published, v2, v2_history, alarms, consistent_index } = self;
+        let Self { mvcc, published, v2, v2_history, alarms, removed, consistent_index } = self;
         let mvcc = mvcc.scanning(backend, records, discarded);
-        StateSnapshot { mvcc, published, v2, v2_history, alarms, consistent_index }
+        StateSnapshot { mvcc, published, v2, v2_history, alarms, removed, consistent_index }
     }
 }
 
@@ -89,6 +94,9 @@ pub struct StateMachine<B> {
     applied: Option<LogId>,
     membership: StoredMembership,
     published: BTreeMap<u64, Published>,
+    /// The ids of the members removed from the cluster, as etcd keeps them
+    /// (`members_removed`): a request naming one is told so.
+    removed: BTreeSet<u64>,
     alarms: Alarms,
     /// Entries were applied since the progress marker was last written.
     marker_due: bool,
@@ -117,6 +125,7 @@ impl<B: Backend> StateMachine<B> {
             applied: progress.applied,
             membership: meta(&*backend, META_MEMBERSHIP)?.unwrap_or_default(),
             published: meta(&*backend, META_PUBLISHED)?.unwrap_or_default(),
+            removed: meta(&*backend, META_REMOVED)?.unwrap_or_default(),
             alarms: meta(&*backend, META_ALARMS)?.unwrap_or_default(),
             mvcc: MvccStore::open(backend, progress.revisions)?,
             marker_due: false,
@@ -158,6 +167,11 @@ impl<B: Backend> StateMachine<B> {
         &self.published
     }
 
+    /// The ids of the members removed from the cluster.
+    pub fn removed(&self) -> &BTreeSet<u64> {
+        &self.removed
+    }
+
     /// The active alarms.
     pub fn alarms(&self) -> &Alarms {
         &self.alarms
@@ -191,6 +205,12 @@ impl<B: Backend> StateMachine<B> {
         let reply = match entry.payload {
             EntryPayload::Blank => Ok(CommandResponse::Noop),
             EntryPayload::Membership(m) => {
+                let before = self.membership.membership().nodes().map(|(id, _)| *id).collect::<BTreeSet<u64>>();
+                let gone: Vec<u64> = before.into_iter().filter(|id| m.get_node(id).is_none()).collect();
+                if !gone.is_empty() {
+                    self.removed.extend(gone);
+                    batch.put(Tree::Meta, META_REMOVED, encode(&self.removed).map_err(storage)?);
+                }
                 self.membership = StoredMembership::new(Some(entry.log_id), m);
                 batch.put(Tree::Meta, META_MEMBERSHIP, encode(&self.membership).map_err(storage)?);
                 Ok(CommandResponse::Noop)
@@ -299,6 +319,7 @@ impl<B: Backend> StateMachine<B> {
             v2: self.v2.export(),
             v2_history: Some(self.v2.export_history()),
             alarms: self.alarms.clone(),
+            removed: self.removed.clone(),
             consistent_index: self.applied_index(),
         }
     }
@@ -329,6 +350,7 @@ impl<B: Backend> StateMachine<B> {
         batch.put(Tree::Meta, META_MEMBERSHIP, encode(&membership).map_err(storage)?);
         batch.put(Tree::Meta, META_PUBLISHED, encode(&snap.published).map_err(storage)?);
         batch.put(Tree::Meta, META_ALARMS, encode(&snap.alarms).map_err(storage)?);
+        batch.put(Tree::Meta, META_REMOVED, encode(&snap.removed).map_err(storage)?);
         let index = applied.map_or(0, |l| l.index);
         self.v2.import(&**self.mvcc.backend(), snap.v2, snap.v2_history.as_ref(), index, &mut batch)?;
         let counts = self.mvcc.op_counts().clone();
@@ -339,6 +361,7 @@ impl<B: Backend> StateMachine<B> {
         self.membership = membership;
         self.published = snap.published;
         self.alarms = snap.alarms;
+        self.removed = snap.removed;
         Ok(())
     }
 }

@@ -29,7 +29,7 @@ pub fn code(e: &Error) -> Code {
         | Error::UserNotFound
         | Error::RoleNotFound => Code::FailedPrecondition,
         Error::AuthUnsupported => Code::Unimplemented,
-        Error::MemberNotFound => Code::NotFound,
+        Error::MemberNotFound | Error::MemberRemoved => Code::NotFound,
         Error::Membership(_) => Code::Unknown,
         Error::Compacted | Error::FutureRevision => Code::OutOfRange,
         Error::LeaseNotFound => Code::NotFound,

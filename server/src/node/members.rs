@@ -71,18 +71,23 @@ impl Node {
     pub(super) async fn change_members(&self, proposal: &Proposal) -> Result<Executed, PeerError> {
         self.must_lead().await?;
         let (nodes, learners) = self.members();
+        // A member is found in the membership, or else among the removed.
+        let not_found = |id: &u64| match self.read().removed().contains(id) {
+            true => Error::MemberRemoved,
+            false => Error::MemberNotFound,
+        };
         let checked = match proposal {
             Proposal::Command(_) | Proposal::LeaseRenew { .. } | Proposal::LeaseTimeToLive { .. } => {
                 return Err(PeerError::Failed("not a membership change".into()));
             }
             Proposal::AddMember { id, peer_urls, learner } => self.add(&nodes, *id, peer_urls, *learner).await,
             Proposal::RemoveMember { id } => match nodes.contains_key(id) {
-                false => Err(Error::MemberNotFound),
+                false => Err(not_found(id)),
                 true if learners.contains(id) => self.change(ChangeMembers::RemoveNodes(BTreeSet::from([*id]))).await,
                 true => self.change(ChangeMembers::RemoveVoters(BTreeSet::from([*id]))).await,
             },
             Proposal::UpdateMember { id, peer_urls } => match nodes.get(id) {
-                None => Err(Error::MemberNotFound),
+                None => Err(not_found(id)),
                 Some(_) if url_taken(&nodes, peer_urls, Some(*id)) => Err(Error::PeerUrlExists),
                 Some(node) => {
                     let updated = PeerNode { name: node.name.clone(), peer_urls: peer_urls.clone() };
@@ -90,7 +95,7 @@ impl Node {
                 }
             },
             Proposal::PromoteMember { id } => match (nodes.contains_key(id), learners.contains(id)) {
-                (false, _) => Err(Error::MemberNotFound),
+                (false, _) => Err(not_found(id)),
                 (true, false) => Err(Error::NotALearner),
                 (true, true) if !self.learner_ready(*id) => Err(Error::LearnerNotReady),
                 (true, true) => {

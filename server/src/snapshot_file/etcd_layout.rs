@@ -187,6 +187,7 @@ pub(super) fn from_buckets(buckets: &[(Vec<u8>, Entries)]) -> Result<StateSnapsh
         published,
         v2,
         v2_history: None,
+        removed: Default::default(),
         alarms,
         consistent_index,
     })

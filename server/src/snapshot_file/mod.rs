@@ -202,6 +202,7 @@ mod tests {
             published,
             v2: Vec::new(),
             v2_history: None,
+            removed: Default::default(),
             alarms: Default::default(),
             consistent_index: 42,
         }

@@ -1,15 +1,17 @@
-//! Crash recovery around the progress marker: what a crash leaves of entries applied
-//! after the last marker is applied again to the same result.
+//! Crash recovery around the progress marker (what a crash leaves of entries applied
+//! after the last marker is applied again to the same result), and the members removed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
+use openraft::Membership;
 use openraft::entry::RaftEntry;
 
 use super::StateMachine;
 use crate::command::Command;
 use crate::mvcc::{PutRequest, RangeRequest};
-use crate::raft::types::{Entry, LogId};
+use crate::raft::types::{Entry, LogId, PeerNode};
 use crate::storage::{Backend, SledBackend};
 use crate::v2store::{Method, V2Write};
 
@@ -81,4 +83,36 @@ fn an_entry_that_is_not_a_v3_change_marks_the_run_before_it() {
     assert_eq!(sm.applied_index(), 3);
     assert_eq!(k(&sm), Some((b"two".to_vec(), 3, 2)));
     assert!(sm.v2().get("/a", false, 3).is_ok());
+}
+
+/// A membership entry whose voters are `ids`.
+fn members(index: u64, ids: &[u64]) -> Entry {
+    let node = |id: u64| (id, PeerNode { name: format!("m{id}"), peer_urls: vec![format!("http://127.0.0.1:{id}")] });
+    let nodes: BTreeMap<u64, PeerNode> = ids.iter().map(|id| node(*id)).collect();
+    let m = Membership::new(vec![ids.iter().copied().collect()], nodes).expect("membership");
+    Entry::new_membership(LogId::new_term_index(1, index), m)
+}
+
+#[test]
+fn members_removed_are_remembered_across_restarts_and_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sm = open(dir.path());
+    sm.apply(members(1, &[1, 2, 3])).expect("apply").expect("bootstrap");
+    assert!(sm.removed().is_empty());
+    sm.apply(members(2, &[1, 2, 3, 4])).expect("apply").expect("add");
+    sm.apply(members(3, &[1, 3, 4])).expect("apply").expect("remove 2");
+    sm.apply(members(4, &[1, 4])).expect("apply").expect("remove 3");
+    assert_eq!(sm.removed(), &BTreeSet::from([2, 3]));
+    crash(sm);
+
+    let sm = open(dir.path());
+    assert_eq!(sm.removed(), &BTreeSet::from([2, 3]), "kept across a restart");
+    // A member far behind installs a snapshot: it knows them too.
+    let snap = sm.snapshot();
+    let other = tempfile::tempdir().expect("tempdir");
+    let mut follower = open(other.path());
+    follower.install(snap, sm.applied().cloned(), sm.membership().clone()).expect("install");
+    assert_eq!(follower.removed(), &BTreeSet::from([2, 3]));
+    crash(follower);
+    assert_eq!(open(other.path()).removed(), &BTreeSet::from([2, 3]), "the installed ones are kept");
 }

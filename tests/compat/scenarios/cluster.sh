@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # members: 3
+# server-flags: --enable-v2
 # Scenario cluster: membership and cluster views of a 3-member cluster
-# (m0, m1, m2) through etcdctl 3.4: member list/add/promote/update/remove,
+# (m0, m1, m2) through etcdctl 3.4 (and v2's /v2/members for removed members,
+# hence --enable-v2): member list/add/promote/update/remove,
 # learners, move-leader, endpoint status/health --cluster, and replication of
 # writes between members. Both sides start with a fresh cluster whose store is
 # at revision 1; commands go to m0 unless shown with --endpoints.
@@ -140,6 +142,10 @@ sorted ctl member list
 sorted ctl -w json member list
 sorted ctl -w table member list
 ctl member remove "$(member_hex m2)"            # removed already: member not found
+http DELETE "/v2/members/$(member_hex m2)"      # removed already, through v2: 410 Gone
+http PUT "/v2/members/$(member_hex m2)" -H 'Content-Type: application/json' \
+  -d "{\"peerURLs\":[\"http://127.0.0.1:$p_unknown\"]}"   # update of a removed member: a bare 500
+http DELETE /v2/members/1234abcd                # unknown id: 404
 ctl member remove 1234abcd                      # unknown id: member not found
 ctl member remove zz                            # not hex (client)
 ctl member remove                               # no id (client)

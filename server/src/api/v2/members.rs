@@ -57,13 +57,18 @@ fn peer_urls(headers: &HeaderMap, body: &[u8]) -> Result<Vec<String>, (StatusCod
     Ok(req.peer_urls)
 }
 
-/// The v2 answer to a failed membership change, as etcd words it.
+/// The v2 answer to a failed membership change, as etcd words it. etcd answers errors
+/// its handler does not name (no leader, a timeout, an update of a removed member) with
+/// a bare 500; the reason goes to the log.
 fn change_error(e: Error, id: &str) -> Response {
     match e {
         Error::MemberNotFound => message(StatusCode::NOT_FOUND, format!("No such member: {id}")),
         Error::MemberIdExists => message(StatusCode::CONFLICT, "membership: ID exists"),
         Error::PeerUrlExists => message(StatusCode::CONFLICT, "membership: peerURL exists"),
-        other => message(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        other => {
+            tracing::warn!(error = %other, member = id, "v2 membership change failed");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
     }
 }
 
@@ -117,6 +122,7 @@ pub async fn members(
             None => message(StatusCode::NOT_FOUND, format!("No such member: {rest}")),
             Some(id) if method == Method::DELETE => match submit(&api, Proposal::RemoveMember { id }).await {
                 Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(Error::MemberRemoved) => message(StatusCode::GONE, format!("Member permanently removed: {id:x}")),
                 Err(e) => change_error(e, rest),
             },
             Some(id) => match peer_urls(&headers, &body) {
