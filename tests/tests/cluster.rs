@@ -435,3 +435,54 @@ async fn a_dead_follower_is_retried_with_backoff_not_in_a_tight_loop() {
     assert!(attempts < 100, "{attempts} replication attempts to a dead follower in 3 s");
     put(&urls[leader], "still", "writing").await.expect("put with one follower gone");
 }
+
+/// `/v2/stats/self` as etcd's `ServerStats`: AppendEntries are counted and rated while
+/// entries flow (sent by the leader, received by each follower, dated from the leader's
+/// first), and heartbeats are not, as etcd's heartbeats are not appends: an idle cluster
+/// reports no rates, and its counts stand still.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_stats_self_rates_appends_while_entries_flow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(dir.path(), 3, &[]);
+    let urls = cluster.endpoints();
+    let leader = cluster.leader().await;
+    let stats = |i: usize| -> serde_json::Value {
+        let (status, body) = etcd_rs_tests::http_get(cluster.members[i].client_port, "/v2/stats/self").expect("stats");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("stats JSON")
+    };
+    let rate = |s: &serde_json::Value, field: &str| s.get(field).map(|v| v.as_f64().expect("a number"));
+    for i in 0..20 {
+        put_eventually(&urls[leader], &format!("rates/{i}"), "v").await;
+    }
+    // Read within a second of the last put (the rates cover appends no older than that).
+    let all: Vec<serde_json::Value> = (0..3).map(stats).collect();
+    let leader_id = all[leader]["id"].as_str().expect("id").to_string();
+    for (i, s) in all.iter().enumerate() {
+        let (sent, recv) = (
+            (rate(s, "sendPkgRate"), rate(s, "sendBandwidthRate")),
+            (rate(s, "recvPkgRate"), rate(s, "recvBandwidthRate")),
+        );
+        let flowing = |(msgs, bytes): (Option<f64>, Option<f64>)| msgs.is_some_and(|m| m > 0.0) && bytes > msgs;
+        if i == leader {
+            assert!(flowing(sent) && recv == (None, None), "leader: {s}");
+            assert!(s["sendAppendRequestCnt"].as_u64() >= Some(40), "two followers, 20 puts: {s}");
+        } else {
+            assert!(flowing(recv) && sent == (None, None), "follower: {s}");
+            assert!(s["recvAppendRequestCnt"].as_u64() >= Some(20), "20 puts: {s}");
+        }
+        assert_eq!(s["leaderInfo"]["leader"].as_str(), Some(leader_id.as_str()), "{s}");
+    }
+    // Idle: only heartbeats go out.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (i, before) in all.iter().enumerate() {
+        let s = stats(i);
+        for field in ["sendPkgRate", "sendBandwidthRate", "recvPkgRate", "recvBandwidthRate"] {
+            assert!(s.get(field).is_none(), "member {i} idle for 1.5 s still reports {field}: {s}");
+        }
+        for field in ["sendAppendRequestCnt", "recvAppendRequestCnt"] {
+            assert_eq!(s[field], before[field], "member {i}'s {field} moved while idle: {s}");
+        }
+        assert_eq!(s["leaderInfo"]["startTime"], before["leaderInfo"]["startTime"], "the same leader, the same date");
+    }
+}

@@ -8,6 +8,7 @@ pub mod log_purger;
 pub mod log_store;
 pub mod network;
 pub mod peer;
+mod rate_window;
 pub mod snapshot_data;
 pub mod state_machine;
 pub mod stats;

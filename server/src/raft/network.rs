@@ -14,6 +14,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
+use openraft::vote::RaftLeaderId;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_stream::{Stream, StreamExt};
@@ -193,10 +194,14 @@ impl RaftNetworkV2<TypeConfig> for Peer {
             let sending = in_flight.clone();
             let traffic = self.traffic.clone();
             let counted = traffic.clone();
+            let sent_stats = self.stats.clone();
             // An entry batch that does not encode ends the stream; Raft starts a new one.
             let requests = input.map_while(move |rpc| {
                 let data = encode(&rpc).ok()?;
                 counted.sent(data.len());
+                if let Some(stats) = sent_stats.as_ref().filter(|_| !rpc.entries.is_empty()) {
+                    stats.sent_append(*rpc.vote.leader_id().node_id(), data.len());
+                }
                 lock(&sending).push_back(Instant::now());
                 Some(Payload { data })
             });
@@ -226,7 +231,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
                     })
                     .map_err(rpc_error);
                 if let Some(stats) = &stats {
-                    stats.sent_append(target, result.as_ref().ok().and(sent).map(|t| t.elapsed()));
+                    stats.answered_append(target, result.as_ref().ok().and(sent).map(|t| t.elapsed()));
                 }
                 // The first error ends the stream.
                 let next = result.is_ok().then_some((responses, in_flight, stats, traffic));

@@ -131,8 +131,11 @@ impl PeerRpc for PeerService {
         let rpcs = input.map_while(move |item| {
             let p = item.ok()?;
             let rpc = decode::<AppendEntriesRequest<super::types::TypeConfig>>(&p.data).ok()?;
-            node.peer_stats().received_append();
-            leader.get_or_init(|| PeerTraffic::with(*rpc.vote.leader_id().node_id())).received(p.data.len());
+            let from = *rpc.vote.leader_id().node_id();
+            if !rpc.entries.is_empty() {
+                node.peer_stats().received_append(from, p.data.len());
+            }
+            leader.get_or_init(|| PeerTraffic::with(from)).received(p.data.len());
             Some(rpc)
         });
         let results = self.raft.stream_append(rpcs).map(move |r| {

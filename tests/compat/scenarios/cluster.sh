@@ -159,5 +159,11 @@ sorted ctl -w table endpoint health --cluster
 sorted ctl -w json endpoint health --cluster
 check_leader
 ctl_at newm put final x                         # rev 7
+# Within a second of a write, /v2/stats/self rates the appends: sent on the leader,
+# received on a follower (etcd leaves a rate out once no append came for a second).
+for m in m0 m1; do
+  check "$m /v2/stats/self fields after a write: $(curl -s "http://$(ep $m)/v2/stats/self" | python3 -c 'import json, sys
+print(list(json.load(sys.stdin)))')"
+done
 ctl_at m1 -w json get '' --prefix
 ctl_at m0 get '' --prefix --keys-only

@@ -33,12 +33,20 @@ fn go_duration(ms: u64) -> String {
 /// This member's Raft role and leader.
 pub async fn this_member(State(api): State<Arc<V2Api>>) -> Response {
     let status = api.node.status();
-    let (recv, sent) = api.node.peer_stats().append_counts();
+    let stats = api.node.peer_stats();
+    let (recv, sent) = stats.append_counts();
     let state = match status.leader {
         l if l == api.node.id() => "StateLeader",
         0 => "StateCandidate",
         _ => "StateFollower",
     };
+    // As etcd: the leader is dated from its first AppendEntries here (or this member's
+    // first as the leader); before any (a single member), from the start.
+    let leader_since = match stats.leader_seen() {
+        Some(seen) if seen.id == status.leader => seen.since_ms,
+        _ => api.started_ms,
+    };
+    let rates = stats.rates();
     let body = SelfStats {
         name: &api.name,
         id: format!("{:x}", api.node.id()),
@@ -46,11 +54,15 @@ pub async fn this_member(State(api): State<Arc<V2Api>>) -> Response {
         start_time: rfc3339(api.started_ms),
         leader_info: LeaderInfo {
             leader: format!("{:x}", status.leader),
-            uptime: go_duration(now_ms().saturating_sub(api.started_ms)),
-            start_time: rfc3339(api.started_ms),
+            uptime: go_duration(now_ms().saturating_sub(leader_since)),
+            start_time: rfc3339(leader_since),
         },
         recv_append_request_cnt: recv,
+        recv_pkg_rate: rates.received.map(|(m, _)| m),
+        recv_bandwidth_rate: rates.received.map(|(_, b)| b),
         send_append_request_cnt: sent,
+        send_pkg_rate: rates.sent.map(|(m, _)| m),
+        send_bandwidth_rate: rates.sent.map(|(_, b)| b),
     };
     json_response(StatusCode::OK, &body, false)
 }
@@ -68,7 +80,16 @@ struct SelfStats<'a> {
     start_time: String,
     leader_info: LeaderInfo,
     recv_append_request_cnt: u64,
+    // etcd leaves the rates out while no AppendEntries flow that way (`omitempty`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recv_pkg_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recv_bandwidth_rate: Option<f64>,
     send_append_request_cnt: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    send_pkg_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    send_bandwidth_rate: Option<f64>,
 }
 
 /// `serverStats.LeaderInfo`.
