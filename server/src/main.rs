@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use etcd_rs_server::config::{Invocation, LogConfig, parse_args};
 use etcd_rs_server::{ETCD_VERSION, VERSION, server};
@@ -11,6 +12,9 @@ use tracing_subscriber::EnvFilter;
 /// Built with one arena and small thread caches (`.cargo/config.toml`): lower resident memory.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// How long the runtime's blocking tasks may take to finish once the member has stopped.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let (config, notes) = match parse_args(std::env::args_os().collect()) {
@@ -45,7 +49,10 @@ fn main() -> ExitCode {
         let _entered = runtime.enter();
         shutdown_signal()
     };
-    match runtime.block_on(server::run(*config, shutdown)) {
+    let outcome = runtime.block_on(server::run(*config, shutdown));
+    // Bounded: after a storage failure a blocking task may wait on the disk for ever.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "etcd-rs stopped");

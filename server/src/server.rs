@@ -53,6 +53,9 @@ pub enum ServerError {
     /// A listener failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Raft stopped on a fatal error, such as a log write that failed.
+    #[error("the member stopped: {0}")]
+    Raft(String),
 }
 
 impl From<crate::storage::StorageError> for ServerError {
@@ -151,10 +154,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let corruption = config.corrupt_check_interval.map(|every| tokio::spawn(check_corruption(node.clone(), every)));
     let compaction = config.auto_compaction.map(|policy| tokio::spawn(auto_compact(node.clone(), policy)));
 
-    tokio::select! {
-        _ = shutdown => tracing::info!("shutting down"),
-        _ = removed(&node) => tracing::warn!("the member has been permanently removed from the cluster; stopping"),
-    }
+    // etcd exits when it cannot write its WAL; a member whose Raft stopped would only
+    // time out every request, so it stops too, with the error.
+    let failed = tokio::select! {
+        _ = shutdown => {
+            tracing::info!("shutting down");
+            None
+        }
+        _ = removed(&node) => {
+            tracing::warn!("the member has been permanently removed from the cluster; stopping");
+            None
+        }
+        e = node.raft_failed() => {
+            tracing::error!(error = %e, "Raft stopped on a fatal error; stopping");
+            Some(e)
+        }
+    };
     publisher.abort();
     expiry.abort();
     lease_expiry.abort();
@@ -164,6 +179,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     if let Some(c) = compaction {
         c.abort();
+    }
+    if let Some(e) = failed {
+        // As etcd when its WAL write fails: stop at once. Nothing more can be made durable
+        // (a flush after a failed write may never return), and a restart recovers from
+        // what the log holds.
+        stop_tx.send(true).ok();
+        return Err(ServerError::Raft(e));
     }
     hand_off_leadership(&node).await;
     node.stop().await;

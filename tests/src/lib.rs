@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -249,17 +249,21 @@ impl Member {
 
     /// Waits up to `timeout` for the process to exit by itself; returns whether it did.
     pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        self.child.is_none() || self.exit_status_within(timeout).is_some()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; returns how it exited, if
+    /// it did.
+    pub fn exit_status_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            match self.child.as_mut().map(Child::try_wait) {
-                None | Some(Ok(Some(_))) => {
-                    self.child = None;
-                    return true;
-                }
-                _ => std::thread::sleep(Duration::from_millis(50)),
+            if let Ok(Some(status)) = self.child.as_mut()?.try_wait() {
+                self.child = None;
+                return Some(status);
             }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        false
+        None
     }
 
     /// Starts the member again on the same ports and data dir and waits until it serves.

@@ -368,6 +368,20 @@ impl Node {
         }
     }
 
+    /// Completes if Raft stops by itself, on a fatal error (a log write that failed: a
+    /// full disk, say), with the error.
+    pub async fn raft_failed(&self) -> String {
+        let mut rx = self.raft.metrics();
+        loop {
+            if let Err(fatal) = &rx.borrow_watched().running_state {
+                return fatal.to_string();
+            }
+            if rx.changed().await.is_err() {
+                return "Raft stopped".into();
+            }
+        }
+    }
+
     /// The current term (cheap: no copy of the metrics).
     pub fn term(&self) -> u64 {
         self.raft.metrics().borrow_watched().current_term
