@@ -89,10 +89,6 @@ pub enum Error {
     /// A member id that names no member.
     #[error("etcdserver: member not found")]
     MemberNotFound,
-    /// A member id of a member removed from the cluster (etcd's `ErrIDRemoved`): not
-    /// found to v3 clients, 410 Gone to a v2 removal.
-    #[error("etcdserver: member not found")]
-    MemberRemoved,
     /// MemberPromote of a voter.
     #[error("etcdserver: can only promote a learner member")]
     NotALearner,
@@ -139,9 +135,14 @@ pub enum Error {
     #[error("{0}")]
     Storage(String),
     /// A range's sort order or target is none of the enum's values (etcd 3.5's check;
-    /// 3.4 crashes on an unknown target). Last, as errors cross between members.
+    /// 3.4 crashes on an unknown target). Near the end, as errors cross between members.
     #[error("etcdserver: invalid sort option")]
     InvalidSortOption,
+    /// A member id of a member removed from the cluster (etcd's `ErrIDRemoved`): not
+    /// found to v3 clients, 410 Gone to a v2 removal. Last, so that the variants before
+    /// it keep their encoding between members of different versions.
+    #[error("etcdserver: member not found")]
+    MemberRemoved,
 }
 
 impl From<StorageError> for Error {

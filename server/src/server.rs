@@ -183,7 +183,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if let Some(e) = failed {
         // As etcd when its WAL write fails: stop at once. Nothing more can be made durable
         // (a flush after a failed write may never return), and a restart recovers from
-        // what the log holds.
+        // what the log holds. The database is never closed either: closing sled flushes.
+        std::mem::forget(node.clone());
         stop_tx.send(true).ok();
         return Err(ServerError::Raft(e));
     }

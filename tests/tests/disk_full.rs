@@ -47,7 +47,7 @@ async fn a_full_disk_stops_the_member_and_loses_no_acknowledged_write() {
     let (client, peer) = (free_port(), free_port());
     let cluster = format!("full=http://127.0.0.1:{peer}");
     let mut member = Member::new(dir.path(), "full", client, peer, &cluster, "new", &[]);
-    // Only the data dir is on the small disk (the log stays outside).
+    // Only the data dir is on the small disk (the member's log file stays outside).
     let disk = Tmpfs::mount(&member.data_dir, 24);
     member.spawn();
     member.wait_healthy();
