@@ -1,5 +1,12 @@
 //! Days since the Unix epoch as calendar dates, for the UTC timestamps etcd's tools print
-//! (the v2 API's RFC 3339 times here, etcdctl-rs's log stamps).
+//! (the v2 API's RFC 3339 times here, etcdctl-rs's log stamps), and the wall clock.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch (0 for a clock set before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's
 /// algorithm).

@@ -2,7 +2,6 @@
 //! sessions of Lock and Campaign calls that bring no lease).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tonic::Status;
 
@@ -27,7 +26,7 @@ pub struct LeaseIds {
 impl LeaseIds {
     /// The generator of member `member_id`.
     pub fn new(member_id: u64) -> Self {
-        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let ms = crate::calendar::now_ms();
         Self { prefix: (member_id & 0xffff) << 48, suffix: AtomicU64::new((ms & 0xff_ffff_ffff) << 8) }
     }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::rate_window::RateWindow;
 
@@ -76,8 +76,7 @@ struct Flow {
 impl Flow {
     fn saw_leader(&mut self, id: u64) {
         if self.leader.is_none_or(|l| l.id != id) {
-            let since_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-            self.leader = Some(LeaderSeen { id, since_ms });
+            self.leader = Some(LeaderSeen { id, since_ms: crate::calendar::now_ms() });
         }
     }
 }

@@ -44,9 +44,14 @@ impl EventHistory {
         history
     }
 
+    /// The events kept, oldest first.
+    pub fn events(&self) -> impl ExactSizeIterator<Item = &Event> {
+        self.events.iter()
+    }
+
     /// The history as a snapshot carries it; [`EventHistory::restore`] makes it again.
     pub fn copy(&self) -> HistoryCopy {
-        HistoryCopy { cleared_through: self.cleared_through, events: self.events.iter().cloned().collect() }
+        HistoryCopy { cleared_through: self.cleared_through, events: self.events().cloned().collect() }
     }
 
     /// Records an event, dropping the oldest beyond the capacity. What is cleared

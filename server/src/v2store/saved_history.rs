@@ -117,14 +117,14 @@ impl SavedHistory {
             None => (index, [].as_slice()),
         };
         batch.put(Tree::Meta, META_CLEARED, cleared.to_be_bytes().to_vec());
-        let mut kept: Vec<Event> = events.iter().filter(|e| e.index > cleared && e.index <= index).cloned().collect();
-        kept.sort_by_key(|e| e.index);
-        kept.drain(..kept.len().saturating_sub(HISTORY_CAPACITY));
-        for (slot, event) in kept.iter().enumerate() {
+        // The history keeps what it would serve (after `cleared`, the newest ones); those
+        // are saved, oldest first from slot 0.
+        let history = EventHistory::restore(cleared, events.iter().filter(|e| e.index <= index).cloned().collect());
+        for (slot, event) in history.events().enumerate() {
             batch.put(Tree::V2History, slot_key(slot), encode(event).map_err(corrupt)?);
         }
-        *self = Self { next_slot: kept.len() % HISTORY_CAPACITY, newest: index, unmarked: None };
-        Ok(EventHistory::restore(cleared, kept))
+        *self = Self { next_slot: history.events().len() % HISTORY_CAPACITY, newest: index, unmarked: None };
+        Ok(history)
     }
 }
 

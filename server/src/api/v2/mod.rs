@@ -9,7 +9,6 @@ mod params;
 mod stats;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -77,10 +76,7 @@ pub fn router(api: V2Api) -> Router {
         .with_state(Arc::new(api))
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use crate::calendar::now_ms;
 
 /// A JSON body as etcd's non-key handlers write it: `json.Marshal` (no newline) or a
 /// `json.Encoder` (newline).
