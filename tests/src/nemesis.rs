@@ -1,5 +1,6 @@
 //! Faults for the tests that check histories: a member killed and restarted, frozen and
-//! thawed, or cut off from the others and reconnected, one at a time, on a fixed-seed
+//! thawed, or cut off from the others (all of them, one of them, or only what comes in)
+//! and reconnected, one at a time, on a fixed-seed
 //! schedule that can be replayed.
 
 use std::sync::{Arc, Mutex};
@@ -42,9 +43,11 @@ impl Rng {
 type Action = Box<dyn FnOnce() + Send>;
 
 /// Faults, one member at a time so that a quorum stays: 0.5–1.5 s after the last one
-/// ended, kill or freeze the leader (two times in three, when one answers) or a random
-/// member, or cut it off from the other members of `network`, and bring it back
-/// 0.3–2 s later; none starts in the last 3 s before `until`. Returns what it did.
+/// ended, the leader (two times in three, when one answers) or a random member is killed,
+/// frozen, cut off from the other members of `network`, made deaf to them (an asymmetric
+/// partition) or cut from one of them alone (the third member then bridges the two), and
+/// brought back 0.3–2 s later; none starts in the last 3 s before `until`. Returns what it
+/// did.
 pub async fn strike(cluster: Arc<Mutex<Cluster>>, network: Arc<Network>, until: Instant, seed: u64) -> Vec<String> {
     let urls: Vec<String> = cluster.lock().expect("cluster").members.iter().map(|m| m.url()).collect();
     let mut rng = Rng::new(seed);
@@ -61,20 +64,24 @@ pub async fn strike(cluster: Arc<Mutex<Cluster>>, network: Arc<Network>, until: 
             let c = cluster.clone();
             Box::new(move || act(&mut c.lock().expect("cluster").members[victim]))
         };
-        let (what, start, end): (&str, Action, Action) = match rng.below(3) {
-            0 => ("kill -9", on_member(Member::kill9), on_member(Member::restart)),
-            1 => ("freeze", on_member(|m| m.pause()), on_member(|m| m.resume())),
+        let (a, b) = (network.clone(), network.clone());
+        let heal: Action = Box::new(move || b.heal(victim));
+        let (what, start, end): (String, Action, Action) = match rng.below(5) {
+            0 => (format!("kill -9 m{victim}"), on_member(Member::kill9), on_member(Member::restart)),
+            1 => (format!("freeze m{victim}"), on_member(|m| m.pause()), on_member(|m| m.resume())),
+            2 => (format!("isolate m{victim}"), Box::new(move || a.isolate(victim)), heal),
+            3 => (format!("deafen m{victim}"), Box::new(move || a.deafen(victim)), heal),
             _ => {
-                let (a, b) = (network.clone(), network.clone());
-                ("isolate", Box::new(move || a.isolate(victim)), Box::new(move || b.heal(victim)))
+                let other = (victim + 1 + rng.below(urls.len() - 1)) % urls.len();
+                (format!("cut m{victim} from m{other}"), Box::new(move || a.cut(victim, other)), heal)
             }
         };
-        done.push(format!("{what} m{victim} for {down:?}"));
+        done.push(format!("{what} for {down:?}"));
         // Signals and iptables run as processes: off the runtime's threads, which the
         // clients' requests need.
-        tokio::task::spawn_blocking(start).await.expect(what);
+        tokio::task::spawn_blocking(start).await.expect("fault");
         tokio::time::sleep(down).await;
-        tokio::task::spawn_blocking(end).await.expect(what);
+        tokio::task::spawn_blocking(end).await.expect("fault undone");
     }
     done
 }

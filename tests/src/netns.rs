@@ -8,7 +8,8 @@
 //! these namespaces. The bridge sits in a namespace of its own so that the host's firewall
 //! (Docker, say, sets its `FORWARD` policy to drop) never sees the members' traffic.
 //! [`Network::isolate`] drops, inside one member's namespace, every packet to or from the
-//! other members' addresses, and [`Network::heal`] removes those rules.
+//! other members' addresses ([`Network::cut`] those of one other member, [`Network::deafen`]
+//! only those coming in), and [`Network::heal`] removes those rules.
 //!
 //! Needs root (`CAP_NET_ADMIN`), `ip` and `iptables`.
 
@@ -108,15 +109,38 @@ impl Network {
     /// Cuts member `i` off from every other member, both ways; the test's clients still
     /// reach it.
     pub fn isolate(&self, i: usize) {
-        let ns = self.namespace(i);
         for j in (0..self.members).filter(|&j| j != i) {
-            let other = self.address(j);
-            run(Some(&ns), &["iptables", "-A", "INPUT", "-s", &other, "-j", "DROP"]);
+            self.drop_from(i, j, true);
+        }
+    }
+
+    /// Cuts the link between members `i` and `j` alone, both ways: each still reaches every
+    /// other member. With three members the third is then a bridge between the two.
+    pub fn cut(&self, i: usize, j: usize) {
+        self.drop_from(i, j, true);
+    }
+
+    /// Member `i` hears no other member, yet what it sends still leaves: an asymmetric
+    /// partition. Over TCP it also loses the acknowledgements of what it sends.
+    pub fn deafen(&self, i: usize) {
+        for j in (0..self.members).filter(|&j| j != i) {
+            self.drop_from(i, j, false);
+        }
+    }
+
+    /// Drops, inside member `i`'s namespace, what comes from member `j` and, if `both`, what
+    /// goes to it.
+    fn drop_from(&self, i: usize, j: usize, both: bool) {
+        let ns = self.namespace(i);
+        let other = self.address(j);
+        run(Some(&ns), &["iptables", "-A", "INPUT", "-s", &other, "-j", "DROP"]);
+        if both {
             run(Some(&ns), &["iptables", "-A", "OUTPUT", "-d", &other, "-j", "DROP"]);
         }
     }
 
-    /// Undoes [`Network::isolate`] of member `i`.
+    /// Undoes [`Network::isolate`], [`Network::deafen`] or [`Network::cut`] of member `i`
+    /// (for a cut, the member named first).
     pub fn heal(&self, i: usize) {
         let ns = self.namespace(i);
         run(Some(&ns), &["iptables", "-F", "INPUT"]);

@@ -1,8 +1,12 @@
-//! A network partition, with members in network namespaces of their own (root needed):
-//! the leader cut off from the other two keeps running and keeps its clients, yet the
-//! majority elects a new leader and goes on writing, the old leader answers no read and
-//! takes no write while cut off, and once the partition heals it catches up and the write
-//! it could not commit is gone.
+//! Network partitions, with members in network namespaces of their own (root needed):
+//! - the leader cut off from the other two keeps running and keeps its clients, yet the
+//!   majority elects a new leader and goes on writing, the old leader answers no read and
+//!   takes no write while cut off, and once the partition heals it catches up and the
+//!   write it could not commit is gone;
+//! - a bridge partition (the leader and one follower cannot reach each other, the third
+//!   member reaches both) never stops writes, and the leader stays: the bridge ignores
+//!   the cut-off follower's elections while it hears from its leader (etcd's CheckQuorum);
+//! - a leader that hears nobody (an asymmetric partition) gives way to a new one.
 
 use std::time::{Duration, Instant};
 
@@ -76,4 +80,92 @@ async fn a_leader_cut_off_from_the_majority_serves_nothing_stale_and_catches_up_
     let now = leader_seen_by(&urls[old]).await;
     assert_ne!(now, 0, "the old leader knows a leader again");
     eprintln!("leader {old_id:x} cut off; {new:x} elected; now {now:x}; its read: {read:?}; its write: {write:?}");
+}
+
+/// Puts `key` through `url` every 100 ms for `span`, each put given 5 s; returns how many
+/// were answered, the errors of the others and the slowest answer.
+async fn write_for(url: &str, key: &str, span: Duration) -> (usize, Vec<String>, Duration) {
+    let (mut ok, mut failed, mut slowest) = (0, Vec::new(), Duration::ZERO);
+    let end = Instant::now() + span;
+    while Instant::now() < end {
+        let started = Instant::now();
+        match tokio::time::timeout(Duration::from_secs(5), put(url, key, &format!("v{ok}"))).await {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(e)) => failed.push(e.message().to_string()),
+            Err(_) => failed.push("no answer within 5 s".to_string()),
+        }
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (ok, failed, slowest)
+}
+
+/// Waits until `url`'s member reads `want` at `key` (a linearizable read).
+async fn caught_up(url: &str, key: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while value_of(url, key).await.as_deref() != Ok(want.as_bytes()) {
+        assert!(Instant::now() < deadline, "{url} did not catch up after the partition healed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_partition_keeps_the_leader_and_takes_every_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let network = Network::create(3);
+    let cluster = Cluster::start_on(dir.path(), (0..3).map(|i| network.host(i)).collect(), &[]);
+    let urls: Vec<String> = cluster.members.iter().map(|m| m.url()).collect();
+    let leader = cluster.leader().await;
+    let leader_id = status(&urls[leader]).await.expect("status").header.expect("header").member_id;
+    let (cut_off, bridge) = ((leader + 1) % 3, (leader + 2) % 3);
+
+    network.cut(leader, cut_off);
+    // Longer than several election timeouts (1 s by default): the cut-off follower hears
+    // no leader and keeps calling elections.
+    let (through_leader, through_bridge) = tokio::join!(
+        write_for(&urls[leader], "b/l", Duration::from_secs(6)),
+        write_for(&urls[bridge], "b/b", Duration::from_secs(6))
+    );
+    let leaders_seen = (leader_seen_by(&urls[leader]).await, leader_seen_by(&urls[bridge]).await);
+    network.heal(leader);
+
+    eprintln!(
+        "through the leader {through_leader:?}; through the bridge {through_bridge:?}; leaders seen {leaders_seen:x?}"
+    );
+    for (path, (ok, failed, slowest)) in [("the leader", &through_leader), ("the bridge", &through_bridge)] {
+        assert!(failed.is_empty(), "puts through {path} failed during the bridge partition: {failed:?}");
+        assert!(*ok > 20, "only {ok} puts through {path} in 6 s");
+        assert!(*slowest < Duration::from_secs(1), "a put through {path} took {slowest:?}");
+    }
+    assert_eq!(leaders_seen, (leader_id, leader_id), "the leader changed during the bridge partition");
+    let last = format!("v{}", through_leader.0 - 1);
+    caught_up(&urls[cut_off], "b/l", &last).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_hears_nobody_gives_way() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let network = Network::create(3);
+    let cluster = Cluster::start_on(dir.path(), (0..3).map(|i| network.host(i)).collect(), &[]);
+    let urls: Vec<String> = cluster.members.iter().map(|m| m.url()).collect();
+    let old = cluster.leader().await;
+    let old_id = status(&urls[old]).await.expect("status").header.expect("header").member_id;
+    let other = (old + 1) % 3;
+
+    network.deafen(old);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let new = loop {
+        let seen = leader_seen_by(&urls[other]).await;
+        if seen != 0 && seen != old_id {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "no new leader while the old one heard nobody");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    put(&urls[other], "d/k", "during").await.expect("the majority takes writes");
+    let read = value_of(&urls[old], "d/k").await;
+    assert!(read.is_err() || read.as_deref() == Ok(b"during"), "the deaf old leader read {read:?}");
+    network.heal(old);
+    caught_up(&urls[old], "d/k", "during").await;
+    eprintln!("leader {old_id:x} deafened; {new:x} elected; its read while deaf: {read:?}");
 }
