@@ -115,13 +115,34 @@ async fn a_bridge_partition_keeps_the_leader_and_takes_every_write() {
     let network = Network::create(3);
     let cluster = Cluster::start_on(dir.path(), (0..3).map(|i| network.host(i)).collect(), &[]);
     let urls: Vec<String> = cluster.members.iter().map(|m| m.url()).collect();
-    let leader = cluster.leader().await;
-    let leader_id = status(&urls[leader]).await.expect("status").header.expect("header").member_id;
+    // Every member following the same leader and at the same log index before the cut, so
+    // that the cut-off follower's log is as long as the bridge's.
+    put(&urls[0], "b/l", "start").await.expect("put before the partition");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (leader, leader_id) = loop {
+        let mut seen = Vec::new();
+        for u in &urls {
+            let s = status_within(u, Duration::from_millis(500)).await;
+            seen.push(s.map(|s| (s.header.map_or(0, |h| h.member_id), s.leader, s.raft_index)));
+        }
+        let agreed = seen.iter().flatten().map(|&(_, leader, index)| (leader, index)).collect::<Vec<_>>();
+        let leader = seen.iter().position(|s| s.is_some_and(|(id, leader, _)| id == leader));
+        if let (Some(i), 3, true) = (leader, agreed.len(), agreed.windows(2).all(|w| w[0] == w[1])) {
+            break (i, agreed[0].0);
+        }
+        assert!(Instant::now() < deadline, "the members did not agree on a leader and a log index: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let (cut_off, bridge) = ((leader + 1) % 3, (leader + 2) % 3);
 
     network.cut(leader, cut_off);
-    // Longer than several election timeouts (1 s by default): the cut-off follower hears
-    // no leader and keeps calling elections.
+    // Idle first, for several election timeouts (1 s by default): the cut-off follower
+    // hears no leader and calls elections with a log as long as the bridge's, so only the
+    // leader's lease keeps the bridge from voting for it. (Without the lease the bridge
+    // votes for it and puts through the old leader hang.) Then writes, during which its
+    // log also falls behind.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let idle_leader = leader_seen_by(&urls[bridge]).await;
     let (through_leader, through_bridge) = tokio::join!(
         write_for(&urls[leader], "b/l", Duration::from_secs(6)),
         write_for(&urls[bridge], "b/b", Duration::from_secs(6))
@@ -132,6 +153,7 @@ async fn a_bridge_partition_keeps_the_leader_and_takes_every_write() {
     eprintln!(
         "through the leader {through_leader:?}; through the bridge {through_bridge:?}; leaders seen {leaders_seen:x?}"
     );
+    assert_eq!(idle_leader, leader_id, "the bridge followed another leader while the cluster was idle");
     for (path, (ok, failed, slowest)) in [("the leader", &through_leader), ("the bridge", &through_bridge)] {
         assert!(failed.is_empty(), "puts through {path} failed during the bridge partition: {failed:?}");
         assert!(*ok > 20, "only {ok} puts through {path} in 6 s");
