@@ -6,7 +6,9 @@
 //! - a bridge partition (the leader and one follower cannot reach each other, the third
 //!   member reaches both) never stops writes, and the leader stays: the bridge ignores
 //!   the cut-off follower's elections while it hears from its leader (etcd's CheckQuorum);
-//! - a leader that hears nobody (an asymmetric partition) gives way to a new one.
+//! - a leader that hears nobody (an asymmetric partition) gives way to a new one;
+//! - five members split two against three, the leader among the two: the three go on, the
+//!   two serve and take nothing, and after the split all five agree.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,20 @@ use etcd_rs_tests::netns::Network;
 /// The leader as `url`'s member reports it (0: none known), within a short bound.
 async fn leader_seen_by(url: &str) -> u64 {
     status_within(url, Duration::from_millis(500)).await.map_or(0, |s| s.leader)
+}
+
+/// Waits until `url`'s member follows a leader other than `old` (its member id), and
+/// returns that leader.
+async fn new_leader_seen_by(url: &str, old: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let seen = leader_seen_by(url).await;
+        if seen != 0 && seen != old {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "{url} saw no new leader in 15 s after {old:x} was cut off");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn value_of(url: &str, key: &str) -> Result<Vec<u8>, String> {
@@ -41,16 +57,7 @@ async fn a_leader_cut_off_from_the_majority_serves_nothing_stale_and_catches_up_
     let others: Vec<usize> = (0..3).filter(|&i| i != old).collect();
 
     network.isolate(old);
-    // The majority elects one of its own.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let new = loop {
-        let seen = leader_seen_by(&urls[others[0]]).await;
-        if seen != 0 && seen != old_id {
-            break seen;
-        }
-        assert!(Instant::now() < deadline, "the majority elected no new leader while the old one was cut off");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let new = new_leader_seen_by(&urls[others[0]], old_id).await;
     put(&urls[others[1]], "p/k", "during").await.expect("the majority takes writes");
     assert_eq!(value_of(&urls[others[0]], "p/k").await.as_deref(), Ok(&b"during"[..]));
 
@@ -175,19 +182,51 @@ async fn a_leader_that_hears_nobody_gives_way() {
     let other = (old + 1) % 3;
 
     network.deafen(old);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let new = loop {
-        let seen = leader_seen_by(&urls[other]).await;
-        if seen != 0 && seen != old_id {
-            break seen;
-        }
-        assert!(Instant::now() < deadline, "no new leader while the old one heard nobody");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let new = new_leader_seen_by(&urls[other], old_id).await;
     put(&urls[other], "d/k", "during").await.expect("the majority takes writes");
     let read = value_of(&urls[old], "d/k").await;
     assert!(read.is_err() || read.as_deref() == Ok(b"during"), "the deaf old leader read {read:?}");
     network.heal(old);
     caught_up(&urls[old], "d/k", "during").await;
     eprintln!("leader {old_id:x} deafened; {new:x} elected; its read while deaf: {read:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_members_split_two_three_with_the_leader_among_the_two() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let network = Network::create(5);
+    let cluster = Cluster::start_on(dir.path(), (0..5).map(|i| network.host(i)).collect(), &[]);
+    let urls: Vec<String> = cluster.members.iter().map(|m| m.url()).collect();
+    put(&urls[0], "s/k", "before").await.expect("put before the split");
+    let old = cluster.leader().await;
+    let old_id = status(&urls[old]).await.expect("status").header.expect("header").member_id;
+    let minority = [old, (old + 1) % 5];
+    let majority: Vec<usize> = (0..5).filter(|i| !minority.contains(i)).collect();
+
+    for &i in &minority {
+        for &j in &majority {
+            network.cut(i, j);
+        }
+    }
+    let new = new_leader_seen_by(&urls[majority[0]], old_id).await;
+    put(&urls[majority[1]], "s/k", "during").await.expect("the three take writes");
+    for &i in &majority {
+        assert_eq!(value_of(&urls[i], "s/k").await.as_deref(), Ok(&b"during"[..]), "member {i} of the three");
+    }
+    // Neither of the two serves a linearizable read or takes a write.
+    for &i in &minority {
+        let read = value_of(&urls[i], "s/k").await;
+        assert!(read.is_err(), "member {i} of the two answered a linearizable read: {read:?}");
+    }
+    let write = tokio::time::timeout(Duration::from_secs(8), put(&urls[minority[1]], "s/other", "x")).await;
+    assert!(!matches!(write, Ok(Ok(_))), "the two took a write");
+
+    for &i in &minority {
+        network.heal(i);
+    }
+    for url in &urls {
+        caught_up(url, "s/k", "during").await;
+        assert_eq!(value_of(url, "s/other").await.as_deref(), Ok(&b""[..]), "{url} has the minority's write");
+    }
+    eprintln!("leader {old_id:x} split off with one follower; {new:x} elected by the three");
 }
