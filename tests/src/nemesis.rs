@@ -1,7 +1,6 @@
 //! Faults for the tests that check histories: a member killed and restarted, frozen and
 //! thawed, or cut off from the others (all of them, one of them, or only what comes in)
-//! and reconnected, one at a time, on a fixed-seed
-//! schedule that can be replayed.
+//! and reconnected, one at a time, on a fixed-seed schedule that can be replayed.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,8 +43,8 @@ type Action = Box<dyn FnOnce() + Send>;
 
 /// Faults, one member at a time so that a quorum stays: 0.5–1.5 s after the last one
 /// ended, the leader (two times in three, when one answers) or a random member is killed,
-/// frozen, cut off from the other members of `network`, made deaf to them (an asymmetric
-/// partition) or cut from one of them alone (the third member then bridges the two), and
+/// frozen, cut off from the other members of `network`, made deaf to them (an isolation
+/// that starts from one side) or cut from one of them alone (the third member then bridges the two), and
 /// brought back 0.3–2 s later; none starts in the last 3 s before `until`. Returns what it
 /// did.
 pub async fn strike(cluster: Arc<Mutex<Cluster>>, network: Arc<Network>, until: Instant, seed: u64) -> Vec<String> {
@@ -79,9 +78,9 @@ pub async fn strike(cluster: Arc<Mutex<Cluster>>, network: Arc<Network>, until: 
         done.push(format!("{what} for {down:?}"));
         // Signals and iptables run as processes: off the runtime's threads, which the
         // clients' requests need.
-        tokio::task::spawn_blocking(start).await.expect("fault");
+        tokio::task::spawn_blocking(start).await.expect(&what);
         tokio::time::sleep(down).await;
-        tokio::task::spawn_blocking(end).await.expect("fault undone");
+        tokio::task::spawn_blocking(end).await.expect(&what);
     }
     done
 }

@@ -120,8 +120,10 @@ impl Network {
         self.drop_from(i, j, true);
     }
 
-    /// Member `i` hears no other member, yet what it sends still leaves: an asymmetric
-    /// partition. Over TCP it also loses the acknowledgements of what it sends.
+    /// Member `i` hears no other member, yet what it sends still leaves. Over TCP this is
+    /// not one-way for long: the acknowledgements of what it sends are lost too, so its
+    /// connections stall after a retransmission timeout and no new one opens; an
+    /// isolation that starts from one side.
     pub fn deafen(&self, i: usize) {
         for j in (0..self.members).filter(|&j| j != i) {
             self.drop_from(i, j, false);

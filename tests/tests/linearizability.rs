@@ -1,10 +1,9 @@
 //! Linearizability under faults, as etcd's robustness tests and Jepsen check it: clients
 //! read, put, compare-and-swap and delete a few keys through every member of a 3-member
 //! cluster while members are killed (SIGKILL, then restarted), frozen (SIGSTOP, then
-//! SIGCONT) and cut off by network partitions: from every other member, from one of them
-//! (the third then bridges the two), or from what the others send (asymmetric; members in
-//! network namespaces of their own; clients still reach them), the leader more often than
-//! not. Every request and answer is recorded, and the
+//! SIGCONT) and cut off by network partitions (members in network namespaces of their
+//! own; clients still reach them): from every other member, from one of them (the third
+//! then bridges the two), or from what the others send; the leader more often than not. Every request and answer is recorded, and the
 //! history must then be explained by one sequential order that respects real time (the
 //! WGL checker of `etcd_rs_tests::linearizability`), with etcd's revisions as a second
 //! witness: they never go back in real time, no two writes share one, and a read's
