@@ -48,6 +48,10 @@ const WORKERS: usize = 6;
 /// rightly answer v2's 401 for what came before it).
 const RUN: Duration = Duration::from_secs(20);
 
+/// How many members, unless `LIN_MEMBERS` says otherwise (5 for runs by hand: the faults
+/// still strike one member at a time).
+const MEMBERS: usize = 3;
+
 /// How long after the load the watchers may take to catch up with the last revision.
 const WATCH_DRAIN: Duration = Duration::from_secs(30);
 
@@ -173,11 +177,12 @@ async fn v2_histories_under_partitions_kills_and_freezes_are_linearizable() {
 async fn histories_are_linearizable(api: Api) {
     let seed: u64 = std::env::var("LIN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261130);
     let run = std::env::var("LIN_RUN_SECS").ok().and_then(|s| s.parse().ok()).map_or(RUN, Duration::from_secs);
-    eprintln!("{api:?}: seed {seed} (LIN_SEED replays a schedule), load for {run:?}");
+    let members = std::env::var("LIN_MEMBERS").ok().and_then(|s| s.parse().ok()).unwrap_or(MEMBERS);
+    eprintln!("{api:?}: seed {seed} (LIN_SEED replays a schedule), {members} members, load for {run:?}");
     let dir = tempfile::tempdir().expect("tempdir");
     // Declared before the cluster, so dropped after its members are gone.
-    let network = Arc::new(Network::create(3));
-    let hosts = (0..3).map(|i| network.host(i)).collect();
+    let network = Arc::new(Network::create(members));
+    let hosts = (0..members).map(|i| network.host(i)).collect();
     let cluster = Arc::new(Mutex::new(Cluster::start_on(dir.path(), hosts, &[])));
     let urls = cluster.lock().expect("cluster").endpoints();
     let start = Instant::now();
