@@ -44,9 +44,9 @@ type Action = Box<dyn FnOnce() + Send>;
 /// Faults, one member at a time so that a quorum stays: 0.5–1.5 s after the last one
 /// ended, the leader (two times in three, when one answers) or a random member is killed,
 /// frozen, cut off from the other members of `network`, made deaf to them (an isolation
-/// that starts from one side) or cut from one of them alone (the third member then bridges the two), and
-/// brought back 0.3–2 s later; none starts in the last 3 s before `until`. Returns what it
-/// did.
+/// that starts from one side) or cut from one of them alone (with three members, the
+/// third then bridges the two), and brought back 0.3–2 s later; none starts in the last
+/// 3 s before `until`. Returns what it did.
 pub async fn strike(cluster: Arc<Mutex<Cluster>>, network: Arc<Network>, until: Instant, seed: u64) -> Vec<String> {
     let urls: Vec<String> = cluster.lock().expect("cluster").members.iter().map(|m| m.url()).collect();
     let mut rng = Rng::new(seed);
@@ -63,16 +63,23 @@ pub async fn strike(cluster: Arc<Mutex<Cluster>>, network: Arc<Network>, until: 
             let c = cluster.clone();
             Box::new(move || act(&mut c.lock().expect("cluster").members[victim]))
         };
-        let (a, b) = (network.clone(), network.clone());
-        let heal: Action = Box::new(move || b.heal(victim));
+        let on_network = |act: fn(&Network, usize)| -> Action {
+            let n = network.clone();
+            Box::new(move || act(&n, victim))
+        };
         let (what, start, end): (String, Action, Action) = match rng.below(5) {
             0 => (format!("kill -9 m{victim}"), on_member(Member::kill9), on_member(Member::restart)),
             1 => (format!("freeze m{victim}"), on_member(|m| m.pause()), on_member(|m| m.resume())),
-            2 => (format!("isolate m{victim}"), Box::new(move || a.isolate(victim)), heal),
-            3 => (format!("deafen m{victim}"), Box::new(move || a.deafen(victim)), heal),
+            2 => (format!("isolate m{victim}"), on_network(Network::isolate), on_network(Network::heal)),
+            3 => (format!("deafen m{victim}"), on_network(Network::deafen), on_network(Network::heal)),
             _ => {
                 let other = (victim + 1 + rng.below(urls.len() - 1)) % urls.len();
-                (format!("cut m{victim} from m{other}"), Box::new(move || a.cut(victim, other)), heal)
+                let n = network.clone();
+                (
+                    format!("cut m{victim} from m{other}"),
+                    Box::new(move || n.cut(victim, other)),
+                    on_network(Network::heal),
+                )
             }
         };
         done.push(format!("{what} for {down:?}"));

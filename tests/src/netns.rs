@@ -110,7 +110,7 @@ impl Network {
     /// reach it.
     pub fn isolate(&self, i: usize) {
         for j in (0..self.members).filter(|&j| j != i) {
-            self.drop_from(i, j, true);
+            self.cut(i, j);
         }
     }
 
